@@ -1,0 +1,193 @@
+"""Shared CLI plumbing: reading input files, printing results, exit codes."""
+
+from __future__ import annotations
+
+import functools
+import sys
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import orjson
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from shipshape.observe.logs import encode_json
+
+__all__ = [
+    "EXIT_FINDINGS",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "InputError",
+    "console",
+    "err_console",
+    "fail",
+    "handle_errors",
+    "load_data",
+    "pick",
+    "print_json",
+    "read_text",
+    "source_name",
+    "table",
+]
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class InputError(Exception):
+    """Bad input: reported as one line on stderr with exit code 2."""
+
+    def __init__(self, source: str, message: str, line: int | None = None) -> None:
+        self.source = source
+        self.line = line
+        self.message = message
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn bad input into a one-line message and exit code 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except InputError as error:
+            fail(str(error).replace("[", "\\["))
+        except (ValueError, TypeError) as error:
+            fail(str(error).replace("[", "\\["))
+
+    return wrapper
+
+
+def source_name(path: str) -> str:
+    return "<stdin>" if path == "-" else path
+
+
+def read_text(path: str) -> str:
+    """The text of ``path``, or of stdin for ``-``."""
+    if path == "-":
+        try:
+            return sys.stdin.read()
+        except UnicodeDecodeError as error:
+            raise InputError("<stdin>", f"not UTF-8 text ({error.reason})") from None
+    file = Path(path)
+    try:
+        return file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory, expected a file") from None
+    except PermissionError:
+        raise InputError(path, "permission denied") from None
+    except UnicodeDecodeError as error:
+        raise InputError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise InputError(path, error.strerror or str(error)) from None
+
+
+def _format_of(path: str, text: str) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix in {".json", ".jsonl", ".ndjson"}:
+        return "json"
+    if suffix in {".yaml", ".yml"}:
+        return "yaml"
+    if suffix == ".toml":
+        return "toml"
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        return "json"
+    return "yaml"
+
+
+def parse_data(text: str, source: str, fmt: str | None = None) -> Any:
+    """Parse JSON, JSON lines, YAML or TOML text; the format comes from the file name."""
+    fmt = fmt or _format_of(source, text)
+    if fmt == "json":
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError as error:
+            lines = [line for line in text.splitlines() if line.strip()]
+            if len(lines) > 1:
+                return _json_lines(text, source)
+            raise InputError(source, f"invalid JSON: {error.msg}", error.lineno) from None
+    if fmt == "toml":
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            raise InputError(source, f"invalid TOML: {error}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(error, "problem", None) or str(error)
+        raise InputError(source, f"invalid YAML: {problem}", line) from None
+
+
+def _json_lines(text: str, source: str) -> list[Any]:
+    records = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            records.append(orjson.loads(line))
+        except orjson.JSONDecodeError as error:
+            raise InputError(source, f"invalid JSON line: {error.msg}", number) from None
+    return records
+
+
+def load_data(path: str) -> Any:
+    """Read and parse a JSON, JSON-lines, YAML or TOML file (``-`` for stdin)."""
+    return parse_data(read_text(path), source_name(path))
+
+
+def pick(data: Any, key: str, source: str) -> Any:
+    """``data[key]`` when the document is a mapping holding ``key``, else the document."""
+    if isinstance(data, Mapping):
+        if key not in data:
+            raise InputError(source, f"expected a list or a mapping with a {key!r} key")
+        return data[key]
+    return data
+
+
+def require_list(value: Any, source: str, what: str) -> Sequence[Any]:
+    if not isinstance(value, list):
+        raise InputError(source, f"{what} must be a list, got {type(value).__name__}")
+    return value
+
+
+def require_mapping(value: Any, source: str, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InputError(source, f"{what} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(encode_json(value).decode("utf-8") + "\n")
+    sys.stdout.flush()
+
+
+def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    grid = Table(title=title, title_justify="left")
+    for column in columns:
+        grid.add_column(column)
+    for row in rows:
+        grid.add_row(*(str(cell) for cell in row))
+    console.print(grid)

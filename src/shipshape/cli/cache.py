@@ -1,0 +1,54 @@
+"""``shipshape cache``: cache simulations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from shipshape.cli._io import (
+    handle_errors,
+    load_data,
+    pick,
+    print_json,
+    require_list,
+    source_name,
+    table,
+)
+from shipshape.scale.cache import lru_cache_sim
+
+NAME = "cache"
+HELP = "Simulate caches."
+app = typer.Typer(no_args_is_help=True)
+
+
+@app.command("simulate")
+@handle_errors
+def simulate(
+    path: Annotated[str, typer.Argument(help="A list of accessed keys (JSON, YAML or TOML).")],
+    capacity: Annotated[int, typer.Option("--capacity", "-c", help="Cache size in keys.", min=0)],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Replay accesses through an LRU cache: hits, misses and the final content."""
+    source = source_name(path)
+    accesses = require_list(pick(load_data(path), "accesses", source), source, "accesses")
+    try:
+        result = lru_cache_sim(capacity, accesses)
+    except TypeError:
+        raise ValueError(f"{source}: every key must be a string or a number") from None
+    if as_json:
+        print_json(result)
+        return
+    hit_rate = result["hits"] / len(accesses) if accesses else 0.0
+    table(
+        None,
+        ["hits", "misses", "hit rate", "cache (LRU → MRU)"],
+        [
+            [
+                result["hits"],
+                result["misses"],
+                f"{hit_rate:.1%}",
+                ", ".join(map(str, result["cache"])),
+            ]
+        ],
+    )

@@ -1,0 +1,201 @@
+"""The bundled example service: a small orders API on FastAPI, Pydantic and SQLite."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+import orjson
+from fastapi import Depends, FastAPI, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.engine import Connection
+
+__all__ = ["Order", "OrderIn", "OrderItem", "create_app"]
+
+DEFAULT_DATABASE_URL = "sqlite:///./shipshape-orders.db"
+
+
+class OrderStatus(StrEnum):
+    pending = "pending"
+    paid = "paid"
+    shipped = "shipped"
+    cancelled = "cancelled"
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    street: str = Field(min_length=1, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")
+
+
+class OrderItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
+    quantity: int = Field(ge=1, le=1000)
+    unit_price: Decimal = Field(ge=0, le=1_000_000, max_digits=10, decimal_places=2)
+
+
+class OrderIn(BaseModel):
+    """An order as a client submits it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    customer_email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    items: list[OrderItem] = Field(min_length=1, max_length=100)
+    shipping_address: Address
+    note: str | None = Field(default=None, max_length=500)
+
+
+class Order(OrderIn):
+    """A stored order."""
+
+    id: int
+    status: OrderStatus
+    total: Decimal
+    created_at: datetime
+
+
+class OrderPage(BaseModel):
+    items: list[Order]
+    total: int
+
+
+metadata = MetaData()
+orders_table = Table(
+    "orders",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("customer_email", String(254), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("total", String(32), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def make_engine(url: str) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+            cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+    return engine
+
+
+def _row_to_order(row: object) -> Order:
+    mapping = row._mapping  # type: ignore[attr-defined]
+    body = orjson.loads(mapping["payload"])
+    created = mapping["created_at"]
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=UTC)
+    return Order(
+        id=mapping["id"],
+        status=OrderStatus(mapping["status"]),
+        total=Decimal(mapping["total"]),
+        created_at=created,
+        **body,
+    )
+
+
+def create_app(database_url: str | None = None) -> FastAPI:
+    """The orders API; ``SHIPSHAPE_EXAMPLE_DATABASE_URL`` overrides the SQLite file."""
+    url = database_url or os.environ.get("SHIPSHAPE_EXAMPLE_DATABASE_URL", DEFAULT_DATABASE_URL)
+    engine = make_engine(url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        metadata.create_all(engine)
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="shipshape example: orders",
+        version="1.0.0",
+        description="A small orders API that shows the shipshape production layer.",
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+
+    def connection() -> Iterator[Connection]:
+        with engine.begin() as conn:
+            yield conn
+
+    Conn = Annotated[Connection, Depends(connection)]
+
+    @app.get("/", summary="Service banner")
+    def index() -> dict[str, str]:
+        return {"service": "orders", "docs": "/docs"}
+
+    @app.post("/orders", status_code=status.HTTP_201_CREATED, response_model=Order)
+    def create_order(order: OrderIn, conn: Conn) -> Order:
+        total = sum((item.unit_price * item.quantity for item in order.items), Decimal("0"))
+        created = datetime.now(UTC)
+        result = conn.execute(
+            insert(orders_table).values(
+                customer_email=order.customer_email,
+                status=OrderStatus.pending.value,
+                total=str(total),
+                payload=order.model_dump_json(),
+                created_at=created,
+            )
+        )
+        order_id = result.inserted_primary_key[0] if result.inserted_primary_key else 0
+        return Order(
+            id=int(order_id),
+            status=OrderStatus.pending,
+            total=total,
+            created_at=created,
+            **order.model_dump(),
+        )
+
+    @app.get(
+        "/orders/{order_id}", response_model=Order, responses={404: {"description": "Not found"}}
+    )
+    def get_order(order_id: Annotated[int, Field(ge=1, le=2**62)], conn: Conn) -> Order:
+        row = conn.execute(select(orders_table).where(orders_table.c.id == order_id)).first()
+        if row is None:
+            raise HTTPException(status_code=404, detail=f"order {order_id} not found")
+        return _row_to_order(row)
+
+    @app.get("/orders", response_model=OrderPage)
+    def list_orders(
+        conn: Conn,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+        offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    ) -> OrderPage:
+        total = conn.execute(select(func.count()).select_from(orders_table)).scalar_one()
+        rows = conn.execute(
+            select(orders_table).order_by(orders_table.c.id).limit(limit).offset(offset)
+        ).all()
+        return OrderPage(items=[_row_to_order(row) for row in rows], total=int(total))
+
+    return app

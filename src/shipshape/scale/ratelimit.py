@@ -1,0 +1,57 @@
+"""Token-bucket rate limiting: the pure rule every limiter and store applies."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal, NamedTuple
+
+__all__ = ["BucketState", "refill_and_take", "token_bucket_limiter"]
+
+Verdict = Literal["allowed", "denied"]
+
+
+class BucketState(NamedTuple):
+    tokens: float
+    last_time: float
+
+
+def refill_and_take(
+    state: BucketState, now: float, capacity: float, refill_rate: float, cost: float = 1
+) -> tuple[BucketState, bool]:
+    """Refill for the time elapsed since ``state.last_time``, then spend ``cost`` if there.
+
+    ``tokens = min(capacity, tokens + (now - last_time) * refill_rate)``; the request is
+    allowed iff ``tokens >= cost``. Time never runs backwards: a ``now`` earlier than
+    ``last_time`` raises ``ValueError``.
+    """
+    if now < state.last_time:
+        raise ValueError(f"time went backwards: {now} < {state.last_time}")
+    tokens = min(capacity, state.tokens + (now - state.last_time) * refill_rate)
+    if tokens >= cost:
+        return BucketState(tokens - cost, now), True
+    return BucketState(tokens, now), False
+
+
+def token_bucket_limiter(
+    capacity: float, refill_rate: float, timestamps: Iterable[float]
+) -> list[Verdict]:
+    """Decide each request at ``timestamps`` (seconds) with a token bucket.
+
+    The bucket starts full and ``last_time`` starts at 0; each allowed request spends
+    one token. Raises ``ValueError`` for a timestamp earlier than the previous one, or a
+    negative capacity or refill rate.
+    """
+    if capacity < 0 or refill_rate < 0:
+        raise ValueError("capacity and refill_rate must be >= 0")
+    state = BucketState(capacity, 0)
+    verdicts: list[Verdict] = []
+    for index, timestamp in enumerate(timestamps):
+        try:
+            state, allowed = refill_and_take(state, timestamp, capacity, refill_rate)
+        except ValueError:
+            raise ValueError(
+                f"timestamp #{index} ({timestamp}) is earlier than the previous one "
+                f"({state.last_time})"
+            ) from None
+        verdicts.append("allowed" if allowed else "denied")
+    return verdicts
