@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import copy
+import re
+import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
 from typing import Any
 
-__all__ = ["merge_config"]
+import orjson
+import yaml
+
+__all__ = [
+    "CONFIG_SUFFIXES",
+    "ConfigFileError",
+    "Document",
+    "merge_config",
+    "parse_document",
+    "read_document",
+]
 
 
 def _sorted_keys(keys: set[Any]) -> list[Any]:
@@ -45,3 +59,139 @@ def merge_config(defaults: Mapping[Any, Any], overrides: Mapping[Any, Any]) -> d
         else:
             result[key] = _normalized(defaults[key])
     return result
+
+
+Path_ = tuple[str, ...]
+
+
+class ConfigFileError(ValueError):
+    """A configuration file that cannot be read or parsed: ``file:line: what is wrong``."""
+
+    def __init__(self, file: str, message: str, line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.message = message
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A parsed configuration file, with the line where each key path was written."""
+
+    file: str
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, path: Path_) -> int | None:
+        """The line of ``path``, or of its nearest written ancestor."""
+        for end in range(len(path), 0, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+
+CONFIG_SUFFIXES = (".yaml", ".yml", ".toml", ".json")
+
+
+def format_of(file: str) -> str:
+    suffix = PurePath(file).suffix.lower()
+    if suffix == ".json":
+        return "json"
+    if suffix == ".toml":
+        return "toml"
+    return "yaml"
+
+
+def parse_document(text: str, file: str, fmt: str | None = None) -> Document:
+    """Parse YAML, TOML or JSON text (format from the file name) and record key lines."""
+    fmt = fmt or format_of(file)
+    if fmt == "toml":
+        try:
+            data: Any = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as error:
+            line = getattr(error, "lineno", None) or _toml_error_line(str(error))
+            message = getattr(error, "msg", None) or str(error)
+            raise ConfigFileError(file, f"invalid TOML: {message}", line) from None
+        return Document(file, data, _toml_lines(text))
+    if fmt == "json":
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError as error:
+            raise ConfigFileError(file, f"invalid JSON: {error.msg}", error.lineno) from None
+        return Document(file, data, _yaml_lines(text))
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(error, "problem", None) or str(error)
+        raise ConfigFileError(file, f"invalid YAML: {problem}", line) from None
+    except (ValueError, TypeError, RecursionError) as error:
+        raise ConfigFileError(file, f"invalid YAML: {error}") from None
+    return Document(file, data, _yaml_lines(text))
+
+
+def read_document(path: str | Path) -> Document:
+    """Read and parse one configuration file; every failure is a :class:`ConfigFileError`."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigFileError(file, "no such file") from None
+    except IsADirectoryError:
+        raise ConfigFileError(file, "is a directory, expected a file") from None
+    except PermissionError:
+        raise ConfigFileError(file, "permission denied") from None
+    except UnicodeDecodeError as error:
+        raise ConfigFileError(file, f"not UTF-8 text ({error.reason})") from None
+    except OSError as error:
+        raise ConfigFileError(file, error.strerror or str(error)) from None
+    return parse_document(text, file)
+
+
+def _toml_error_line(message: str) -> int | None:
+    match = re.search(r"line (\d+)", message)
+    return int(match.group(1)) if match else None
+
+
+def _yaml_lines(text: str) -> dict[Path_, int]:
+    """Line of every mapping key; JSON is read as YAML here, and failures give no lines."""
+    try:
+        root = yaml.compose(text)
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError):
+        return {}
+    lines: dict[Path_, int] = {}
+    stack: list[tuple[yaml.Node, Path_]] = [(root, ())] if root is not None else []
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    child = (*path, str(key_node.value))
+                    lines.setdefault(child, key_node.start_mark.line + 1)
+                    stack.append((value_node, child))
+    return lines
+
+
+_TOML_TABLE = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_TOML_PART = r"""(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')"""
+_TOML_KEY = re.compile(rf"^\s*({_TOML_PART}(?:\s*\.\s*{_TOML_PART})*)\s*=")
+
+
+def _toml_key_parts(dotted: str) -> Path_:
+    parts = re.findall(_TOML_PART, dotted)
+    return tuple(part.strip("\"'") for part in parts)
+
+
+def _toml_lines(text: str) -> dict[Path_, int]:
+    lines: dict[Path_, int] = {}
+    table: Path_ = ()
+    for number, line in enumerate(text.splitlines(), start=1):
+        if match := _TOML_TABLE.match(line):
+            table = _toml_key_parts(match.group(1))
+            lines.setdefault(table, number)
+        elif match := _TOML_KEY.match(line):
+            lines.setdefault((*table, *_toml_key_parts(match.group(1))), number)
+    return lines

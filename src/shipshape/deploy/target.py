@@ -1,11 +1,33 @@
-"""Deploy targets: validation of deploy configurations."""
+"""Deploy targets: the seed deploy-config check, the typed ``DeploySpec`` and its findings."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from typing import Any, TypedDict
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
 
-__all__ = ["DEPLOY_CONFIG_CODES", "ValidationResult", "validate_deploy_config"]
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shipshape.deploy.config import ConfigFileError, Document, merge_config
+from shipshape.findings import Finding, Severity
+
+__all__ = [
+    "DEPLOY_CONFIG_CODES",
+    "DEPLOY_RULES",
+    "DeployEnvironment",
+    "DeployProblem",
+    "DeploySpec",
+    "MigrationSpec",
+    "Probe",
+    "Probes",
+    "SecretRef",
+    "ValidationResult",
+    "deploy_environments",
+    "deploy_findings",
+    "spec_problems",
+    "validate_deploy_config",
+]
 
 REQUIRED_FIELDS = ("region", "instance_type", "min_instances")
 
@@ -50,3 +72,359 @@ def validate_deploy_config(config: Mapping[str, Any]) -> ValidationResult:
     """
     errors = deploy_config_errors(config)
     return {"valid": not errors, "errors": errors}
+
+
+Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+Seconds = Annotated[int, Field(ge=0)]
+PositiveSeconds = Annotated[int, Field(ge=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Probe(_Strict):
+    """One HTTP probe; its failure window is ``initial_delay + period * failure_threshold``."""
+
+    path: Annotated[str, Field(pattern=r"^/")]
+    period_seconds: PositiveSeconds = 10
+    timeout_seconds: PositiveSeconds = 2
+    failure_threshold: PositiveSeconds = 3
+    initial_delay_seconds: Seconds = 0
+
+    @property
+    def window_seconds(self) -> int:
+        return self.initial_delay_seconds + self.period_seconds * self.failure_threshold
+
+
+class Probes(_Strict):
+    liveness: Probe = Probe(path="/livez", period_seconds=10, failure_threshold=3)
+    readiness: Probe = Probe(path="/readyz", period_seconds=5, failure_threshold=2)
+    startup: Probe = Probe(path="/livez", period_seconds=5, failure_threshold=24)
+
+
+class SecretRef(_Strict):
+    """An environment variable read from key ``key`` of the Kubernetes Secret ``secret``."""
+
+    secret: Name
+    key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")]
+
+
+class MigrationSpec(_Strict):
+    """The Job that applies migrations before the new pods start serving."""
+
+    enabled: bool = True
+    command: list[str] = ["shipshape", "migrate", "apply"]
+    timeout_seconds: PositiveSeconds = 600
+    backoff_limit: Seconds = 2
+    wait_image: str = "registry.k8s.io/kubectl:v1.31.0"
+
+
+class DeploySpec(BaseModel):
+    """A typed deploy specification: one environment of one service."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Name = "app"
+    namespace: Name = "default"
+    region: str
+    instance_type: str
+    min_instances: Annotated[int, Field(strict=True, ge=1)]
+    max_instances: Annotated[int | None, Field(strict=True, ge=1)] = None
+    cpu: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?m?$")] = "500m"
+    memory: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")] = "512Mi"
+    image: str | None = None
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    env: dict[EnvName, str] = {}
+    secrets: dict[EnvName, SecretRef] = {}
+    boot_seconds: Seconds = 10
+    target_cpu_percent: Annotated[int, Field(ge=1, le=100)] = 70
+    probes: Probes = Probes()
+    migrate: MigrationSpec = MigrationSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _max_defaults_to_min(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and data.get("max_instances") is None:
+            return {**data, "max_instances": data.get("min_instances")}
+        return data
+
+    @property
+    def replicas_max(self) -> int:
+        return self.max_instances if self.max_instances is not None else self.min_instances
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    id: str
+    severity: Severity
+    fix: str
+
+
+DEPLOY_RULES: dict[str, Rule] = {
+    "missing_region": Rule("SS-DEP001", Severity.error, "add `region: <cloud region>`"),
+    "missing_instance_type": Rule("SS-DEP002", Severity.error, "add `instance_type: <type>`"),
+    "missing_min_instances": Rule("SS-DEP003", Severity.error, "add `min_instances: 2`"),
+    "region_must_be_string": Rule("SS-DEP004", Severity.error, "quote the region"),
+    "instance_type_must_be_string": Rule("SS-DEP005", Severity.error, "quote the type"),
+    "min_instances_must_be_positive_integer": Rule(
+        "SS-DEP006", Severity.error, "use a whole number >= 1 (not true/false)"
+    ),
+    "invalid_field": Rule("SS-DEP007", Severity.error, "fix the value as the message says"),
+    "max_instances_below_min": Rule(
+        "SS-DEP010", Severity.error, "raise max_instances to at least min_instances"
+    ),
+    "startup_window_shorter_than_boot": Rule(
+        "SS-DEP011",
+        Severity.error,
+        "raise probes.startup.failure_threshold so period * threshold covers boot_seconds",
+    ),
+    "liveness_stricter_than_readiness": Rule(
+        "SS-DEP012",
+        Severity.error,
+        "give liveness a longer failure window (and timeout) than readiness",
+    ),
+    "liveness_probes_readiness_path": Rule(
+        "SS-DEP013", Severity.warning, "point liveness at /livez, readiness at /readyz"
+    ),
+    "probe_timeout_not_below_period": Rule(
+        "SS-DEP014", Severity.warning, "make timeout_seconds smaller than period_seconds"
+    ),
+    "single_instance": Rule(
+        "SS-DEP015", Severity.warning, "run min_instances >= 2 so a drain or crash is not an outage"
+    ),
+    "secret_in_plain_env": Rule(
+        "SS-DEP016", Severity.error, "move it to `secrets:` as a Secret reference"
+    ),
+    "env_defined_twice": Rule(
+        "SS-DEP017", Severity.error, "keep the name in either `env:` or `secrets:`"
+    ),
+    "image_not_pinned": Rule(
+        "SS-DEP018", Severity.warning, "deploy an exact tag or an @sha256 digest"
+    ),
+}
+
+DEPLOY_CONFIG_CODES.update(
+    {
+        "invalid_field": "a field has the wrong type or an unknown name",
+        "max_instances_below_min": "`max_instances` is below `min_instances`",
+        "startup_window_shorter_than_boot": (
+            "the startup probe gives up before the service has booted"
+        ),
+        "liveness_stricter_than_readiness": (
+            "liveness fails sooner than readiness: pods restart before leaving rotation"
+        ),
+        "liveness_probes_readiness_path": (
+            "liveness checks the readiness path: a dependency outage restarts every pod"
+        ),
+        "probe_timeout_not_below_period": "a probe's timeout is not shorter than its period",
+        "single_instance": "one instance: every deploy, drain or crash is downtime",
+        "secret_in_plain_env": "a secret-looking variable holds a literal value",
+        "env_defined_twice": "a variable is set in both `env` and `secrets`",
+        "image_not_pinned": "the image has no tag or uses `latest`",
+    }
+)
+
+SECRET_NAME = re.compile(
+    r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth[_-]?key|dsn)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DeployProblem:
+    """One finding about one environment; ``code`` is a documented name, ``path`` a key path."""
+
+    code: str
+    env: str
+    message: str
+    path: tuple[str, ...] = ()
+
+    @property
+    def rule(self) -> Rule:
+        return DEPLOY_RULES[self.code]
+
+
+@dataclass(frozen=True, slots=True)
+class DeployEnvironment:
+    """One environment of a deploy file: its merged raw mapping and where each key was written."""
+
+    name: str
+    config: Mapping[str, Any]
+    document: Document
+    prefixes: tuple[tuple[str, ...], ...]
+
+    def line_of(self, path: tuple[str, ...]) -> int | None:
+        for prefix in self.prefixes:
+            if (*prefix, *path) in self.document.lines:
+                return self.document.lines[(*prefix, *path)]
+        for prefix in self.prefixes:
+            line = self.document.line_of((*prefix, *path))
+            if line is not None and prefix:
+                return line
+        return self.document.line_of(path)
+
+
+def deploy_environments(document: Document) -> list[DeployEnvironment]:
+    """Split a deploy file into environments.
+
+    Either one spec, or ``environments: {name: spec}`` with an optional ``base:`` spec that
+    every environment is merged onto (the ``merge_config`` rule).
+    """
+    data = document.data
+    if not isinstance(data, Mapping):
+        kind = "empty" if data is None else type(data).__name__
+        raise ConfigFileError(document.file, f"a deploy file must be a mapping, got {kind}")
+    if "environments" not in data:
+        return [DeployEnvironment("default", data, document, ((),))]
+    unknown = sorted(set(data) - {"environments", "base"})
+    if unknown:
+        line = document.lines.get((str(unknown[0]),))
+        raise ConfigFileError(
+            document.file,
+            f"unknown top-level key {unknown[0]!r} (next to `environments` only `base` is allowed)",
+            line,
+        )
+    base = data.get("base") or {}
+    environments = data["environments"]
+    if not isinstance(base, Mapping):
+        raise ConfigFileError(
+            document.file, "`base` must be a mapping", document.lines.get(("base",))
+        )
+    if not isinstance(environments, Mapping) or not environments:
+        line = document.lines.get(("environments",))
+        raise ConfigFileError(document.file, "`environments` must be a non-empty mapping", line)
+    result = []
+    for name, section in environments.items():
+        if not isinstance(section, Mapping):
+            line = document.lines.get(("environments", str(name)))
+            raise ConfigFileError(document.file, f"environment {name!r} must be a mapping", line)
+        prefixes = (("environments", str(name)), ("base",))
+        result.append(DeployEnvironment(str(name), merge_config(base, section), document, prefixes))
+    return result
+
+
+def parse_spec(environment: DeployEnvironment) -> DeploySpec:
+    """The typed spec; a schema error names the file, line, environment and key."""
+    try:
+        return DeploySpec.model_validate(environment.config)
+    except ValidationError as error:
+        first = error.errors()[0]
+        path = tuple(str(part) for part in first["loc"])
+        key = ".".join(path) or "(spec)"
+        message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+        raise ConfigFileError(
+            environment.document.file,
+            f"{environment.name}: {key}: {message}",
+            environment.line_of(path),
+        ) from None
+
+
+def spec_problems(spec: DeploySpec, env: str) -> list[DeployProblem]:
+    """Cross-field checks of a typed spec: pure, ordered as :data:`DEPLOY_RULES`."""
+    problems: list[DeployProblem] = []
+    probes = spec.probes
+
+    def add(code: str, message: str, *path: str) -> None:
+        problems.append(DeployProblem(code, env, message, path))
+
+    if spec.max_instances is not None and spec.max_instances < spec.min_instances:
+        add(
+            "max_instances_below_min",
+            f"max_instances {spec.max_instances} is below min_instances {spec.min_instances}",
+            "max_instances",
+        )
+    if probes.startup.window_seconds < spec.boot_seconds:
+        add(
+            "startup_window_shorter_than_boot",
+            f"the startup probe gives up after {probes.startup.window_seconds}s "
+            f"but boot takes {spec.boot_seconds}s",
+            "probes",
+            "startup",
+        )
+    live, ready = probes.liveness, probes.readiness
+    if (
+        live.period_seconds * live.failure_threshold
+        < ready.period_seconds * ready.failure_threshold
+        or live.timeout_seconds < ready.timeout_seconds
+    ):
+        add(
+            "liveness_stricter_than_readiness",
+            f"liveness fails after {live.period_seconds * live.failure_threshold}s "
+            f"(timeout {live.timeout_seconds}s), readiness after "
+            f"{ready.period_seconds * ready.failure_threshold}s "
+            f"(timeout {ready.timeout_seconds}s)",
+            "probes",
+            "liveness",
+        )
+    if live.path == ready.path:
+        add(
+            "liveness_probes_readiness_path",
+            f"liveness and readiness both probe {live.path}",
+            "probes",
+            "liveness",
+        )
+    for kind in ("liveness", "readiness", "startup"):
+        probe: Probe = getattr(probes, kind)
+        if probe.timeout_seconds >= probe.period_seconds:
+            add(
+                "probe_timeout_not_below_period",
+                f"{kind} timeout {probe.timeout_seconds}s >= period {probe.period_seconds}s",
+                "probes",
+                kind,
+            )
+    if spec.min_instances == 1:
+        add("single_instance", "min_instances is 1", "min_instances")
+    for name, value in spec.env.items():
+        if SECRET_NAME.search(name) and value.strip():
+            add("secret_in_plain_env", f"env {name} holds a literal secret", "env", name)
+    for name in sorted(set(spec.env) & set(spec.secrets)):
+        add("env_defined_twice", f"{name} is in both env and secrets", "env", name)
+    if spec.image is not None and not _image_pinned(spec.image):
+        add("image_not_pinned", f"image {spec.image!r} is not pinned", "image")
+    return problems
+
+
+def _image_pinned(image: str) -> bool:
+    if "@sha256:" in image:
+        return True
+    last = image.rsplit("/", 1)[-1]
+    return ":" in last and not last.endswith(":latest")
+
+
+def environment_problems(environment: DeployEnvironment) -> list[DeployProblem]:
+    """Seed codes first (exactly as ``validate_deploy_config``), then schema, then cross-field."""
+    seed = deploy_config_errors(environment.config)
+    if seed:
+        return [
+            DeployProblem(code, environment.name, DEPLOY_CONFIG_CODES[code], (_seed_key(code),))
+            for code in seed
+        ]
+    return spec_problems(parse_spec(environment), environment.name)
+
+
+def _seed_key(code: str) -> str:
+    for name in REQUIRED_FIELDS:
+        if name in code:
+            return name
+    return ""
+
+
+def deploy_findings(document: Document) -> list[Finding]:
+    """Every problem of every environment of a deploy file, as findings with ``SS-DEP`` codes."""
+    findings = []
+    for environment in deploy_environments(document):
+        for problem in environment_problems(environment):
+            rule = problem.rule
+            findings.append(
+                Finding(
+                    code=rule.id,
+                    severity=rule.severity,
+                    message=f"[{problem.env}] {problem.message} ({problem.code})",
+                    file=document.file,
+                    line=environment.line_of(problem.path),
+                    fix=rule.fix,
+                )
+            )
+    return findings
