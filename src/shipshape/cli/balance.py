@@ -6,8 +6,12 @@ from collections import Counter
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from shipshape.cli._io import (
+    EXIT_FINDINGS,
+    InputError,
+    console,
     handle_errors,
     load_data,
     pick,
@@ -16,7 +20,8 @@ from shipshape.cli._io import (
     source_name,
     table,
 )
-from shipshape.scale.balance import round_robin_balance
+from shipshape.scale.balance import STRATEGIES, round_robin_balance
+from shipshape.scale.simulate import SimulationSpec, simulate_balance
 
 NAME = "balance"
 HELP = "Simulate load-balancing strategies."
@@ -39,3 +44,87 @@ def round_robin(
         return
     counts = Counter(str(server) for server in assignment)
     table(None, ["server", "requests"], [(str(s), counts[str(s)]) for s in dict.fromkeys(servers)])
+
+
+def validation_message(error: ValidationError) -> str:
+    """The first problem of a Pydantic error as ``field.path: message``."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "document"
+    extra = f" ({error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{where}: {first['msg']}{extra}"
+
+
+@app.command("simulate")
+@handle_errors
+def simulate(
+    path: Annotated[
+        str,
+        typer.Argument(
+            help="Backends {name, weight, latency_ms, failure_rate} (JSON, YAML or TOML), "
+            "optionally with rate, keys and policy."
+        ),
+    ],
+    *,
+    strategy: Annotated[
+        str,
+        typer.Option(
+            "--strategy", "-s", help=f"One of: {', '.join(STRATEGIES)}.", show_default=True
+        ),
+    ] = "round-robin",
+    requests: Annotated[
+        int, typer.Option("--requests", "-n", help="Number of requests.", min=0)
+    ] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same result).")] = 0,
+    remove: Annotated[
+        str | None,
+        typer.Option("--remove", help="Sticky only: the backend to remove (default: the last)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Simulate N requests over backends with a strategy: per-backend counts.
+
+    Uses the same pool as the httpx transports (passive ejection, slow start).
+    For ``sticky``, also reports how many keys move when a backend is removed.
+    Exits 1 when some requests found no backend available.
+    """
+    source = source_name(path)
+    if strategy not in STRATEGIES:
+        raise InputError(
+            source, f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
+        )
+    data = load_data(path)
+    if isinstance(data, list):
+        data = {"backends": data}
+    try:
+        spec = SimulationSpec.model_validate(data)
+    except ValidationError as error:
+        raise InputError(source, validation_message(error)) from None
+    if remove is not None and remove not in {backend.name for backend in spec.backends}:
+        raise InputError(source, f"--remove {remove!r}: no such backend")
+    result = simulate_balance(spec, strategy, requests, seed=seed, remove=remove)
+    if as_json:
+        print_json(result)
+    else:
+        rows = [
+            (
+                b["name"],
+                b["weight"],
+                b["requests"],
+                f"{b['share']:.2%}",
+                b["failures"],
+                b["ejections"],
+            )
+            for b in result["backends"]
+        ]
+        title = f"{strategy}: {result['served']} of {requests} requests served"
+        table(title, ["backend", "weight", "requests", "share", "failures", "ejections"], rows)
+        sticky = result.get("sticky")
+        if sticky is not None:
+            console.print(
+                f"removing {sticky['removed']!r}: {sticky['moved']} of {sticky['keys']} keys move "
+                f"({sticky['owned_by_removed']} were on it, "
+                f"{sticky['moved_from_other_backends']} from other backends)",
+                highlight=False,
+            )
+    if result["unserved"]:
+        raise typer.Exit(EXIT_FINDINGS)
