@@ -1,0 +1,218 @@
+"""Operations to DDL through SQLAlchemy Core and Alembic's operations.
+
+The same code runs on a live connection (``apply``/``rollback``) and in Alembic's
+offline ``as_sql`` mode (``plan``). Column-level changes go through
+``batch_alter_table`` so SQLite recreates the table where it cannot ALTER; the
+table it copies from is built from the snapshot, never reflected.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.types import TypeEngine
+
+from shipshape.deploy.migrate.diff import apply_operations, table_indexes
+from shipshape.deploy.migrate.spec import Column, Operation, Snapshot, Table, parse_sql_type
+
+__all__ = ["render_sql", "run_operations", "sa_column", "sa_table", "sa_type", "server_default"]
+
+_TABLE_LEVEL = {"create_table", "drop_table", "rename_table"}
+
+
+def sa_type(column: Column) -> TypeEngine[Any]:
+    """The SQLAlchemy type of a snapshot column; compiled per dialect by SQLAlchemy."""
+    name, args = parse_sql_type(column.type)
+    if name == "ENUM":
+        values = column.enum or ()
+        return sa.Enum(
+            *values,
+            native_enum=False,
+            create_constraint=False,
+            length=max((len(v) for v in values), default=1),
+        )
+    if name == "NUMERIC":
+        return sa.Numeric(args[0], args[1]) if args else sa.Numeric()
+    if name == "VARCHAR":
+        return sa.String(args[0])
+    if name == "JSON":
+        return sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+    simple: dict[str, TypeEngine[Any]] = {
+        "INTEGER": sa.Integer(),
+        "BIGINT": sa.BigInteger(),
+        "SMALLINT": sa.SmallInteger(),
+        "FLOAT": sa.Float(),
+        "TEXT": sa.Text(),
+        "BOOLEAN": sa.Boolean(),
+        "DATE": sa.Date(),
+        "TIME": sa.Time(),
+        "TIMESTAMP": sa.DateTime(timezone=False),
+        "TIMESTAMPTZ": sa.DateTime(timezone=True),
+        "INTERVAL": sa.Interval(),
+        "UUID": sa.Uuid(),
+        "BLOB": sa.LargeBinary(),
+    }
+    return simple[name]
+
+
+def server_default(value: Any) -> str | None:
+    """The server default for a JSON default value, as a literal both dialects accept."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (dict, list)):
+        return orjson.dumps(value).decode()
+    return str(value)
+
+
+def sa_column(name: str, column: Column) -> sa.Column[Any]:
+    return sa.Column(
+        name,
+        sa_type(column),
+        nullable=column.nullable,
+        primary_key=column.primary_key,
+        server_default=server_default(column.default),
+        autoincrement=False,
+    )
+
+
+def sa_table(name: str, table: Table, metadata: sa.MetaData | None = None) -> sa.Table:
+    """The table a snapshot describes, with its indexes."""
+    result = sa.Table(
+        name,
+        metadata if metadata is not None else sa.MetaData(),
+        *(sa_column(col, spec) for col, spec in table.columns.items()),
+    )
+    for index in table_indexes(name, table):
+        sa.Index(index.name, result.c[index.column], unique=index.unique)
+    return result
+
+
+def _groups(ops: Sequence[Operation]) -> Iterator[list[Operation]]:
+    group: list[Operation] = []
+    for op in ops:
+        if group and (op.kind in _TABLE_LEVEL or group[0].table != op.table):
+            yield group
+            group = []
+        group.append(op)
+        if op.kind in _TABLE_LEVEL:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def _using(operations: Operations, name: str, column: Column) -> dict[str, str]:
+    dialect = operations.get_context().dialect
+    if dialect.name != "postgresql":
+        return {}
+    quoted = dialect.identifier_preparer.quote(name)
+    return {"postgresql_using": f"{quoted}::{sa_type(column).compile(dialect=dialect)}"}
+
+
+def _table_op(operations: Operations, op: Operation) -> None:
+    if op.kind == "create_table":
+        assert op.definition is not None
+        operations.create_table(
+            op.table, *(sa_column(c, s) for c, s in op.definition.columns.items())
+        )
+        for index in table_indexes(op.table, op.definition):
+            operations.create_index(index.name, op.table, [index.column], unique=index.unique)
+    elif op.kind == "drop_table":
+        operations.drop_table(op.table)
+    else:
+        assert op.to is not None
+        operations.rename_table(op.table, op.to)
+
+
+def _column_ops(operations: Operations, group: list[Operation], snapshot: Snapshot) -> None:
+    name = group[0].table
+    current = snapshot.tables[name]
+    with operations.batch_alter_table(
+        name, copy_from=sa_table(name, current), recreate="auto"
+    ) as batch:
+        for op in group:
+            existing = current.columns.get(op.column or "")
+            if op.kind == "add_column":
+                assert op.column is not None
+                assert op.after is not None
+                batch.add_column(sa_column(op.column, op.after))
+            elif op.kind == "drop_column":
+                assert op.column is not None
+                batch.drop_column(op.column)
+            elif op.kind == "rename_column":
+                assert op.column is not None
+                assert existing is not None
+                batch.alter_column(
+                    op.column,
+                    new_column_name=op.to,
+                    existing_type=sa_type(existing),
+                    existing_nullable=existing.nullable,
+                    existing_server_default=server_default(existing.default),
+                )
+            elif op.kind == "alter_column":
+                assert op.column is not None
+                assert op.before is not None
+                assert op.after is not None
+                before, after = op.before, op.after
+                changes: dict[str, Any] = {}
+                if (before.type, before.enum) != (after.type, after.enum):
+                    changes["type_"] = sa_type(after)
+                    changes.update(_using(operations, op.column, after))
+                if before.nullable != after.nullable:
+                    changes["nullable"] = after.nullable
+                if before.default != after.default:
+                    changes["server_default"] = server_default(after.default)
+                batch.alter_column(
+                    op.column,
+                    existing_type=sa_type(before),
+                    existing_nullable=before.nullable,
+                    existing_server_default=server_default(before.default),
+                    **changes,
+                )
+            elif op.kind == "create_index":
+                assert op.index is not None
+                batch.create_index(op.index.name, [op.index.column], unique=op.index.unique)
+            else:
+                assert op.index is not None
+                batch.drop_index(op.index.name)
+            current = apply_operations(Snapshot(tables={name: current}), [op]).tables[name]
+
+
+def run_operations(
+    operations: Operations, ops: Sequence[Operation], snapshot: Snapshot
+) -> Snapshot:
+    """Emit ``ops`` against the schema ``snapshot``; returns the schema after them."""
+    tables = dict(snapshot.tables)
+    for group in _groups(ops):
+        touched = {op.table for op in group} | {
+            op.to for op in group if op.kind == "rename_table" and op.to
+        }
+        before = Snapshot(tables={name: tables[name] for name in touched if name in tables})
+        if group[0].kind in _TABLE_LEVEL:
+            _table_op(operations, group[0])
+        else:
+            _column_ops(operations, group, before)
+        for name in touched:
+            tables.pop(name, None)
+        tables.update(apply_operations(before, group).tables)
+    return Snapshot(models=snapshot.models, tables=tables)
+
+
+def render_sql(ops: Sequence[Operation], snapshot: Snapshot, dialect: str) -> str:
+    """The SQL that ``ops`` run on ``sqlite`` or ``postgresql``, from Alembic's offline mode."""
+    buffer = io.StringIO()
+    context = MigrationContext.configure(
+        dialect_name=dialect,
+        opts={"as_sql": True, "output_buffer": buffer, "literal_binds": True},
+    )
+    run_operations(Operations(context), ops, snapshot)
+    return buffer.getvalue()
