@@ -1,0 +1,344 @@
+"""Dockerfile text into stages, on dockerfile-parse, plus what it leaves out.
+
+dockerfile-parse joins continuations, honours the ``# escape=`` directive and
+reports comments; this module groups its instructions into build stages, folds
+heredoc bodies (``RUN <<EOF``) back into their instruction, resolves global
+``ARG`` defaults in ``FROM`` lines, and — for the linter — rejects text that is
+not a Dockerfile with a ``line: what is wrong`` error.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+
+from dockerfile_parse import DockerfileParser
+
+__all__ = [
+    "KNOWN_INSTRUCTIONS",
+    "DockerfileSyntaxError",
+    "Instruction",
+    "ParsedDockerfile",
+    "Stage",
+    "check_syntax",
+    "exec_form",
+    "parse_dockerfile",
+    "split_words",
+    "substitute",
+]
+
+KNOWN_INSTRUCTIONS = frozenset(
+    {
+        "ADD",
+        "ARG",
+        "CMD",
+        "COPY",
+        "ENTRYPOINT",
+        "ENV",
+        "EXPOSE",
+        "FROM",
+        "HEALTHCHECK",
+        "LABEL",
+        "MAINTAINER",
+        "ONBUILD",
+        "RUN",
+        "SHELL",
+        "STOPSIGNAL",
+        "USER",
+        "VOLUME",
+        "WORKDIR",
+    }
+)
+
+_HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_VARIABLE = re.compile(
+    r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+class DockerfileSyntaxError(ValueError):
+    """Text that is not a valid Dockerfile; ``line`` is 1-based."""
+
+    def __init__(self, line: int, message: str) -> None:
+        self.line = line
+        self.message = message
+        super().__init__(f"line {line}: {message}")
+
+
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    """One instruction, continuations joined; ``line`` is 1-based."""
+
+    keyword: str
+    value: str
+    line: int
+    end_line: int
+    content: str
+    heredocs: tuple[str, ...] = ()
+
+    @property
+    def flags(self) -> dict[str, str]:
+        """Leading ``--name=value`` flags (``--from``, ``--mount``, ``--chown``...)."""
+        found: dict[str, str] = {}
+        for word in split_words(self.value):
+            if not word.startswith("--"):
+                break
+            name, _, value = word[2:].partition("=")
+            found.setdefault(name.lower(), value)
+        return found
+
+    @property
+    def arguments(self) -> list[str]:
+        """The words after the leading flags (shell-split, quotes removed)."""
+        words = split_words(self.value)
+        while words and words[0].startswith("--"):
+            words.pop(0)
+        return words
+
+    @property
+    def script(self) -> str:
+        """What a ``RUN`` executes: its command line followed by any heredoc bodies."""
+        return "\n".join((self.value, *self.heredocs))
+
+
+@dataclass(slots=True)
+class Stage:
+    """A build stage: its ``FROM`` and the instructions that follow it."""
+
+    index: int
+    base: str
+    name: str | None
+    line: int
+    resolved_base: str = ""
+    parent: Stage | None = None
+    instructions: list[Instruction] = field(default_factory=list)
+
+    @property
+    def image(self) -> str:
+        """The base image, resolved through stages built ``FROM`` an earlier stage."""
+        return self.parent.image if self.parent is not None else self.base
+
+    @property
+    def resolved_image(self) -> str:
+        """:attr:`image` with global ``ARG`` defaults substituted."""
+        return self.parent.resolved_image if self.parent is not None else self.resolved_base
+
+    def lineage(self) -> list[Stage]:
+        """This stage, then the stage it is built from, and so on to the external base."""
+        chain: list[Stage] = []
+        stage: Stage | None = self
+        while stage is not None:
+            chain.append(stage)
+            stage = stage.parent
+        return chain
+
+    def effective(self) -> list[Instruction]:
+        """Every instruction in the image this stage produces, oldest first."""
+        return [
+            instruction for stage in reversed(self.lineage()) for instruction in stage.instructions
+        ]
+
+    def has(self, *keywords: str) -> bool:
+        """Whether this stage or a stage it is built from sets any of ``keywords``."""
+        return any(instruction.keyword in keywords for instruction in self.effective())
+
+    def last(self, keyword: str) -> Instruction | None:
+        found = [i for i in self.effective() if i.keyword == keyword]
+        return found[-1] if found else None
+
+
+@dataclass(slots=True)
+class ParsedDockerfile:
+    preamble: list[Instruction]
+    stages: list[Stage]
+    comments: list[Instruction]
+    lines: list[str]
+    uncovered: list[int] = field(default_factory=list)
+
+    @property
+    def final(self) -> Stage | None:
+        return self.stages[-1] if self.stages else None
+
+    @property
+    def global_args(self) -> dict[str, str]:
+        """Defaults of the ``ARG`` instructions before the first ``FROM``."""
+        found: dict[str, str] = {}
+        for instruction in self.preamble:
+            if instruction.keyword == "ARG":
+                for word in split_words(instruction.value):
+                    name, sep, value = word.partition("=")
+                    if sep:
+                        found[name] = value
+        return found
+
+
+def split_words(value: str) -> list[str]:
+    """Shell-like words of ``value``; unbalanced quotes fall back to whitespace splitting."""
+    try:
+        return shlex.split(value, comments=False, posix=True)
+    except ValueError:
+        return value.split()
+
+
+def exec_form(value: str) -> list[str] | None:
+    """The argv of a JSON (exec) form ``["a", "b"]``, or None for the shell form."""
+    stripped = value.strip()
+    if not stripped.startswith("["):
+        return None
+    try:
+        parsed = json.loads(stripped)
+    except ValueError:
+        return None
+    if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
+        return parsed
+    return None
+
+
+def substitute(text: str, variables: dict[str, str]) -> str | None:
+    """``text`` with ``$NAME``, ``${NAME}``, ``${NAME:-default}`` replaced; None if unknown."""
+    unknown = False
+
+    def replace(match: re.Match[str]) -> str:
+        nonlocal unknown
+        name = match.group(1) or match.group(4)
+        operator, word = match.group(2), match.group(3) or ""
+        value = variables.get(name)
+        if operator in {":-", "-"}:
+            if value is None or (operator == ":-" and not value):
+                return word
+            return value
+        if operator in {":+", "+"}:
+            return word if value else ""
+        if value is None:
+            unknown = True
+            return ""
+        return value
+
+    result = _VARIABLE.sub(replace, text)
+    return None if unknown else result
+
+
+def _from_parts(value: str) -> tuple[str, str | None]:
+    """Split ``[--flag=...] image [AS name]`` into the image and the stage name."""
+    words = [word for word in split_words(value) if not word.startswith("--")]
+    if not words:
+        return "", None
+    name = words[2].lower() if len(words) >= 3 and words[1].lower() == "as" else None
+    return words[0], name
+
+
+def _heredoc_end(lines: list[str], start: int, markers: list[tuple[bool, str]]) -> int:
+    """0-based index of the last line of the heredoc bodies that begin at ``start``."""
+    index = start
+    for strip_tabs, word in markers:
+        while index < len(lines):
+            line = lines[index].rstrip("\r\n")
+            if (line.lstrip("\t") if strip_tabs else line) == word:
+                index += 1
+                break
+            index += 1
+    return index - 1
+
+
+def parse_dockerfile(text: str) -> ParsedDockerfile:
+    """Parse Dockerfile ``text`` with dockerfile-parse and group instructions by stage."""
+    text = text.removeprefix("\ufeff")
+    data = text.encode("utf-8", "replace")
+    parser = DockerfileParser(fileobj=io.BytesIO(data))
+    lines = data.decode("utf-8").split("\n")
+    preamble: list[Instruction] = []
+    comments: list[Instruction] = []
+    stages: list[Stage] = []
+    by_name: dict[str, Stage] = {}
+    covered: set[int] = set()
+    skip_until = -1
+    parsed = ParsedDockerfile(preamble=preamble, stages=stages, comments=comments, lines=lines)
+    for item in parser.structure:
+        start, end = int(item["startline"]), int(item["endline"])
+        if start <= skip_until:
+            continue
+        covered.update(range(start, end + 1))
+        keyword = str(item["instruction"]).upper()
+        value = str(item["value"])
+        heredocs: tuple[str, ...] = ()
+        markers = (
+            [(bool(m.group(1)), m.group(3)) for m in _HEREDOC.finditer(value)]
+            if keyword in {"RUN", "COPY", "ADD"}
+            else []
+        )
+        if markers:
+            body_end = _heredoc_end(lines, end + 1, markers)
+            heredocs = ("\n".join(lines[end + 1 : body_end + 1]),)
+            covered.update(range(end + 1, body_end + 1))
+            skip_until, end = body_end, body_end
+        instruction = Instruction(
+            keyword=keyword,
+            value=value,
+            line=start + 1,
+            end_line=end + 1,
+            content=str(item["content"]),
+            heredocs=heredocs,
+        )
+        if keyword == "COMMENT":
+            comments.append(instruction)
+        elif keyword == "FROM":
+            base, name = _from_parts(value)
+            resolved = substitute(base, parsed.global_args)
+            stage = Stage(
+                index=len(stages),
+                base=base,
+                name=name,
+                line=instruction.line,
+                resolved_base=resolved if resolved is not None else base,
+                parent=by_name.get(base.lower()),
+            )
+            stages.append(stage)
+            by_name[str(stage.index)] = stage
+            if name:
+                by_name[name] = stage
+        elif stages:
+            stages[-1].instructions.append(instruction)
+        else:
+            preamble.append(instruction)
+    parsed.uncovered = [
+        number + 1
+        for number, line in enumerate(lines)
+        if number not in covered and line.strip() and not line.lstrip().startswith("#")
+    ]
+    return parsed
+
+
+def check_syntax(parsed: ParsedDockerfile) -> None:
+    """Raise :class:`DockerfileSyntaxError` when ``parsed`` is not a Dockerfile."""
+    instructions = sorted(
+        [*parsed.preamble, *(i for stage in parsed.stages for i in stage.instructions)],
+        key=lambda instruction: instruction.line,
+    )
+    for stage in parsed.stages:
+        if not stage.base:
+            raise DockerfileSyntaxError(stage.line, "FROM names no image")
+    if not instructions and not parsed.stages:
+        if parsed.uncovered:
+            raise DockerfileSyntaxError(
+                parsed.uncovered[0], "not a Dockerfile instruction (an instruction needs arguments)"
+            )
+        raise DockerfileSyntaxError(1, "not a Dockerfile: no instructions found")
+    for instruction in instructions:
+        if instruction.keyword not in KNOWN_INSTRUCTIONS:
+            word = instruction.content.split(maxsplit=1)[0] if instruction.content.split() else ""
+            raise DockerfileSyntaxError(
+                instruction.line, f"unknown instruction {word!r}: not a Dockerfile?"
+            )
+    for number in parsed.uncovered:
+        word = parsed.lines[number - 1].strip().split()[0]
+        raise DockerfileSyntaxError(number, f"instruction {word!r} has no arguments")
+    if parsed.stages:
+        for instruction in parsed.preamble:
+            if instruction.keyword != "ARG":
+                raise DockerfileSyntaxError(
+                    instruction.line,
+                    f"{instruction.keyword} before the first FROM (only ARG may come first)",
+                )
