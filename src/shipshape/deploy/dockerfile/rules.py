@@ -289,10 +289,8 @@ def _package_cache(ctx: LintContext) -> Iterator[tuple[int | None, str]]:
                 if install is not None and install.keeps_cache and install.tool not in tools:
                     tools.append(install.tool)
             if tools:
-                yield (
-                    run.line,
-                    f"{' and '.join(tools)} leave(s) a download cache in the final image",
-                )
+                keep = "keeps its download cache" if len(tools) == 1 else "keep their caches"
+                yield run.line, f"{' and '.join(tools)} {keep} in the final image"
 
 
 def _runs_as_root(ctx: LintContext) -> Iterator[tuple[int | None, str]]:
