@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal, NamedTuple
 
-__all__ = ["BucketState", "refill_and_take", "token_bucket_limiter"]
+__all__ = ["BucketState", "refill", "refill_and_take", "token_bucket_limiter"]
 
 Verdict = Literal["allowed", "denied"]
 
@@ -13,6 +13,16 @@ Verdict = Literal["allowed", "denied"]
 class BucketState(NamedTuple):
     tokens: float
     last_time: float
+
+
+def refill(tokens: float, elapsed: float, capacity: float, refill_rate: float) -> float:
+    """The tokens after ``elapsed`` seconds: ``min(capacity, tokens + elapsed * refill_rate)``.
+
+    The one rule every limiter applies: the seed, the memory store's fast path, and
+    (in integers, on the server's clock) the Redis script.
+    """
+    tokens = tokens + elapsed * refill_rate
+    return tokens if tokens < capacity else capacity
 
 
 def refill_and_take(
@@ -26,7 +36,7 @@ def refill_and_take(
     """
     if now < state.last_time:
         raise ValueError(f"time went backwards: {now} < {state.last_time}")
-    tokens = min(capacity, state.tokens + (now - state.last_time) * refill_rate)
+    tokens = refill(state.tokens, now - state.last_time, capacity, refill_rate)
     if tokens >= cost:
         return BucketState(tokens - cost, now), True
     return BucketState(tokens, now), False

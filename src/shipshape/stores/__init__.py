@@ -1,10 +1,23 @@
-"""Stores for shared state, chosen by URL: ``memory://`` (default) or Redis."""
+"""Stores for shared state, chosen by URL: ``memory://`` (default) or Redis.
+
+``open_store("memory://")`` keeps buckets in this process; ``redis://``,
+``rediss://``, ``unix://`` and ``redis+sentinel://h1:26379,h2:26379/mymaster`` share
+them between processes and machines. The Redis driver is imported only when a
+Redis URL asks for it.
+"""
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
-from shipshape.stores.base import Decision, RateLimitStore, StoreError, StoreUnavailable
+from shipshape.stores.base import (
+    Decision,
+    RateLimitStore,
+    StoreError,
+    StoreUnavailable,
+    decide,
+)
 from shipshape.stores.memory import MemoryStore
 
 __all__ = [
@@ -13,13 +26,32 @@ __all__ = [
     "RateLimitStore",
     "StoreError",
     "StoreUnavailable",
+    "decide",
     "open_store",
 ]
 
+_REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel")
 
-def open_store(url: str = "memory://") -> RateLimitStore:
-    """The store for ``url``: ``memory://`` today; Redis schemes once their driver lands."""
+
+def open_store(url: str = "memory://", **options: Any) -> RateLimitStore:
+    """The store for ``url``; ``options`` go to the store class (e.g. ``prefix=``).
+
+    Raises ``StoreError`` for an unknown scheme, a malformed URL or a missing driver.
+    No connection is made here: a Redis store connects on first use, so a service
+    can start while Redis is still coming up.
+    """
     scheme = urlsplit(url).scheme.lower()
     if scheme == "memory":
-        return MemoryStore(url)
-    raise StoreError(f"unsupported store URL scheme {scheme!r} in {url!r}; use memory://")
+        return MemoryStore(url, **options)
+    if scheme in _REDIS_SCHEMES:
+        try:
+            from shipshape.stores.redis import RedisStore
+        except ImportError as error:
+            raise StoreError(
+                f"{scheme}:// stores need the redis driver: pip install 'redis>=5.2' ({error})"
+            ) from error
+        return RedisStore(url, **options)
+    raise StoreError(
+        f"unsupported store URL scheme {scheme!r}; use memory://, redis://, rediss://, "
+        "unix:// or redis+sentinel://"
+    )

@@ -19,6 +19,7 @@ __all__ = [
     "REDIS_SCHEMES",
     "RedisURL",
     "parse_redis_url",
+    "redact_url",
 ]
 
 DEFAULT_SOCKET_TIMEOUT = 0.5
@@ -112,7 +113,7 @@ def parse_redis_url(url: str) -> RedisURL:
     scheme = parts.scheme.lower()
     if scheme not in REDIS_SCHEMES:
         raise StoreError(
-            f"unsupported Redis URL scheme {scheme!r} in {_redact(url)!r}; "
+            f"unsupported Redis URL scheme {scheme!r} in {redact_url(url)!r}; "
             "use redis://, rediss://, unix:// or redis+sentinel://"
         )
     allowed = dict(_COMMON_OPTIONS)
@@ -132,7 +133,7 @@ def parse_redis_url(url: str) -> RedisURL:
             kwargs["password"] = unquote(password)
     if scheme == "unix":
         if not parts.path:
-            raise StoreError(f"unix:// URL {_redact(url)!r} needs a socket path")
+            raise StoreError(f"unix:// URL {redact_url(url)!r} needs a socket path")
         kwargs["unix_socket_path"] = unquote(parts.path)
         kwargs |= options
         return RedisURL(scheme, kwargs)
@@ -150,14 +151,14 @@ def _sentinel(
     url: str, hosts: str, path: str, kwargs: dict[str, Any], options: dict[str, Any]
 ) -> RedisURL:
     if not hosts:
-        raise StoreError(f"redis+sentinel URL {_redact(url)!r} names no Sentinel host")
+        raise StoreError(f"redis+sentinel URL {redact_url(url)!r} names no Sentinel host")
     sentinels = tuple(
         _address(url, host, DEFAULT_SENTINEL_PORT) for host in hosts.split(",") if host
     )
     segments = [unquote(segment) for segment in path.split("/") if segment]
     if not segments or len(segments) > 2:
         raise StoreError(
-            f"redis+sentinel URL {_redact(url)!r} must end with /SERVICE or /SERVICE/DB, "
+            f"redis+sentinel URL {redact_url(url)!r} must end with /SERVICE or /SERVICE/DB, "
             "e.g. redis+sentinel://h1:26379,h2:26379/mymaster"
         )
     service = segments[0]
@@ -181,14 +182,14 @@ def _parse_query(url: str, query: str, allowed: dict[str, Callable[[str], Any]])
         parser = allowed.get(name)
         if parser is None:
             raise StoreError(
-                f"unknown option {name!r} in Redis URL {_redact(url)!r}; "
+                f"unknown option {name!r} in Redis URL {redact_url(url)!r}; "
                 f"known: {', '.join(sorted(allowed))}"
             )
         try:
             options[name] = parser(value)
         except ValueError as error:
             raise StoreError(
-                f"option {name}={value!r} in Redis URL {_redact(url)!r}: {error}"
+                f"option {name}={value!r} in Redis URL {redact_url(url)!r}: {error}"
             ) from None
     return options
 
@@ -200,11 +201,11 @@ def _address(url: str, host: str, default_port: int) -> tuple[str, int]:
     else:
         name, _, port_text = host.partition(":")
     if not name:
-        raise StoreError(f"empty host in Redis URL {_redact(url)!r}")
+        raise StoreError(f"empty host in Redis URL {redact_url(url)!r}")
     if not port_text:
         return unquote(name), default_port
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise StoreError(f"bad port {port_text!r} in Redis URL {_redact(url)!r}")
+        raise StoreError(f"bad port {port_text!r} in Redis URL {redact_url(url)!r}")
     return unquote(name), int(port_text)
 
 
@@ -215,11 +216,11 @@ def _path_db(url: str, path: str) -> int:
 
 def _db(url: str, text: str) -> int:
     if not text.isdigit():
-        raise StoreError(f"database {text!r} in Redis URL {_redact(url)!r} is not a number")
+        raise StoreError(f"database {text!r} in Redis URL {redact_url(url)!r} is not a number")
     return int(text)
 
 
-def _redact(url: str) -> str:
+def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***``, for error messages and logs."""
     parts = urlsplit(url)
     userinfo, at, hosts = parts.netloc.rpartition("@")

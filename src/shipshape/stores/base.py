@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+import math
+from typing import NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["Decision", "RateLimitStore", "StoreError", "StoreUnavailable"]
+__all__ = ["Decision", "RateLimitStore", "StoreError", "StoreUnavailable", "decide"]
 
 
 class StoreError(Exception):
-    """A store could not be configured (bad URL, missing driver)."""
+    """A store could not be configured (bad URL, missing driver) or used."""
 
 
 class StoreUnavailable(StoreError):
     """A store could not be reached; callers decide to fail open or closed."""
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """One rate-limit decision.
+class Decision(NamedTuple):
+    """One rate-limit decision (an immutable tuple, cheap to build on the hot path).
 
-    ``remaining`` is the whole tokens left, ``retry_after`` the seconds until the next
-    request could be allowed (0 when allowed), ``reset_after`` the seconds until the
-    bucket is full again.
+    ``remaining`` is the whole tokens left, ``retry_after`` the seconds until the same
+    request could be allowed (0 when allowed; ``inf`` when it never can: no refill, or
+    a cost above capacity), ``reset_after`` the seconds until the bucket is full again
+    (``inf`` when it never refills).
     """
 
     allowed: bool
@@ -31,9 +31,35 @@ class Decision:
     reset_after: float
 
 
+_new_decision = tuple.__new__
+
+
+def decide(
+    allowed: bool, tokens: float, capacity: float, refill_rate: float, cost: float
+) -> Decision:
+    """The ``Decision`` for a bucket left with ``tokens`` after taking (or not) ``cost``."""
+    if refill_rate > 0:
+        if allowed:
+            return _new_decision(
+                Decision, (True, int(tokens), 0.0, (capacity - tokens) / refill_rate)
+            )
+        retry_after = (cost - tokens) / refill_rate if cost <= capacity else math.inf
+        return _new_decision(
+            Decision, (False, int(tokens), retry_after, (capacity - tokens) / refill_rate)
+        )
+    reset_after = 0.0 if tokens >= capacity else math.inf
+    return _new_decision(
+        Decision, (allowed, int(tokens), 0.0 if allowed else math.inf, reset_after)
+    )
+
+
 @runtime_checkable
 class RateLimitStore(Protocol):
-    """Token buckets keyed by string; ``take`` is atomic per key."""
+    """Token buckets keyed by string; ``take`` is atomic per key.
+
+    Stores that can decide without I/O (``MemoryStore``) also offer a synchronous
+    ``take_nowait`` with the same arguments and result.
+    """
 
     url: str
 

@@ -1,24 +1,28 @@
-"""The embedded ``memory://`` store: per-process state, nothing to run."""
+"""The embedded ``memory://`` store: per-process token buckets, nothing to run."""
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable
 
-from shipshape.scale.ratelimit import BucketState, refill_and_take
-from shipshape.stores.base import Decision
+from shipshape.scale.ratelimit import refill
+from shipshape.stores.base import Decision, decide
 
 __all__ = ["MemoryStore"]
 
+_MIN_SWEEP = 1024
+
 
 class MemoryStore:
-    """Token buckets in a dict; the clock is injectable for tests.
+    """Token buckets in a dict; the clock is injectable (``shipshape.testing.ManualClock``).
 
-    ``take_nowait`` is the synchronous fast path the ASGI layer calls directly; buckets
-    that have refilled completely are dropped by a periodic sweep, so memory is bounded
-    by the number of recently active keys.
+    ``take_nowait`` is the synchronous fast path the ASGI layer calls directly, with
+    the pure core's rule (``scale.ratelimit.refill``). Thread-safety: by default a
+    store is meant for one event-loop thread and takes no lock; pass
+    ``thread_safe=True`` to share it between threads (each decision then holds a
+    lock). Buckets that have refilled completely are dropped when the dict doubles,
+    so memory is bounded by the number of recently active keys.
     """
 
     def __init__(
@@ -26,43 +30,61 @@ class MemoryStore:
         url: str = "memory://",
         *,
         clock: Callable[[], float] = time.monotonic,
-        sweep_every: int = 10_000,
+        thread_safe: bool = False,
     ) -> None:
         self.url = url
         self._clock = clock
-        self._buckets: dict[str, BucketState] = {}
-        self._lock = threading.Lock()
-        self._sweep_every = sweep_every
-        self._until_sweep = sweep_every
+        # key -> [tokens, last_time, capacity, refill_rate]; lists are updated in place.
+        self._buckets: dict[str, list[float]] = {}
+        self._sweep_at = _MIN_SWEEP
+        if thread_safe:
+            lock = threading.Lock()
+            unlocked = self.take_nowait
+
+            def take_locked(key: str, capacity: int, refill_rate: float, cost: int = 1) -> Decision:
+                with lock:
+                    return unlocked(key, capacity, refill_rate, cost)
+
+            self.take_nowait = take_locked  # type: ignore[method-assign]
 
     def __len__(self) -> int:
         return len(self._buckets)
 
     def take_nowait(self, key: str, capacity: int, refill_rate: float, cost: int = 1) -> Decision:
-        with self._lock:
-            now = self._clock()
-            state = self._buckets.get(key)
-            if state is None:
-                state = BucketState(capacity, now)
-            elif now < state.last_time:
-                state = BucketState(state.tokens, now)
-            state, allowed = refill_and_take(state, now, capacity, refill_rate, cost)
-            self._buckets[key] = state
-            self._until_sweep -= 1
-            if self._until_sweep <= 0:
-                self._sweep(now, capacity, refill_rate)
-        return _decision(state.tokens, allowed, capacity, refill_rate, cost)
+        """Decide now: spend ``cost`` tokens from ``key``'s bucket if it has them."""
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            tokens: float = capacity
+            bucket = self._add(key, capacity, refill_rate, now)
+        else:
+            elapsed = now - bucket[1]
+            tokens = refill(bucket[0], elapsed if elapsed > 0 else 0.0, capacity, refill_rate)
+            bucket[1] = now
+        if tokens >= cost:
+            bucket[0] = tokens = tokens - cost
+            return decide(True, tokens, capacity, refill_rate, cost)
+        bucket[0] = tokens
+        return decide(False, tokens, capacity, refill_rate, cost)
 
     async def take(self, key: str, capacity: int, refill_rate: float, cost: int = 1) -> Decision:
         return self.take_nowait(key, capacity, refill_rate, cost)
 
-    def _sweep(self, now: float, capacity: int, refill_rate: float) -> None:
-        self._until_sweep = self._sweep_every
-        if refill_rate <= 0:
-            return
-        full_after = capacity / refill_rate
-        stale = [key for key, state in self._buckets.items() if now - state.last_time >= full_after]
-        for key in stale:
+    def _add(self, key: str, capacity: float, refill_rate: float, now: float) -> list[float]:
+        if len(self._buckets) >= self._sweep_at:
+            self._sweep(now)
+            self._sweep_at = max(_MIN_SWEEP, 2 * len(self._buckets))
+        bucket = self._buckets[key] = [capacity, now, capacity, refill_rate]
+        return bucket
+
+    def _sweep(self, now: float) -> None:
+        """Forget buckets that are full again: a full bucket is the same as none."""
+        full = [
+            key
+            for key, (tokens, last, capacity, rate) in self._buckets.items()
+            if refill(tokens, now - last, capacity, rate) >= capacity
+        ]
+        for key in full:
             del self._buckets[key]
 
     async def ping(self) -> None:
@@ -70,15 +92,3 @@ class MemoryStore:
 
     async def aclose(self) -> None:
         self._buckets.clear()
-
-
-def _decision(
-    tokens: float, allowed: bool, capacity: int, refill_rate: float, cost: int
-) -> Decision:
-    if refill_rate > 0:
-        retry_after = 0.0 if allowed else (cost - tokens) / refill_rate
-        reset_after = (capacity - tokens) / refill_rate
-    else:
-        retry_after = 0.0 if allowed else math.inf
-        reset_after = 0.0 if tokens >= capacity else math.inf
-    return Decision(allowed, int(tokens), retry_after, reset_after)

@@ -9,14 +9,21 @@ on every new connection and drop connections to a master that was demoted.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import time
+from pathlib import Path
 from typing import Any, cast
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 try:
     import redis as redis_sync
     import redis.asyncio as redis_async
     from redis.asyncio.retry import Retry as AsyncRetry
+    from redis.asyncio.sentinel import MasterNotFoundError, SentinelConnectionPool
     from redis.asyncio.sentinel import Sentinel as AsyncSentinel
     from redis.backoff import NoBackoff
+    from redis.exceptions import NoScriptError, ReadOnlyError, RedisError
     from redis.retry import Retry as SyncRetry
     from redis.sentinel import Sentinel as SyncSentinel
 except ImportError as error:  # pragma: no cover - exercised only without the driver
@@ -24,9 +31,12 @@ except ImportError as error:  # pragma: no cover - exercised only without the dr
 
     raise StoreError("Redis URLs need the redis driver: pip install 'redis>=5.2'") from error
 
-from shipshape.stores._redis_url import RedisURL, parse_redis_url
+from shipshape.stores._redis_url import RedisURL, parse_redis_url, redact_url
+from shipshape.stores.base import Decision, StoreUnavailable, decide
 
-__all__ = ["connect", "connect_sync", "parse_redis_url"]
+__all__ = ["DEFAULT_PREFIX", "RedisStore", "connect", "connect_sync", "parse_redis_url"]
+
+DEFAULT_PREFIX = "shipshape:ratelimit:"
 
 _DATA_RETRIES = 1
 
@@ -101,3 +111,184 @@ def connect_sync(url: str, **overrides: Any) -> redis_sync.Redis:
 def _sentinel_kwargs(target: RedisURL, retry: type[AsyncRetry] | type[SyncRetry]) -> dict[str, Any]:
     # discover_master already walks every Sentinel in turn: no retries per Sentinel.
     return {"retry": retry(NoBackoff(), 0), **target.sentinel_kwargs}
+
+
+_MICRO = 1_000_000
+_LIMIT = 1_000_000_000
+_SCRIPT = (Path(__file__).parent / "lua" / "token_bucket.lua").read_text()
+_SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
+_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+class RedisStore:
+    """Token buckets in Redis, shared by every process and machine using the URL.
+
+    Each decision is one run of ``lua/token_bucket.lua`` (EVALSHA, loaded again after
+    NOSCRIPT), on the server's clock, in integer micro-tokens. Decisions requested
+    in the same event-loop turn travel together in one pipeline: one round trip for
+    many requests, each still its own atomic script. Failures raise
+    ``StoreUnavailable`` within ``timeout`` seconds; after one, further calls fail at
+    once for ``retry_interval`` seconds, then one batch probes the server again, so
+    the store recovers by itself within about that interval once Redis is back.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str | None = None,
+        timeout: float = 1.0,
+        retry_interval: float = 0.5,
+        max_batch: int = 256,
+        client: redis_async.Redis | None = None,
+    ) -> None:
+        url, url_prefix = _pop_prefix(url)
+        self.url = redact_url(url)
+        self.prefix = prefix if prefix is not None else url_prefix
+        self._client = client if client is not None else connect(url)
+        self._owns_client = client is None
+        self._timeout = timeout
+        self._retry_interval = retry_interval
+        self._max_batch = max_batch
+        self._pending: list[_Request] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._open_until = 0.0
+        self._last_error = ""
+        self._following = False
+
+    @property
+    def client(self) -> redis_async.Redis:
+        """The underlying redis-py client (shared with the store; do not close it)."""
+        return self._client
+
+    async def take(self, key: str, capacity: int, refill_rate: float, cost: int = 1) -> Decision:
+        """Spend ``cost`` tokens from ``key``'s bucket if it has them; one script run."""
+        if not 0 <= capacity <= _LIMIT or not 0 <= refill_rate <= _LIMIT or cost < 0:
+            raise ValueError(
+                f"need 0 <= capacity <= {_LIMIT}, 0 <= refill_rate <= {_LIMIT} and cost >= 0; "
+                f"got {capacity}, {refill_rate}, {cost}"
+            )
+        if self._open_until:
+            now = time.monotonic()
+            if now < self._open_until:
+                raise self._unavailable()
+            self._open_until = now + self._retry_interval
+        future: asyncio.Future[list[int]] = asyncio.get_running_loop().create_future()
+        self._pending.append(
+            (
+                self.prefix + key,
+                round(capacity * _MICRO),
+                round(refill_rate * _MICRO),
+                round(cost * _MICRO),
+                future,
+            )
+        )
+        if len(self._pending) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+        allowed, tokens, carry = await future
+        return decide(
+            allowed == 1, tokens / _MICRO + carry / _MICRO**2, capacity, refill_rate, cost
+        )
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        for start in range(0, len(pending), self._max_batch):
+            task = asyncio.ensure_future(self._run(pending[start : start + self._max_batch]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, batch: list[_Request]) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                replies = await self._evaluate(batch)
+        except _FAILURES as error:
+            self._fail(batch, error)
+            await self._follow_master()
+            return
+        self._open_until = 0.0
+        for reply, request in zip(replies, batch, strict=True):
+            future = request[4]
+            if future.done():
+                continue
+            if isinstance(reply, Exception):
+                future.set_exception(StoreUnavailable(f"{self.url}: {reply}"))
+            else:
+                future.set_result(reply)
+
+    async def _evaluate(self, batch: list[_Request]) -> list[Any]:
+        replies = await self._pipeline(batch)
+        missing = [index for index, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            await self._client.script_load(_SCRIPT)
+            retried = await self._pipeline([batch[index] for index in missing])
+            for index, reply in zip(missing, retried, strict=True):
+                replies[index] = reply
+        if any(isinstance(reply, ReadOnlyError) for reply in replies):
+            raise ReadOnlyError("the server is a read-only replica, not the master")
+        return replies
+
+    async def _pipeline(self, batch: list[_Request]) -> list[Any]:
+        pipe = self._client.pipeline(transaction=False)
+        for key, capacity, rate, cost, _ in batch:
+            pipe.execute_command("EVALSHA", _SCRIPT_SHA, 1, key, capacity, rate, cost)
+        return await pipe.execute(raise_on_error=False)
+
+    def _fail(self, batch: list[_Request], error: BaseException) -> None:
+        self._last_error = _describe(error)
+        if self._retry_interval > 0:
+            self._open_until = time.monotonic() + self._retry_interval
+        for *_, future in batch:
+            if not future.done():
+                future.set_exception(self._unavailable())
+
+    def _unavailable(self) -> StoreUnavailable:
+        return StoreUnavailable(f"{self.url} unavailable: {self._last_error}")
+
+    async def _follow_master(self) -> None:
+        """Ask the Sentinels for the master now, dropping connections to a stale one."""
+        pool = self._client.connection_pool
+        if self._following or not isinstance(pool, SentinelConnectionPool):
+            return
+        self._following = True
+        try:
+            async with asyncio.timeout(self._timeout):
+                await pool.get_master_address()  # type: ignore[no-untyped-call]
+        except (*_FAILURES, MasterNotFoundError):
+            pass
+        finally:
+            self._following = False
+
+    async def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless the server answers within ``timeout``."""
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._client.ping()
+        except _FAILURES as error:
+            self._last_error = _describe(error)
+            await self._follow_master()
+            raise self._unavailable() from error
+        self._open_until = 0.0
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._owns_client:
+            await self._client.aclose()
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+_Request = tuple[str, int, int, int, "asyncio.Future[list[int]]"]
+
+
+def _pop_prefix(url: str) -> tuple[str, str]:
+    """Split the store's own ``prefix`` option off a Redis URL."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    prefixes = [value for name, value in query if name == "prefix"]
+    rest = urlencode([(name, value) for name, value in query if name != "prefix"])
+    return parts._replace(query=rest).geturl(), prefixes[-1] if prefixes else DEFAULT_PREFIX
