@@ -293,3 +293,14 @@ async def async_health_task(servers: list[Server]) -> None:
             await asyncio.sleep(0.01)
         assert not task.done()
     assert task.cancelled()
+
+
+def test_every_backend_refusing_raises_the_connect_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"refused by {request.url.host}", request=request)
+
+    transport = BalancingTransport(BACKENDS[:2], transport=httpx.MockTransport(handler), retries=5)
+    with httpx.Client(transport=transport) as client, pytest.raises(httpx.ConnectError) as caught:
+        client.get("http://svc/")
+    assert not isinstance(caught.value, NoHealthyBackend)
+    assert "refused by 10.0.0.2" in str(caught.value)

@@ -218,18 +218,22 @@ class BalancingTransport(httpx.BaseTransport):
         balancer = self._balancer
         key = balancer.key(request)
         tried: set[str] = set()
+        last_error: httpx.TransportError | None = None
         while True:
             with self._lock:
                 try:
                     backend = self.pool.choose(balancer.clock(), key, frozenset(tried))
                 except NoBackendAvailable as error:
+                    if last_error is not None:
+                        raise last_error from None
                     raise NoHealthyBackend(str(error), request=request) from None
             tried.add(backend.name)
             try:
                 response = self._inner.handle_request(balancer.route(request, backend))
-            except _RETRYABLE:
+            except _RETRYABLE as error:
                 self._finish(backend.name, False)
                 if len(tried) <= balancer.retries and balancer.replayable(request):
+                    last_error = error
                     continue
                 raise
             except BaseException:
@@ -302,7 +306,8 @@ class BalancingTransport(httpx.BaseTransport):
 
         def loop() -> None:
             while not self._stop.is_set():
-                self.check_health(timeout, path)
+                with contextlib.suppress(Exception):  # a broken check must not end the loop
+                    self.check_health(timeout, path)
                 self._stop.wait(interval)
 
         self._checker = threading.Thread(target=loop, name="shipshape-readyz", daemon=True)
@@ -354,17 +359,21 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
         balancer = self._balancer
         key = balancer.key(request)
         tried: set[str] = set()
+        last_error: httpx.TransportError | None = None
         while True:
             try:
                 backend = self.pool.choose(balancer.clock(), key, frozenset(tried))
             except NoBackendAvailable as error:
+                if last_error is not None:
+                    raise last_error from None
                 raise NoHealthyBackend(str(error), request=request) from None
             tried.add(backend.name)
             try:
                 response = await self._inner.handle_async_request(balancer.route(request, backend))
-            except _RETRYABLE:
+            except _RETRYABLE as error:
                 self._finish(backend.name, False)
                 if len(tried) <= balancer.retries and balancer.replayable(request):
+                    last_error = error
                     continue
                 raise
             except BaseException:
@@ -432,7 +441,8 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
 
         async def loop() -> None:
             while True:
-                await self.check_health(timeout, path)
+                with contextlib.suppress(Exception):  # a broken check must not end the loop
+                    await self.check_health(timeout, path)
                 await asyncio.sleep(interval)
 
         self._checker = asyncio.get_running_loop().create_task(loop(), name="shipshape-readyz")
