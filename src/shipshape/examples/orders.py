@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import orjson
-from fastapi import Depends, FastAPI, HTTPException, Query, status
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     Column,
@@ -126,6 +126,16 @@ def _row_to_order(row: object) -> Order:
     )
 
 
+def get_connection(request: Request) -> Iterator[Connection]:
+    """One transaction per request."""
+    engine: Engine = request.app.state.engine
+    with engine.begin() as conn:
+        yield conn
+
+
+Conn = Annotated[Connection, Depends(get_connection)]
+
+
 def create_app(database_url: str | None = None) -> FastAPI:
     """The orders API; ``SHIPSHAPE_EXAMPLE_DATABASE_URL`` overrides the SQLite file."""
     url = database_url or os.environ.get("SHIPSHAPE_EXAMPLE_DATABASE_URL", DEFAULT_DATABASE_URL)
@@ -144,12 +154,6 @@ def create_app(database_url: str | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.engine = engine
-
-    def connection() -> Iterator[Connection]:
-        with engine.begin() as conn:
-            yield conn
-
-    Conn = Annotated[Connection, Depends(connection)]
 
     @app.get("/", summary="Service banner")
     def index() -> dict[str, str]:
@@ -180,7 +184,7 @@ def create_app(database_url: str | None = None) -> FastAPI:
     @app.get(
         "/orders/{order_id}", response_model=Order, responses={404: {"description": "Not found"}}
     )
-    def get_order(order_id: Annotated[int, Field(ge=1, le=2**62)], conn: Conn) -> Order:
+    def get_order(order_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn) -> Order:
         row = conn.execute(select(orders_table).where(orders_table.c.id == order_id)).first()
         if row is None:
             raise HTTPException(status_code=404, detail=f"order {order_id} not found")

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import re
+import shutil
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
-__all__ = ["HEALTH_STATUSES", "HealthReport", "check_health", "worst_status"]
+__all__ = [
+    "HEALTH_STATUSES",
+    "CheckResult",
+    "HealthChecks",
+    "HealthReport",
+    "check_health",
+    "disk_check",
+    "health_body",
+    "http_check",
+    "redis_check",
+    "safe_output",
+    "sql_check",
+    "worst_status",
+]
 
 Status = Literal["healthy", "degraded", "unhealthy"]
 HEALTH_STATUSES: tuple[Status, ...] = ("healthy", "degraded", "unhealthy")
@@ -46,3 +64,252 @@ def check_health(deps: Mapping[str, Any]) -> HealthReport:
         raise TypeError(f"dependencies must be a mapping, not {type(deps).__name__}")
     details = {str(name): dependency_status(str(name), value) for name, value in deps.items()}
     return {"status": worst_status(details), "details": details}
+
+
+# -- live dependency checks ------------------------------------------------------------
+
+IETF_STATUS: dict[Status, str] = {"healthy": "pass", "degraded": "warn", "unhealthy": "fail"}
+_URL_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+_CREDENTIAL_PATTERN = re.compile(r"(?i)(password|passwd|pwd|token|secret)\s*[=:]\s*\S+")
+
+CheckFunc = Callable[[], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The outcome of one dependency check."""
+
+    status: Status
+    output: str = ""
+    duration_ms: float = 0.0
+    component_type: str = "component"
+
+
+@dataclass(slots=True)
+class _Check:
+    name: str
+    func: CheckFunc
+    timeout: float | None
+    component_type: str
+
+
+def safe_output(error: BaseException, secrets: Iterable[str] = ()) -> str:
+    """An error summary fit for a public body: no URLs, no credentials."""
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "<redacted>")
+    text = _URL_PATTERN.sub("<url>", text)
+    text = _CREDENTIAL_PATTERN.sub(r"\1=<redacted>", text)
+    return text.splitlines()[0][:200] if text else ""
+
+
+def _as_result(value: Any, component_type: str) -> CheckResult:
+    if isinstance(value, CheckResult):
+        return value
+    if value is None or value is True:
+        return CheckResult("healthy", component_type=component_type)
+    if value is False:
+        return CheckResult("unhealthy", "check returned false", component_type=component_type)
+    return CheckResult(dependency_status("check", value), component_type=component_type)
+
+
+class HealthChecks:
+    """Dependency checks run concurrently, each with a timeout, results cached briefly.
+
+    A check is an ``async`` callable returning ``None``/``True`` (healthy), ``False``
+    (unhealthy), a status string, or a ``CheckResult``; raising makes it unhealthy.
+    Concurrent probes share one run, and a run's report is reused for
+    ``cache_seconds`` so probes cannot stampede a database.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 2.0,
+        cache_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.timeout = timeout
+        self.cache_seconds = cache_seconds
+        self._clock = clock
+        self._checks: dict[str, _Check] = {}
+        self._cached: tuple[float, dict[str, CheckResult]] | None = None
+        self._running: asyncio.Future[dict[str, CheckResult]] | None = None
+        self._secrets: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self._checks)
+
+    def names(self) -> list[str]:
+        return list(self._checks)
+
+    def add(
+        self,
+        name: str,
+        func: CheckFunc,
+        *,
+        timeout: float | None = None,
+        component_type: str = "component",
+        secrets: Iterable[str] = (),
+    ) -> None:
+        if name in self._checks:
+            raise ValueError(f"a health check named {name!r} is already registered")
+        self._checks[name] = _Check(name, func, timeout, component_type)
+        self._secrets.extend(secret for secret in secrets if secret)
+        self._cached = None
+
+    def check(
+        self, name: str | None = None, *, timeout: float | None = None
+    ) -> Callable[[CheckFunc], CheckFunc]:
+        """Register an ``async def`` as a check: ``@checks.check("payments")``."""
+
+        def register(func: CheckFunc) -> CheckFunc:
+            self.add(name or func.__name__, func, timeout=timeout)
+            return func
+
+        return register
+
+    async def results(self) -> dict[str, CheckResult]:
+        cached = self._cached
+        if cached is not None and self._clock() - cached[0] < self.cache_seconds:
+            return cached[1]
+        if self._running is not None and not self._running.done():
+            return await asyncio.shield(self._running)
+        future: asyncio.Future[dict[str, CheckResult]] = asyncio.get_running_loop().create_future()
+        self._running = future
+        try:
+            checks = list(self._checks.values())
+            outcomes = await asyncio.gather(*(self._run(check) for check in checks))
+            results = {check.name: outcome for check, outcome in zip(checks, outcomes, strict=True)}
+            self._cached = (self._clock(), results)
+            future.set_result(results)
+            return results
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()
+            raise
+
+    async def _run(self, check: _Check) -> CheckResult:
+        started = time.perf_counter()
+        timeout = check.timeout if check.timeout is not None else self.timeout
+        try:
+            async with asyncio.timeout(timeout):
+                value = await check.func()
+            result = _as_result(value, check.component_type)
+        except TimeoutError:
+            result = CheckResult(
+                "unhealthy", f"timed out after {timeout:g}s", component_type=check.component_type
+            )
+        except Exception as error:
+            result = CheckResult(
+                "unhealthy", safe_output(error, self._secrets), component_type=check.component_type
+            )
+        elapsed = (time.perf_counter() - started) * 1000
+        return CheckResult(result.status, result.output, round(elapsed, 3), result.component_type)
+
+    async def report(self) -> HealthReport:
+        results = await self.results()
+        return check_health({name: result.status for name, result in results.items()})
+
+
+def health_body(
+    report: HealthReport,
+    results: Mapping[str, CheckResult],
+    *,
+    service_id: str,
+    checked_at: str,
+    notes: Iterable[str] = (),
+) -> dict[str, Any]:
+    """The IETF ``application/health+json`` body, with our statuses alongside.
+
+    ``status`` is pass/warn/fail; ``health`` and ``details`` carry healthy/degraded/
+    unhealthy per dependency (the seed ``check_health`` shape).
+    """
+    checks: dict[str, list[dict[str, Any]]] = {}
+    for name, result in results.items():
+        entry: dict[str, Any] = {
+            "componentType": result.component_type,
+            "status": IETF_STATUS[result.status],
+            "health": result.status,
+            "observedValue": result.duration_ms,
+            "observedUnit": "ms",
+            "time": checked_at,
+        }
+        if result.output:
+            entry["output"] = result.output
+        checks[f"{name}:responseTime"] = [entry]
+    body: dict[str, Any] = {
+        "status": IETF_STATUS[report["status"]],
+        "health": report["status"],
+        "serviceId": service_id,
+        "details": report["details"],
+        "checks": checks,
+    }
+    if notes:
+        body["notes"] = list(notes)
+    return body
+
+
+# -- built-in checks --------------------------------------------------------------------
+
+
+def sql_check(url: str) -> CheckFunc:
+    """``SELECT 1`` through SQLAlchemy, in a worker thread; one engine reused."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url, pool_pre_ping=True, pool_size=1, max_overflow=1)
+
+    def ping() -> None:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    async def check() -> None:
+        await asyncio.to_thread(ping)
+
+    return check
+
+
+def redis_check(url: str) -> CheckFunc:
+    """``PING`` with redis.asyncio; one client reused."""
+    import redis.asyncio as redis_asyncio
+
+    client = redis_asyncio.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+
+    async def check() -> None:
+        await client.ping()
+
+    return check
+
+
+def http_check(url: str, *, degraded_after_ms: float = 1000.0) -> CheckFunc:
+    """A GET that must answer 2xx/3xx; slower than ``degraded_after_ms`` is degraded."""
+    import httpx
+
+    async def check() -> CheckResult:
+        started = time.perf_counter()
+        async with httpx.AsyncClient(follow_redirects=False) as client:
+            response = await client.get(url)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code >= 400:
+            return CheckResult("unhealthy", f"HTTP {response.status_code}", component_type="http")
+        if elapsed > degraded_after_ms:
+            return CheckResult("degraded", f"slow: {elapsed:.0f} ms", component_type="http")
+        return CheckResult("healthy", component_type="http")
+
+    return check
+
+
+def disk_check(path: str, min_free_bytes: int) -> CheckFunc:
+    """Unhealthy below ``min_free_bytes`` free, degraded below twice that."""
+
+    async def check() -> CheckResult:
+        usage = shutil.disk_usage(path)
+        free_mib = usage.free // (1024 * 1024)
+        if usage.free < min_free_bytes:
+            return CheckResult("unhealthy", f"{free_mib} MiB free", component_type="system")
+        if usage.free < 2 * min_free_bytes:
+            return CheckResult("degraded", f"{free_mib} MiB free", component_type="system")
+        return CheckResult("healthy", component_type="system")
+
+    return check

@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import os
+import time
 from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import orjson
+from pydantic import SecretBytes, SecretStr
 
-__all__ = ["encode_json", "format_log_entries", "log_entry"]
+__all__ = [
+    "DEFAULT_REDACT_KEYS",
+    "JsonFormatter",
+    "JsonLineHandler",
+    "Redactor",
+    "configure_logging",
+    "encode_json",
+    "format_log_entries",
+    "log_entry",
+    "request_id_var",
+    "trace_ids_var",
+    "utc_now",
+    "utc_timestamp",
+    "write_line",
+]
+
+DEFAULT_REDACT_KEYS = ("password", "secret", "token", "authorization", "api_key", "cookie")
+_SecretTypes = (SecretStr, SecretBytes)
 
 RESERVED_KEYS = frozenset({"timestamp", "level", "message"})
 _ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
@@ -84,3 +106,168 @@ def format_log_entries(entries: Iterable[Mapping[str, Any]]) -> list[str]:
     Values JSON cannot encode are rendered with ``str()``; this never raises on values.
     """
     return [encode_json(log_entry(entry)).decode("utf-8") for entry in entries]
+
+
+# -- the production side: request context, redaction, stdlib logging, access log --------
+
+request_id_var: ContextVar[str | None] = ContextVar("shipshape_request_id", default=None)
+trace_ids_var: ContextVar[tuple[str, str] | None] = ContextVar("shipshape_trace_ids", default=None)
+
+MASK = "**********"
+
+
+class Redactor:
+    """Masks values of secret-looking keys and every ``SecretStr``/``SecretBytes``.
+
+    The key test (a substring match on the lowercased key) is decided once per key
+    name and remembered.
+    """
+
+    def __init__(self, key_patterns: Iterable[str]) -> None:
+        self.patterns = tuple(pattern.lower() for pattern in key_patterns)
+        self._verdicts: dict[str, bool] = {}
+
+    def is_secret_key(self, key: Any) -> bool:
+        if not isinstance(key, str):
+            return False
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            lowered = key.lower()
+            verdict = any(pattern in lowered for pattern in self.patterns)
+            if len(self._verdicts) < 10_000:
+                self._verdicts[key] = verdict
+        return verdict
+
+    def redact(self, value: Any, depth: int = 0) -> Any:
+        if isinstance(value, _SecretTypes):
+            return MASK
+        if depth > 32:
+            return value
+        if isinstance(value, Mapping):
+            return {
+                key: MASK if self.is_secret_key(key) else self.redact(item, depth + 1)
+                for key, item in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [self.redact(item, depth + 1) for item in value]
+        return value
+
+
+_second_cache: list[Any] = [-1, ""]
+
+
+def utc_timestamp(epoch_seconds: float) -> str:
+    """RFC 3339 UTC with millisecond precision: ``2026-11-25T15:28:07.123Z``.
+
+    The date-and-time part is formatted once per second and reused.
+    """
+    whole = int(epoch_seconds)
+    cache = _second_cache
+    if cache[0] != whole:
+        cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        cache[0] = whole
+    return f"{cache[1]}.{int((epoch_seconds - whole) * 1000):03d}Z"
+
+
+def utc_now() -> str:
+    return utc_timestamp(time.time())
+
+
+_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """stdlib ``logging`` records as one JSON object per line, in the access log's shape.
+
+    Fields: ``timestamp`` (RFC 3339 UTC), ``level``, ``message``, ``logger``, the
+    request's ``request_id`` / ``trace_id`` / ``span_id`` when inside a request,
+    ``exception`` when there is one, then every ``extra=`` key (secrets masked).
+    """
+
+    def __init__(self, redactor: Redactor | None = None) -> None:
+        super().__init__()
+        self.redactor = redactor or Redactor(DEFAULT_REDACT_KEYS)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self.render(record).decode("utf-8")
+
+    def render(self, record: logging.LogRecord) -> bytes:
+        line: dict[str, Any] = {
+            "timestamp": utc_timestamp(record.created),
+            "level": record.levelname.upper(),
+            "message": record.getMessage(),
+            "logger": record.name,
+        }
+        request_id = request_id_var.get()
+        if request_id is not None:
+            line["request_id"] = request_id
+        trace_ids = trace_ids_var.get() or _current_span_ids()
+        if trace_ids is not None:
+            line["trace_id"], line["span_id"] = trace_ids
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            line["exception"] = record.exc_text
+        redactor = self.redactor
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRIBUTES and key not in line:
+                line[key] = MASK if redactor.is_secret_key(key) else redactor.redact(value)
+        return encode_json(line)
+
+
+def _current_span_ids() -> tuple[str, str] | None:
+    from opentelemetry import trace
+
+    span_context = trace.get_current_span().get_span_context()
+    if not span_context.is_valid:
+        return None
+    return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
+
+
+class JsonLineHandler(logging.Handler):
+    """Writes each record as one JSON line straight to a file descriptor (stdout)."""
+
+    def __init__(self, fd: int = 1, formatter: JsonFormatter | None = None) -> None:
+        super().__init__()
+        self.fd = fd
+        self.json_formatter = formatter or JsonFormatter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            write_line(self.fd, self.json_formatter.render(record))
+        except Exception:
+            self.handleError(record)
+
+
+def write_line(fd: int, line: bytes) -> None:
+    """One ``write`` per line, so lines of several workers never interleave."""
+    data = line + b"\n"
+    while data:
+        try:
+            written = os.write(fd, data)
+        except InterruptedError:
+            continue
+        except BlockingIOError:
+            time.sleep(0.001)
+            continue
+        data = data[written:]
+
+
+def configure_logging(level: str = "INFO", redactor: Redactor | None = None) -> None:
+    """Route the root logger and uvicorn's loggers through the JSON formatter."""
+    handler = JsonLineHandler(1, JsonFormatter(redactor))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    access.handlers[:] = []
+    access.propagate = False
+    access.disabled = True

@@ -2,11 +2,34 @@
 
 from __future__ import annotations
 
+import atexit
 import math
-from collections.abc import Iterable, Sequence
-from typing import TypedDict
+import os
+import threading
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypedDict, TypeVar
 
-__all__ = ["LatencyMetrics", "compute_latency_metrics", "percentile"]
+import orjson
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
+from prometheus_client.core import Metric as PromMetric
+from prometheus_client.registry import Collector
+
+__all__ = [
+    "Counter",
+    "Gauge",
+    "Histogram",
+    "LatencyMetrics",
+    "MetricsRegistry",
+    "compute_latency_metrics",
+    "percentile",
+]
 
 
 class LatencyMetrics(TypedDict):
@@ -50,3 +73,259 @@ def _checked(times: Iterable[float]) -> list[float]:
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
             raise ValueError(f"time #{index} is not a number: {value!r}")
     return values
+
+
+_M = TypeVar("_M", "Counter", "Gauge", "Histogram")
+
+
+class Counter:
+    """A monotonically increasing value per label tuple.
+
+    Updates come from one thread (the event loop that runs the middleware); a
+    scrape from another thread only reads.
+    """
+
+    __slots__ = ("documentation", "labelnames", "name", "values")
+
+    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = labelnames
+        self.values: dict[tuple[str, ...], float] = {}
+
+    def inc(self, labels: tuple[str, ...] = (), amount: float = 1.0) -> None:
+        values = self.values
+        values[labels] = values.get(labels, 0.0) + amount
+
+
+class Gauge:
+    """A value that goes up and down (per process)."""
+
+    __slots__ = ("documentation", "labelnames", "name", "values")
+
+    def __init__(self, name: str, documentation: str, labelnames: tuple[str, ...] = ()) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = labelnames
+        self.values: dict[tuple[str, ...], float] = {}
+
+    def add(self, labels: tuple[str, ...], amount: float) -> None:
+        values = self.values
+        values[labels] = values.get(labels, 0.0) + amount
+
+    def set(self, labels: tuple[str, ...], value: float) -> None:
+        self.values[labels] = value
+
+
+class Histogram:
+    """Bucketed observations per label tuple; ``observe`` is a bisect and two adds."""
+
+    __slots__ = ("bounds", "documentation", "labelnames", "name", "series")
+
+    def __init__(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: tuple[str, ...] = (),
+        buckets: Sequence[float] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    ) -> None:
+        bounds = sorted(float(bound) for bound in buckets if bound != math.inf)
+        if not bounds or len(set(bounds)) != len(bounds):
+            raise ValueError("histogram buckets must be distinct and non-empty")
+        self.name = name
+        self.documentation = documentation
+        self.labelnames = labelnames
+        self.bounds = tuple(bounds)
+        # per label tuple: [count per bucket..., count in +Inf bucket, sum]
+        self.series: dict[tuple[str, ...], list[float]] = {}
+
+    def observe(self, labels: tuple[str, ...], value: float) -> None:
+        row = self.series.get(labels)
+        if row is None:
+            row = self.series[labels] = [0.0] * (len(self.bounds) + 2)
+        row[bisect_left(self.bounds, value)] += 1
+        row[-1] += value
+
+
+Metric = Counter | Gauge | Histogram
+
+
+class MetricsRegistry:
+    """Our metrics, exposed in the Prometheus text format through prometheus_client.
+
+    With ``multiprocess_dir`` set (``--workers N``), each process snapshots its values
+    to ``<dir>/<pid>.json`` every ``flush_interval`` seconds and at exit, and a scrape
+    of any worker merges every process's latest snapshot with its own live values.
+    Counters and histograms of exited workers keep counting; gauges only count live
+    processes.
+    """
+
+    def __init__(self, multiprocess_dir: str | None = None, flush_interval: float = 0.25) -> None:
+        self.metrics: dict[str, Metric] = {}
+        self.multiprocess_dir = Path(multiprocess_dir) if multiprocess_dir else None
+        self.flush_interval = flush_interval
+        self._flusher: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._pid = os.getpid()
+
+    def counter(self, name: str, documentation: str, labelnames: tuple[str, ...] = ()) -> Counter:
+        return self._register(Counter(name, documentation, labelnames))
+
+    def gauge(self, name: str, documentation: str, labelnames: tuple[str, ...] = ()) -> Gauge:
+        return self._register(Gauge(name, documentation, labelnames))
+
+    def histogram(
+        self,
+        name: str,
+        documentation: str,
+        labelnames: tuple[str, ...] = (),
+        buckets: Sequence[float] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    ) -> Histogram:
+        return self._register(Histogram(name, documentation, labelnames, buckets))
+
+    def _register(self, metric: _M) -> _M:
+        if metric.name in self.metrics:
+            raise ValueError(f"metric {metric.name!r} is already registered")
+        self.metrics[metric.name] = metric
+        return metric
+
+    # -- snapshots for several worker processes ---------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name, metric in list(self.metrics.items()):
+            items: list[tuple[tuple[str, ...], Any]] = list(
+                metric.series.items() if isinstance(metric, Histogram) else metric.values.items()
+            )
+            data[name] = [[list(labels), value] for labels, value in items]
+        return data
+
+    def start(self) -> None:
+        """Start the snapshot thread (a no-op without a multiprocess directory)."""
+        if self.multiprocess_dir is None or self._flusher is not None:
+            return
+        self.multiprocess_dir.mkdir(parents=True, exist_ok=True)
+        self._pid = os.getpid()
+        self._stop.clear()
+        self._flusher = threading.Thread(target=self._flush_loop, name="metrics-flush", daemon=True)
+        self._flusher.start()
+        atexit.register(self.stop)
+
+    def stop(self) -> None:
+        if self._flusher is None:
+            return
+        self._stop.set()
+        self._flusher.join(timeout=2)
+        self._flusher = None
+        self.flush()
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self.flush_interval):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.multiprocess_dir is None:
+            return
+        target = self.multiprocess_dir / f"{self._pid}.json"
+        temporary = target.with_suffix(".tmp")
+        try:
+            temporary.write_bytes(orjson.dumps(self.snapshot()))
+            temporary.replace(target)
+        except OSError:
+            return
+
+    def _other_processes(self) -> list[tuple[bool, dict[str, Any]]]:
+        if self.multiprocess_dir is None:
+            return []
+        snapshots = []
+        for file in self.multiprocess_dir.glob("*.json"):
+            try:
+                pid = int(file.stem)
+            except ValueError:
+                continue
+            if pid == os.getpid():
+                continue
+            try:
+                data = orjson.loads(file.read_bytes())
+            except (OSError, orjson.JSONDecodeError):
+                continue
+            snapshots.append((_alive(pid), data))
+        return snapshots
+
+    # -- exposition ---------------------------------------------------------------------
+
+    def collect(self) -> Iterator[PromMetric]:
+        others = self._other_processes()
+        for name, metric in list(self.metrics.items()):
+            if isinstance(metric, Histogram):
+                yield self._histogram_family(metric, [data.get(name, []) for _, data in others])
+                continue
+            merged: dict[tuple[str, ...], float] = dict(metric.values)
+            for alive, data in others:
+                if isinstance(metric, Gauge) and not alive:
+                    continue
+                for labels, value in data.get(name, []):
+                    key = tuple(labels)
+                    merged[key] = merged.get(key, 0.0) + value
+            family: PromMetric
+            if isinstance(metric, Counter):
+                family = CounterMetricFamily(
+                    name.removesuffix("_total"), metric.documentation, labels=metric.labelnames
+                )
+            else:
+                family = GaugeMetricFamily(name, metric.documentation, labels=metric.labelnames)
+            for labels, value in sorted(merged.items()):
+                family.add_metric(list(labels), value)
+            yield family
+
+    def _histogram_family(
+        self, metric: Histogram, others: list[list[list[Any]]]
+    ) -> HistogramMetricFamily:
+        merged: dict[tuple[str, ...], list[float]] = {
+            labels: list(row) for labels, row in metric.series.items()
+        }
+        for rows in others:
+            for labels, row in rows:
+                key = tuple(labels)
+                current = merged.get(key)
+                if current is None or len(current) != len(row):
+                    merged[key] = list(row)
+                else:
+                    merged[key] = [a + b for a, b in zip(current, row, strict=True)]
+        family = HistogramMetricFamily(metric.name, metric.documentation, labels=metric.labelnames)
+        bounds = [*(_bound_text(bound) for bound in metric.bounds), "+Inf"]
+        for labels, row in sorted(merged.items()):
+            cumulative, buckets = 0.0, []
+            for bound, count in zip(bounds, row[:-1], strict=True):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            family.add_metric(list(labels), buckets, row[-1])
+        return family
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of every metric (all workers merged)."""
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Adapter(self))
+        return generate_latest(registry)
+
+
+class _Adapter(Collector):
+    def __init__(self, registry: MetricsRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterable[PromMetric]:
+        return self.registry.collect()
+
+
+def _bound_text(bound: float) -> str:
+    return repr(float(bound))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

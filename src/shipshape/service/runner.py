@@ -1,1 +1,137 @@
-"""Placeholder replaced by the production layer."""
+"""``shipshape serve``: uvicorn with the production layer, one worker or many."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import sys
+import tempfile
+from typing import Any
+
+from pydantic import ValidationError
+
+from shipshape.service.app import ProductionApp, production
+from shipshape.service.settings import ServiceSettings
+
+__all__ = ["APP_ENV", "DEFAULT_APP", "create_app", "load_app", "run"]
+
+APP_ENV = "SHIPSHAPE_APP"
+DEFAULT_APP = "shipshape.examples.orders:create_app"
+
+
+class AppLoadError(ValueError):
+    """MODULE:APP could not be imported or is not an ASGI application."""
+
+
+def load_app(reference: str) -> Any:
+    """Import ``module:attribute``; a factory function (``create_app``) is called."""
+    module_name, sep, attribute = reference.partition(":")
+    if not sep or not module_name or not attribute:
+        raise AppLoadError(f"{reference!r}: expected MODULE:APP, e.g. myapp.main:app")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise AppLoadError(
+            f"{reference!r}: cannot import module {module_name!r} ({error})"
+        ) from None
+    target: Any = module
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise AppLoadError(
+                f"{reference!r}: module {module_name!r} has no {attribute!r}"
+            ) from None
+    if not callable(target):
+        raise AppLoadError(f"{reference!r}: {attribute!r} is not an ASGI application")
+    if _is_factory(target):
+        target = target()
+    return target
+
+
+def _is_factory(target: Any) -> bool:
+    import inspect
+
+    if inspect.isclass(target) or hasattr(target, "__call__") and not inspect.isfunction(target):
+        return False
+    try:
+        parameters = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return False
+    required = [
+        p
+        for p in parameters.values()
+        if p.default is inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+    return not required and not inspect.iscoroutinefunction(target)
+
+
+def create_app() -> ProductionApp:
+    """Uvicorn factory: the app named by ``SHIPSHAPE_APP`` wrapped in the layer."""
+    app = load_app(os.environ.get(APP_ENV, DEFAULT_APP))
+    if isinstance(app, ProductionApp):
+        return app
+    return production(app, ServiceSettings())
+
+
+def run(
+    app: str | None = None,
+    *,
+    env: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
+) -> None:
+    """Serve ``app`` (MODULE:APP) or the bundled example under uvicorn."""
+    import uvicorn
+
+    overrides = {
+        "ENV": env,
+        "HOST": host,
+        "PORT": None if port is None else str(port),
+        "WORKERS": None if workers is None else str(workers),
+    }
+    for name, value in overrides.items():
+        if value is not None:
+            os.environ[f"SHIPSHAPE_{name}"] = value
+    os.environ[APP_ENV] = app or DEFAULT_APP
+    try:
+        settings = ServiceSettings()
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ValueError(f"settings: {where}: {first['msg']}") from None
+
+    metrics_dir = None
+    if settings.workers > 1 and settings.metrics.enabled and not settings.metrics.multiprocess_dir:
+        metrics_dir = tempfile.mkdtemp(prefix="shipshape-metrics-")
+        os.environ["SHIPSHAPE_METRICS__MULTIPROCESS_DIR"] = metrics_dir
+    try:
+        if settings.workers > 1:
+            load_app(os.environ[APP_ENV])  # fail fast, in the supervisor, on a bad MODULE:APP
+            uvicorn.run(
+                "shipshape.service.runner:create_app",
+                factory=True,
+                host=settings.host,
+                port=settings.port,
+                workers=settings.workers,
+                access_log=False,
+                log_config=None,
+                lifespan="on",
+            )
+        else:
+            uvicorn.run(
+                create_app(),
+                host=settings.host,
+                port=settings.port,
+                access_log=False,
+                log_config=None,
+                lifespan="on",
+            )
+    finally:
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -1,0 +1,112 @@
+"""The three apps the service benchmark compares, selected by ``BENCH_APP``.
+
+- ``bare``: FastAPI with one trivial async GET route, nothing else.
+- ``shipshape``: the same app wrapped by ``production()`` with its defaults
+  (request id, JSON access log, metrics, memory rate limit, tracing at default sampling).
+- ``shipshape-traced``: the same with 100% trace sampling.
+- ``anchor``: the same app with the stack teams assemble today: slowapi,
+  prometheus-fastapi-instrumentator, asgi-correlation-id, a python-json-logger access
+  log and OpenTelemetry's FastAPIInstrumentor (same sampling as shipshape's default).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from typing import Any
+
+from fastapi import FastAPI
+
+KIND = os.environ.get("BENCH_APP", "bare")
+BIG_LIMIT = 10_000_000
+
+
+def trivial_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/")
+    async def root() -> dict[str, str]:
+        return {"hello": "world"}
+
+    return app
+
+
+def shipshape_app(sample_ratio: float | None = None) -> Any:
+    from shipshape.service import ServiceSettings, production
+
+    overrides: dict[str, Any] = {
+        "ratelimit": {"capacity": BIG_LIMIT, "refill_rate": float(BIG_LIMIT)},
+        "drain_seconds": 0,
+    }
+    if sample_ratio is not None:
+        overrides["tracing"] = {"sample_ratio": sample_ratio}
+    return production(trivial_app(), ServiceSettings(**overrides))
+
+
+def anchor_app() -> FastAPI:
+    from asgi_correlation_id import CorrelationIdMiddleware
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+    from prometheus_fastapi_instrumentator import Instrumentator
+    from pythonjsonlogger.json import JsonFormatter
+    from slowapi import Limiter, _rate_limit_exceeded_handler
+    from slowapi.errors import RateLimitExceeded
+    from slowapi.middleware import SlowAPIMiddleware
+    from slowapi.util import get_remote_address
+    from starlette.requests import Request
+
+    trace.set_tracer_provider(TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.01))))
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(message)s"))
+    access = logging.getLogger("access")
+    access.handlers[:] = [handler]
+    access.setLevel(logging.INFO)
+    access.propagate = False
+
+    limiter = Limiter(key_func=get_remote_address, default_limits=[f"{BIG_LIMIT}/second"])
+    app = trivial_app()
+    app.state.limiter = limiter
+    app.add_exception_handler(RateLimitExceeded, _rate_limit_exceeded_handler)  # type: ignore[arg-type]
+
+    @app.middleware("http")
+    async def access_log(request: Request, call_next: Any) -> Any:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        access.info(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.url.path,
+                "route": getattr(route, "path", None),
+                "status": response.status_code,
+                "duration_ms": (time.perf_counter() - started) * 1000,
+                "client": request.client.host if request.client else None,
+            },
+        )
+        return response
+
+    app.add_middleware(SlowAPIMiddleware)
+    app.add_middleware(CorrelationIdMiddleware)
+    Instrumentator().instrument(app).expose(app)
+    FastAPIInstrumentor.instrument_app(app)
+    return app
+
+
+def create() -> Any:
+    if KIND == "bare":
+        return trivial_app()
+    if KIND == "shipshape":
+        return shipshape_app()
+    if KIND == "shipshape-traced":
+        return shipshape_app(sample_ratio=1.0)
+    if KIND == "anchor":
+        return anchor_app()
+    raise SystemExit(f"unknown BENCH_APP {KIND!r}")
+
+
+app = create()

@@ -1,0 +1,93 @@
+"""``production(app)``: wrap any ASGI app (FastAPI first of all) in the production layer."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from shipshape.observe.health import CheckFunc, HealthChecks
+from shipshape.observe.logs import Redactor, configure_logging
+from shipshape.observe.telemetry import configure_tracing
+from shipshape.service._types import ASGIApp, Receive, Scope, Send
+from shipshape.service.endpoints import build_endpoints
+from shipshape.service.middleware import ProductionMiddleware
+from shipshape.service.settings import ServiceSettings
+from shipshape.service.state import ServiceState
+
+__all__ = ["ProductionApp", "production"]
+
+
+class ProductionApp:
+    """The wrapped application: an ASGI app that also exposes the layer's parts.
+
+    Attribute access falls through to the wrapped app, so ``app.get(...)`` still
+    works on a wrapped FastAPI application.
+    """
+
+    def __init__(self, app: ASGIApp, settings: ServiceSettings) -> None:
+        self.app = app
+        self.settings = settings
+        self.state = ServiceState(settings)
+        if settings.tracing.enabled:
+            configure_tracing(settings.service_name, settings.tracing.sample_ratio)
+            self.state.native_telemetry = _use_native_telemetry(app, settings)
+        _count_validation_errors(app, self.state)
+        self.middleware = ProductionMiddleware(app, self.state, build_endpoints(self.state))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.middleware(scope, receive, send)
+
+    @property
+    def health(self) -> HealthChecks:
+        """Register dependency checks: ``@app.health.check("payments")``."""
+        return self.state.health
+
+    def add_check(self, name: str, func: CheckFunc, *, timeout: float | None = None) -> None:
+        self.state.health.add(name, func, timeout=timeout)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+
+def production(app: ASGIApp, settings: ServiceSettings | None = None) -> ProductionApp:
+    """Add request ids, JSON logs, ``/metrics``, ``/livez`` ``/readyz`` ``/healthz``, rate
+    limits and tracing to ``app`` in one pure-ASGI layer.
+
+    ``settings`` defaults to ``ServiceSettings()`` (read from ``SHIPSHAPE_*``).
+    """
+    settings = settings if settings is not None else ServiceSettings()
+    if settings.logs.configure_logging:
+        configure_logging(settings.logs.level, Redactor(settings.logs.redact_keys))
+    return ProductionApp(app, settings)
+
+
+def _use_native_telemetry(app: Any, settings: ServiceSettings) -> bool:
+    """Use FastAPI's built-in telemetry where it exists, configured for our sampling."""
+    config = getattr(app, "_telemetry", None)
+    if not isinstance(config, dict) or not hasattr(app, "_native_telemetry"):
+        return False
+    config["operation_spans"] = settings.tracing.operation_spans
+    return bool(config.get("tracing", True))
+
+
+def _count_validation_errors(app: Any, state: ServiceState) -> None:
+    """Count requests FastAPI rejects with a Pydantic validation error, by route."""
+    try:
+        from fastapi import FastAPI
+        from fastapi.exception_handlers import request_validation_exception_handler
+        from fastapi.exceptions import RequestValidationError
+    except ImportError:
+        return
+    if not isinstance(app, FastAPI):
+        return
+    previous = app.exception_handlers.get(RequestValidationError)
+    handler = previous or request_validation_exception_handler
+    counter = state.validation_errors
+
+    async def counting_handler(request: Any, error: Any) -> Any:
+        route = request.scope.get("route")
+        counter.inc((getattr(route, "path", "<unmatched>"),))
+        response = handler(request, error)
+        return await response if inspect.isawaitable(response) else response
+
+    app.add_exception_handler(RequestValidationError, counting_handler)

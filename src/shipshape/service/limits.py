@@ -1,0 +1,189 @@
+"""Rate-limit plumbing of the production layer: client keys, policies, headers."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from collections.abc import Iterable, MutableMapping, Sequence
+from typing import Any
+
+from shipshape.service.settings import RateLimitSettings
+from shipshape.stores.base import Decision
+
+__all__ = ["ClientKeys", "Policy", "PolicyTable", "ratelimit_headers"]
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Policy:
+    """One token bucket: ``name`` shows in the RateLimit headers and the bucket key."""
+
+    __slots__ = ("capacity", "name", "policy_header", "quoted_name", "refill_rate")
+
+    def __init__(self, name: str, capacity: int, refill_rate: float) -> None:
+        self.name = name
+        self.capacity = capacity
+        self.refill_rate = refill_rate
+        self.quoted_name = f'"{name}"'
+        header = f"{self.quoted_name};q={capacity}"
+        if self.window_seconds:
+            header += f";w={self.window_seconds}"
+        self.policy_header = header.encode("ascii")
+
+    def __repr__(self) -> str:
+        return f"Policy({self.name!r}, capacity={self.capacity}, refill_rate={self.refill_rate})"
+
+    @property
+    def window_seconds(self) -> int:
+        """Seconds an empty bucket takes to fill (the ``w`` of RateLimit-Policy)."""
+        if self.refill_rate <= 0:
+            return 0
+        return max(1, math.ceil(self.capacity / self.refill_rate))
+
+
+def _policy_name(route: str, method: str | None) -> str:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", route).strip("-") or "root"
+    return f"{method.lower()}-{slug}" if method else slug
+
+
+class PolicyTable:
+    """The default policy plus per-route (and per-method) policies.
+
+    Route policies name route templates (``/orders/{order_id}``); templates compile to
+    regexes once, with Starlette's converters, and a path's answer is remembered.
+    """
+
+    def __init__(self, settings: RateLimitSettings) -> None:
+        self.default = Policy("default", settings.capacity, settings.refill_rate)
+        self._routes: list[tuple[re.Pattern[str], str | None, Policy]] = []
+        for rule in settings.policies:
+            policy = Policy(_policy_name(rule.route, rule.method), rule.capacity, rule.refill_rate)
+            self._routes.append((_template_regex(rule.route), rule.method, policy))
+        self._memo: dict[tuple[str, str], Policy] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._routes)
+
+    def policies(self) -> list[Policy]:
+        return [self.default, *(policy for _, _, policy in self._routes)]
+
+    def lookup(self, method: str, path: str) -> Policy:
+        if not self._routes:
+            return self.default
+        key = (method, path)
+        found = self._memo.get(key)
+        if found is not None:
+            return found
+        found = self.default
+        for pattern, rule_method, policy in self._routes:
+            if (rule_method is None or rule_method == method) and pattern.match(path):
+                found = policy
+                break
+        if len(self._memo) >= 4096:
+            self._memo.clear()
+        self._memo[key] = found
+        return found
+
+
+def _template_regex(template: str) -> re.Pattern[str]:
+    from starlette.routing import compile_path
+
+    regex, _, _ = compile_path(template)
+    return regex
+
+
+class ClientKeys:
+    """Who a request counts against: its client address (trusted-proxy aware) or API key."""
+
+    def __init__(self, key: str, trusted_proxies: Iterable[str]) -> None:
+        self.header: bytes | None = (
+            key.removeprefix("header:").lower().encode("latin-1") if key != "client" else None
+        )
+        self.proxies: tuple[Network, ...] = tuple(
+            ipaddress.ip_network(cidr, strict=False) for cidr in trusted_proxies
+        )
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.proxies)
+
+    def client_address(self, scope: MutableMapping[str, Any], forwarded_for: bytes | None) -> str:
+        """The peer address, or, behind trusted proxies, the first untrusted hop from the right."""
+        client = scope.get("client")
+        peer = client[0] if client else "unknown"
+        if forwarded_for is None or not self.proxies or not self._trusted(peer):
+            return str(peer)
+        hops = [hop.strip() for hop in forwarded_for.decode("latin-1").split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not self._trusted(hop):
+                return _valid_address(hop) or str(peer)
+        return _valid_address(hops[0]) or str(peer) if hops else str(peer)
+
+
+def _valid_address(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
+
+
+def ratelimit_headers(policy: Policy, decision: Decision) -> list[tuple[bytes, bytes]]:
+    """IETF ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers)."""
+    reset = decision.reset_after
+    reset_seconds = 0 if reset <= 0 else (2**31 - 1 if math.isinf(reset) else math.ceil(reset))
+    remaining = decision.remaining if decision.remaining > 0 else 0
+    headers = [
+        (b"ratelimit-policy", policy.policy_header),
+        (b"ratelimit", f"{policy.quoted_name};r={remaining};t={reset_seconds}".encode("ascii")),
+    ]
+    if not decision.allowed:
+        retry = decision.retry_after
+        retry_seconds = 2**31 - 1 if math.isinf(retry) else max(1, math.ceil(retry))
+        headers.append((b"retry-after", str(retry_seconds).encode("ascii")))
+    return headers
+
+
+def policy_names(policies: Sequence[Policy]) -> list[str]:
+    return [policy.name for policy in policies]
+
+
+class Limiter:
+    """Policies over a store; decisions made without the store follow the fail policy."""
+
+    def __init__(self, settings: RateLimitSettings, store: Any, clock: Any = None) -> None:
+        import time
+
+        self.policies = PolicyTable(settings)
+        self.store = store
+        self.fail_open = settings.fail_open
+        self._sync = getattr(store, "take_nowait", None)
+        self._clock = clock or time.monotonic
+        self.last_store_error: float | None = None
+        self.unstored_decisions = 0
+
+    def take_nowait(self, policy: Policy, key: str) -> Decision | None:
+        """The decision, when the store answers synchronously; ``None`` otherwise."""
+        if self._sync is None:
+            return None
+        decision: Decision = self._sync(f"{policy.name}:{key}", policy.capacity, policy.refill_rate)
+        return decision
+
+    async def take(self, policy: Policy, key: str) -> Decision:
+        decision: Decision = await self.store.take(
+            f"{policy.name}:{key}", policy.capacity, policy.refill_rate
+        )
+        self.last_store_error = None
+        return decision
+
+    def without_store(self, policy: Policy) -> Decision:
+        """The store is unreachable: admit (fail open) or refuse (fail closed)."""
+        self.last_store_error = self._clock()
+        self.unstored_decisions += 1
+        if self.fail_open:
+            return Decision(True, policy.capacity, 0.0, 0.0)
+        retry = 1.0
+        return Decision(False, 0, retry, retry)

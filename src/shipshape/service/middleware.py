@@ -1,0 +1,399 @@
+"""The production layer: one pure-ASGI middleware that does every per-request job.
+
+Request id, body limit, rate limit, trace sampling, access log and metrics happen in
+one pass; probes and ``/metrics`` are answered before the application is called.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import Token
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+
+from shipshape.observe.logs import (
+    encode_json,
+    request_id_var,
+    trace_ids_var,
+    utc_now,
+    write_line,
+)
+from shipshape.observe.telemetry import (
+    TraceParent,
+    parse_traceparent,
+    request_sampled_var,
+    sample_request,
+)
+from shipshape.service._types import ASGIApp, Message, Receive, Scope, Send
+from shipshape.service.limits import ratelimit_headers
+from shipshape.service.responses import send_problem
+from shipshape.service.state import ServiceState
+from shipshape.stores.base import StoreUnavailable
+
+__all__ = ["ProductionMiddleware"]
+
+SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+KNOWN_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"}
+)
+UNMATCHED_ROUTE = "<unmatched>"
+_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "TRACE"})
+
+Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def _route_label(scope: Scope) -> str:
+    route = scope.get("route")
+    if route is None:
+        return UNMATCHED_ROUTE
+    path = getattr(route, "path", None)
+    if not isinstance(path, str):
+        return UNMATCHED_ROUTE
+    return path
+
+
+class ProductionMiddleware:
+    """Wraps any ASGI app; see ``shipshape.service.production``."""
+
+    def __init__(self, app: ASGIApp, state: ServiceState, endpoints: dict[str, Endpoint]) -> None:
+        self.app = app
+        self.state = state
+        self.endpoints = endpoints
+        settings = state.settings
+        self.max_body = settings.max_body_bytes
+        self.request_id_header = settings.request_id_header.lower().encode("latin-1")
+        self.request_id_response_header = settings.request_id_header.encode("latin-1")
+        self.access_log = settings.logs.access_log
+        self.log_probes = settings.logs.log_probes
+        self.limiter = state.limiter if settings.ratelimit.enabled else None
+        self.exempt = tuple(settings.ratelimit.exempt_paths)
+        self.key_header = state.client_keys.header
+        self.use_forwarded = bool(state.client_keys.proxies)
+        self.tracing = settings.tracing.enabled
+        self.sample_ratio = settings.tracing.sample_ratio
+        self.native_telemetry = state.native_telemetry
+        self.tracer = trace.get_tracer("shipshape") if self.tracing else None
+        self.metrics = settings.metrics.enabled
+        self.requests_total = state.requests_total
+        self.duration = state.request_duration
+        self.in_flight = state.in_flight
+        self.ratelimit_total = state.ratelimit_decisions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope_type = scope["type"]
+        if scope_type == "http":
+            endpoint = self.endpoints.get(scope["path"])
+            if endpoint is not None:
+                if self.log_probes:
+                    await self._handle(scope, receive, send, endpoint)
+                else:
+                    await endpoint(scope, receive, send)
+                return
+            await self._handle(scope, receive, send, self.app)
+        elif scope_type == "lifespan":
+            await self.state.lifespan(self.app, scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
+        started = time.perf_counter()
+        state = self.state
+        state.mark_serving()
+        method: str = scope["method"]
+
+        request_id: bytes | None = None
+        traceparent: bytes | None = None
+        content_length: bytes | None = None
+        chunked = False
+        forwarded_for: bytes | None = None
+        api_key: bytes | None = None
+        id_header, key_header = self.request_id_header, self.key_header
+        for name, value in scope["headers"]:
+            if name == id_header:
+                request_id = value
+            elif name == b"traceparent":
+                traceparent = value
+            elif name == b"content-length":
+                content_length = value
+            elif name == b"transfer-encoding":
+                chunked = True
+            elif name == b"x-forwarded-for":
+                forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
+            elif name == key_header:
+                api_key = value
+        if request_id is None or SAFE_REQUEST_ID.fullmatch(request_id) is None:
+            request_id = os.urandom(16).hex().encode("ascii")
+        rid = request_id.decode("ascii")
+        rid_token = request_id_var.set(rid)
+
+        client = (
+            state.client_keys.client_address(scope, forwarded_for)
+            if self.use_forwarded
+            else (scope["client"][0] if scope.get("client") else "unknown")
+        )
+        extra_headers: list[tuple[bytes, bytes]] = [(self.request_id_response_header, request_id)]
+        status = 0
+        sent_bytes = 0
+        response_started = False
+        body_refused = False
+        body_total = 0
+        parent: TraceParent | None = None
+        sampled = False
+        span = None
+        context_token = None
+        trace_ids: tuple[str, str] | None = None
+        trace_token = None
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status, sent_bytes, response_started, trace_ids
+            if body_refused and response_started:
+                return
+            kind = message["type"]
+            if kind == "http.response.start":
+                response_started = True
+                status = message["status"]
+                if sampled and trace_ids is None:
+                    trace_ids = _native_trace_ids(scope)
+                message["headers"] = [*message.get("headers", ()), *extra_headers]
+            elif kind == "http.response.body":
+                sent_bytes += len(message.get("body", b""))
+            await send(message)
+
+        async def limited_receive() -> Message:
+            """Count a chunked body; past the limit, answer 413 and tell the app we left."""
+            nonlocal body_total, body_refused
+            if body_refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                body_total += len(message.get("body", b""))
+                if body_total > self.max_body:
+                    if not response_started:
+                        await send_problem(
+                            send_wrapper,
+                            413,
+                            "Content Too Large",
+                            f"request body exceeds the limit of {self.max_body} bytes",
+                        )
+                    body_refused = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        sampled_token = None
+        denied = False
+        app_receive: Receive = receive
+        try:
+            # -- body limit: refuse a declared oversize body without reading it
+            if content_length is not None:
+                try:
+                    declared = int(content_length)
+                except ValueError:
+                    declared = -1
+                if declared < 0:
+                    await send_problem(
+                        send_wrapper, 400, "Bad Request", "invalid Content-Length header"
+                    )
+                    return
+                if declared > self.max_body:
+                    await send_problem(
+                        send_wrapper,
+                        413,
+                        "Content Too Large",
+                        f"request body is {declared} bytes; the limit is {self.max_body}",
+                    )
+                    return
+            elif chunked and method not in _BODYLESS:
+                app_receive = limited_receive
+
+            # -- rate limit
+            limiter = self.limiter
+            if limiter is not None and not (self.exempt and scope["path"].startswith(self.exempt)):
+                key = api_key.decode("latin-1") if api_key else client
+                policy = limiter.policies.lookup(method, scope["path"])
+                try:
+                    decision = limiter.take_nowait(policy, key)
+                    if decision is None:
+                        decision = await limiter.take(policy, key)
+                except StoreUnavailable:
+                    decision = limiter.without_store(policy)
+                extra_headers.extend(ratelimit_headers(policy, decision))
+                if self.metrics:
+                    self.ratelimit_total.inc(
+                        (policy.name, "allowed" if decision.allowed else "denied")
+                    )
+                if not decision.allowed:
+                    denied = True
+                    await send_problem(
+                        send_wrapper,
+                        429,
+                        "Too Many Requests",
+                        f"rate limit {policy.name!r} exceeded; retry later",
+                        request_id=rid,
+                    )
+                    return
+
+            # -- tracing: decide once, here
+            if self.tracing:
+                if traceparent is not None:
+                    parent = parse_traceparent(traceparent)
+                sampled = sample_request(parent, self.sample_ratio)
+                if sampled:
+                    sampled_token = request_sampled_var.set(True)
+                    if not self.native_telemetry:
+                        span, context_token = self._start_span(scope, parent)
+                        span_context = span.get_span_context()
+                        trace_ids = (
+                            format(span_context.trace_id, "032x"),
+                            format(span_context.span_id, "016x"),
+                        )
+                else:
+                    scope["fastapi.telemetry"] = None
+                    if parent is not None:
+                        context_token = otel_context.attach(
+                            trace.set_span_in_context(NonRecordingSpan(_span_context(parent)))
+                        )
+                        trace_ids = (parent.trace_id, parent.span_id)
+                if trace_ids is not None:
+                    trace_token = trace_ids_var.set(trace_ids)
+
+            if self.metrics:
+                self.in_flight.add((), 1)
+            try:
+                await app(scope, app_receive, send_wrapper)
+            finally:
+                if self.metrics:
+                    self.in_flight.add((), -1)
+        except Exception as error:
+            if body_refused:
+                pass
+            elif response_started:
+                self._log(scope, method, status or 500, started, rid, client, sent_bytes, error)
+                raise
+            else:
+                status = 500
+                await send_problem(
+                    send_wrapper, 500, "Internal Server Error", "unexpected error", request_id=rid
+                )
+                self._log(scope, method, 500, started, rid, client, sent_bytes, error)
+                return
+        finally:
+            if span is not None:
+                if status:
+                    span.set_attribute("http.response.status_code", status)
+                    route = scope.get("route")
+                    if route is not None and hasattr(route, "path"):
+                        span.set_attribute("http.route", route.path)
+                span.end()
+            if context_token is not None:
+                otel_context.detach(context_token)
+            if sampled_token is not None:
+                request_sampled_var.reset(sampled_token)
+            if trace_token is not None:
+                trace_ids_var.reset(trace_token)
+            request_id_var.reset(rid_token)
+        self._record(scope, method, status, started, rid, client, sent_bytes, trace_ids, denied)
+
+    def _record(
+        self,
+        scope: Scope,
+        method: str,
+        status: int,
+        started: float,
+        rid: str,
+        client: str,
+        sent_bytes: int,
+        trace_ids: tuple[str, str] | None,
+        denied: bool,
+    ) -> None:
+        elapsed = time.perf_counter() - started
+        route = _route_label(scope)
+        method_label = method if method in KNOWN_METHODS else "_OTHER"
+        if self.metrics:
+            self.requests_total.inc((method_label, route, str(status)))
+            self.duration.observe((method_label, route), elapsed)
+        if self.access_log:
+            line: dict[str, Any] = {
+                "timestamp": utc_now(),
+                "level": "INFO" if status < 400 else ("WARNING" if status < 500 else "ERROR"),
+                "message": f"{method_label} {route} {status}",
+                "request_id": rid,
+                "method": method_label,
+                "route": route,
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 3),
+                "client": client,
+                "bytes": sent_bytes,
+            }
+            if trace_ids is not None:
+                line["trace_id"], line["span_id"] = trace_ids
+            if denied:
+                line["rate_limited"] = True
+            write_line(1, encode_json(line))
+
+    def _log(
+        self,
+        scope: Scope,
+        method: str,
+        status: int,
+        started: float,
+        rid: str,
+        client: str,
+        sent_bytes: int,
+        error: BaseException,
+    ) -> None:
+        self._record(scope, method, status, started, rid, client, sent_bytes, None, False)
+        import logging
+
+        token = request_id_var.set(rid)
+        try:
+            logging.getLogger("shipshape.service").error(
+                "unhandled error in %s %s", method, _route_label(scope), exc_info=error
+            )
+        finally:
+            request_id_var.reset(token)
+
+    def _start_span(self, scope: Scope, parent: TraceParent | None) -> tuple[Any, Token[Context]]:
+        assert self.tracer is not None
+        context = None
+        if parent is not None:
+            context = trace.set_span_in_context(NonRecordingSpan(_span_context(parent)))
+        span = self.tracer.start_span(
+            scope["method"],
+            context=context,
+            kind=SpanKind.SERVER,
+            attributes={
+                "http.request.method": scope["method"],
+                "url.path": scope["path"],
+                "url.scheme": scope.get("scheme", "http"),
+            },
+        )
+        token = otel_context.attach(trace.set_span_in_context(span))
+        return span, token
+
+
+def _span_context(parent: TraceParent) -> SpanContext:
+    return SpanContext(
+        trace_id=int(parent.trace_id, 16),
+        span_id=int(parent.span_id, 16),
+        is_remote=True,
+        trace_flags=TraceFlags(TraceFlags.SAMPLED if parent.sampled else TraceFlags.DEFAULT),
+    )
+
+
+def _native_trace_ids(scope: Scope) -> tuple[str, str] | None:
+    """The ids of the server span FastAPI's built-in telemetry opened for this request."""
+    span = getattr(scope.get("fastapi.telemetry"), "span", None)
+    if span is None:
+        return None
+    span_context = span.get_span_context()
+    if not span_context.is_valid:
+        return None
+    return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")

@@ -1,0 +1,161 @@
+"""``ServiceSettings``: every knob of the production layer, from code or ``SHIPSHAPE_*``."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shipshape.observe.logs import DEFAULT_REDACT_KEYS
+
+__all__ = [
+    "HealthSettings",
+    "LogSettings",
+    "MetricsSettings",
+    "RateLimitPolicy",
+    "RateLimitSettings",
+    "ServiceSettings",
+    "TracingSettings",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LogSettings(_Section):
+    access_log: bool = True
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_probes: bool = Field(False, description="Also log /livez, /readyz, /healthz, /metrics.")
+    redact_keys: tuple[str, ...] = Field(
+        DEFAULT_REDACT_KEYS, description="Key substrings whose values are masked."
+    )
+    configure_logging: bool = Field(
+        True, description="Route stdlib logging (root, uvicorn) through the JSON formatter."
+    )
+
+
+class MetricsSettings(_Section):
+    enabled: bool = True
+    path: str = "/metrics"
+    multiprocess_dir: str | None = Field(
+        None, description="Shared directory for --workers N; set by `shipshape serve`."
+    )
+    buckets: tuple[float, ...] = (
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.075,
+        0.1,
+        0.25,
+        0.5,
+        0.75,
+        1.0,
+        2.5,
+        5.0,
+        7.5,
+        10.0,
+    )
+
+
+class HealthSettings(_Section):
+    livez_path: str = "/livez"
+    readyz_path: str = "/readyz"
+    healthz_path: str = "/healthz"
+    cache_seconds: float = Field(1.0, ge=0, description="Reuse check results this long.")
+    timeout_seconds: float = Field(2.0, gt=0, description="Per-check timeout.")
+    serve_when_degraded: bool = Field(
+        False, description="Answer 200 (status warn) instead of 503 when only degraded."
+    )
+    database_url: str | None = Field(None, description="SQLAlchemy URL to check.")
+    redis_url: str | None = None
+    http_urls: tuple[str, ...] = ()
+    disk_path: str | None = None
+    disk_min_free_bytes: int = Field(100 * 1024 * 1024, ge=0)
+
+
+class RateLimitPolicy(_Section):
+    """Capacity and refill for one route template (and optionally one method)."""
+
+    route: str
+    method: str | None = None
+    capacity: int = Field(ge=1)
+    refill_rate: float = Field(ge=0, description="Tokens per second.")
+
+    @field_validator("method")
+    @classmethod
+    def _upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else None
+
+
+class RateLimitSettings(_Section):
+    enabled: bool = True
+    store_url: str = "memory://"
+    capacity: int = Field(100, ge=1, description="Burst size of the default policy.")
+    refill_rate: float = Field(50.0, ge=0, description="Tokens per second, default policy.")
+    policies: tuple[RateLimitPolicy, ...] = ()
+    key: str = Field(
+        "client", description="`client` (address, proxy-aware) or `header:<Name>` (an API key)."
+    )
+    trusted_proxies: tuple[str, ...] = Field(
+        (), description="CIDRs whose X-Forwarded-For is believed."
+    )
+    fail_open: bool = Field(True, description="Admit requests when the store is unreachable.")
+    exempt_paths: tuple[str, ...] = ()
+
+    @field_validator("key")
+    @classmethod
+    def _key_kind(cls, value: str) -> str:
+        if value != "client" and not re.fullmatch(r"header:[A-Za-z0-9-]+", value):
+            raise ValueError("key must be 'client' or 'header:<Header-Name>'")
+        return value
+
+
+class TracingSettings(_Section):
+    enabled: bool = True
+    sample_ratio: float = Field(0.01, ge=0, le=1, description="Share of new traces recorded.")
+    operation_spans: bool = Field(
+        False, description="FastAPI's dependency/endpoint/serialization spans."
+    )
+
+
+class ServiceSettings(BaseSettings):
+    """Settings of the production layer; env vars ``SHIPSHAPE_*``, nested with ``__``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SHIPSHAPE_",
+        env_nested_delimiter="__",
+        extra="ignore",
+        frozen=True,
+    )
+
+    env: str = "dev"
+    service_name: str = "shipshape-service"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    max_body_bytes: int = Field(1024 * 1024, ge=0, description="Larger bodies get 413.")
+    request_id_header: str = "X-Request-ID"
+    drain_seconds: float = Field(
+        2.0, ge=0, description="On SIGTERM, report not-ready this long before shutting down."
+    )
+    logs: LogSettings = LogSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    health: HealthSettings = HealthSettings()
+    ratelimit: RateLimitSettings = RateLimitSettings()
+    tracing: TracingSettings = TracingSettings()
+
+    @model_validator(mode="after")
+    def _distinct_paths(self) -> ServiceSettings:
+        paths = [
+            self.health.livez_path,
+            self.health.readyz_path,
+            self.health.healthz_path,
+            self.metrics.path,
+        ]
+        if len(set(paths)) != len(paths):
+            raise ValueError(f"probe and metrics paths must differ: {paths}")
+        return self

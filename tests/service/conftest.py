@@ -1,0 +1,53 @@
+"""Fixtures for the production layer: one in-memory span exporter for the process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import ParentBased
+
+from shipshape.observe.telemetry import RequestSampler
+
+_EXPORTER = InMemorySpanExporter()
+
+
+def _install_provider() -> None:
+    current = trace.get_tracer_provider()
+    if isinstance(current, TracerProvider):
+        return
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "tests"}),
+        sampler=ParentBased(root=RequestSampler(0.0)),
+    )
+    provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+    trace.set_tracer_provider(provider)
+
+
+@pytest.fixture
+def spans() -> Iterator[InMemorySpanExporter]:
+    """Finished spans of this test (the provider samples no new root by itself)."""
+    _install_provider()
+    _EXPORTER.clear()
+    yield _EXPORTER
+    _EXPORTER.clear()
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Every JSON object line of captured output (other lines are ignored)."""
+    records = []
+    for line in text.splitlines():
+        if line.startswith("{"):
+            records.append(orjson.loads(line))
+    return records
+
+
+def access_lines(text: str) -> list[dict[str, Any]]:
+    return [record for record in json_lines(text) if "status" in record and "route" in record]

@@ -1,0 +1,219 @@
+"""The production layer around a FastAPI app: ids, logs, limits, body size, errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel, SecretStr
+from starlette.testclient import TestClient
+
+from shipshape.service import ServiceSettings, production
+from tests.service.conftest import access_lines, json_lines
+
+ORDER = {
+    "customer_email": "ada@example.com",
+    "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": "12.50"}],
+    "shipping_address": {"street": "1 Main St", "city": "Berlin", "postal_code": "10115", "country": "DE"},
+}
+
+
+class Item(BaseModel):
+    name: str
+    price: float
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+    log = logging.getLogger("tests.app")
+
+    @app.get("/items/{item_id}")
+    async def read_item(item_id: int) -> dict[str, Any]:
+        log.info("reading item", extra={"item_id": item_id, "password": "hunter2"})
+        return {"id": item_id}
+
+    @app.post("/items")
+    async def create_item(item: Item) -> Item:
+        return item
+
+    @app.get("/secret")
+    async def secret() -> dict[str, str]:
+        log.warning(
+            "connecting",
+            extra={"dsn": SecretStr("postgres://u:s3cr3t@db/x"), "config": {"api_key": "k-123"}},
+        )
+        return {"ok": "yes"}
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("kaboom")
+
+    return app
+
+
+def settings(**overrides: Any) -> ServiceSettings:
+    base: dict[str, Any] = {"drain_seconds": 0, "tracing": {"enabled": False}}
+    base.update(overrides)
+    return ServiceSettings(**base)
+
+
+@pytest.fixture
+def client() -> Iterator[TestClient]:
+    with TestClient(production(make_app(), settings())) as test_client:
+        yield test_client
+
+
+def test_safe_request_id_is_echoed_and_logged(
+    client: TestClient, capfd: pytest.CaptureFixture[str]
+) -> None:
+    response = client.get("/items/7", headers={"X-Request-ID": "req-42.a_b"})
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] == "req-42.a_b"
+    out = capfd.readouterr().out
+    [access] = access_lines(out)
+    assert access["request_id"] == "req-42.a_b"
+    app_lines = [line for line in json_lines(out) if line.get("message") == "reading item"]
+    assert app_lines and app_lines[0]["request_id"] == "req-42.a_b"
+    assert app_lines[0]["item_id"] == 7
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["x" * 129, "a b", "id\nforged", "<script>", "ünïcode", "abc;rm -rf", ""],
+)
+def test_hostile_request_id_is_replaced_and_never_logged(
+    client: TestClient, capfd: pytest.CaptureFixture[str], hostile: str
+) -> None:
+    response = client.get("/items/1", headers={"X-Request-ID": hostile.encode("utf-8")})
+    replaced = response.headers["x-request-id"]
+    assert replaced != hostile
+    assert len(replaced) == 32 and all(ch in "0123456789abcdef" for ch in replaced)
+    out = capfd.readouterr().out
+    if hostile:
+        assert hostile not in out
+    assert access_lines(out)[0]["request_id"] == replaced
+
+
+def test_generated_ids_are_unique(client: TestClient) -> None:
+    ids = {client.get("/items/1").headers["x-request-id"] for _ in range(50)}
+    assert len(ids) == 50
+
+
+def test_access_log_fields(client: TestClient, capfd: pytest.CaptureFixture[str]) -> None:
+    client.get("/items/123?x=1")
+    [line] = access_lines(capfd.readouterr().out)
+    assert line["route"] == "/items/{item_id}"
+    assert line["path"] == "/items/123"
+    assert line["method"] == "GET"
+    assert line["status"] == 200
+    assert line["level"] == "INFO"
+    assert line["client"] == "testclient"
+    assert line["bytes"] == len(b'{"id":123}')
+    assert isinstance(line["duration_ms"], float) and line["duration_ms"] >= 0
+    assert line["timestamp"].endswith("Z") and "T" in line["timestamp"]
+
+
+def test_unmatched_paths_collapse_into_one_route(
+    client: TestClient, capfd: pytest.CaptureFixture[str]
+) -> None:
+    for path in ("/nope/1", "/nope/2", "/random-thing"):
+        assert client.get(path).status_code == 404
+    routes = {line["route"] for line in access_lines(capfd.readouterr().out)}
+    assert routes == {"<unmatched>"}
+
+
+def test_secrets_never_reach_the_output(
+    client: TestClient, capfd: pytest.CaptureFixture[str]
+) -> None:
+    client.get("/items/1")
+    client.get("/secret", headers={"Authorization": "Bearer tok-999", "Cookie": "session=abc"})
+    out = capfd.readouterr().out
+    for secret in ("hunter2", "s3cr3t", "k-123", "tok-999", "session=abc"):
+        assert secret not in out
+    warning = next(line for line in json_lines(out) if line.get("message") == "connecting")
+    assert warning["dsn"] == "**********"
+    assert warning["config"] == {"api_key": "**********"}
+
+
+def test_malformed_json_and_wrong_types_give_field_errors(client: TestClient) -> None:
+    response = client.post("/items", content=b'{"name": "x", "price":', headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    wrong = client.post("/items", json={"name": "x", "price": "not-a-number"})
+    assert wrong.status_code == 422
+    assert wrong.json()["detail"][0]["loc"] == ["body", "price"]
+    metrics = client.get("/metrics").text
+    assert 'pydantic_validation_errors_total{route="/items"} 2.0' in metrics
+
+
+def test_oversized_body_is_refused_with_413() -> None:
+    with TestClient(production(make_app(), settings(max_body_bytes=1000))) as client:
+        response = client.post("/items", content=b"x" * 5000, headers={"content-type": "application/json"})
+        assert response.status_code == 413
+        assert response.headers["content-type"] == "application/problem+json"
+
+        def chunks() -> Iterator[bytes]:
+            for _ in range(10):
+                yield b"x" * 500
+
+        chunked = client.post("/items", content=chunks(), headers={"content-type": "application/json"})
+        assert chunked.status_code == 413
+
+
+def test_unhandled_error_is_a_500_problem_with_the_request_id(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with TestClient(production(make_app(), settings()), raise_server_exceptions=False) as client:
+        response = client.get("/boom", headers={"X-Request-ID": "boom-1"})
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "boom-1"
+    lines = json_lines(capfd.readouterr().out)
+    assert any(line.get("status") == 500 and line["request_id"] == "boom-1" for line in lines)
+    assert any("kaboom" in line.get("exception", "") for line in lines)
+
+
+def test_wraps_a_plain_asgi_app(capfd: pytest.CaptureFixture[str]) -> None:
+    async def plain(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"hi"})
+
+    with TestClient(production(plain, settings())) as client:
+        assert client.get("/anything").text == "hi"
+        assert client.get("/livez").status_code == 200
+        assert "http_requests_total" in client.get("/metrics").text
+    [line] = access_lines(capfd.readouterr().out)
+    assert line["status"] == 200 and line["route"] == "<unmatched>"
+
+
+def test_example_orders_api(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    from shipshape.examples.orders import create_app
+
+    app = production(create_app(f"sqlite:///{tmp_path / 'orders.db'}"), settings())
+    with TestClient(app) as client:
+        created = client.post("/orders", json=ORDER)
+        assert created.status_code == 201
+        order = created.json()
+        assert order["total"] == "25.00"
+        assert client.get(f"/orders/{order['id']}").json() == order
+        assert client.get("/orders").json()["total"] == 1
+        assert client.get("/orders/999").status_code == 404
+        bad = client.post("/orders", json={**ORDER, "items": []})
+        assert bad.status_code == 422
+    routes = {line["route"] for line in access_lines(capfd.readouterr().out)}
+    assert routes == {"/orders", "/orders/{order_id}"}
+
+
+def test_stdlib_logging_outside_requests_has_no_request_id(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    production(make_app(), settings())
+    logging.getLogger("tests.outside").error("plain", extra={"token": "zzz"})
+    [line] = [line for line in json_lines(capfd.readouterr().out) if line.get("message") == "plain"]
+    assert "request_id" not in line
+    assert line["level"] == "ERROR"
+    assert line["token"] == "**********"
+    assert orjson.dumps(line)
