@@ -203,7 +203,8 @@ class LRUCache(Generic[K, V]):
                     del data[key]
                 elif len(data) >= self.capacity:
                     data.popitem(last=False)
-                data[key] = (None, _NEVER)  # type: ignore[assignment]
+                expires = _NEVER if self.ttl is None else self._clock() + self.ttl
+                data[key] = (None, expires)  # type: ignore[assignment]
             return False
 
     def _drop_if_expired(self, key: K, entry: tuple[V, float]) -> bool:

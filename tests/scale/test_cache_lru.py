@@ -1,0 +1,260 @@
+"""The L1: exact LRU order, size and TTL bounds, thread safety, and the seed on its core."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shipshape.scale.cache import LRUCache, lru_cache_sim
+from shipshape.testing import ManualClock
+
+
+def test_hit_moves_key_to_most_recent_and_full_insert_evicts_least_recent() -> None:
+    cache: LRUCache[str, int] = LRUCache(2)
+    cache.set("a", 1)
+    cache.set("b", 2)
+    assert cache.get("a") == 1
+    cache.set("c", 3)
+    assert cache.keys() == ["a", "c"]
+    assert cache.get("b") is None
+    assert cache.get("b", "missing") == "missing"
+
+
+def test_set_of_existing_key_replaces_value_and_refreshes_recency() -> None:
+    cache: LRUCache[str, int] = LRUCache(2)
+    cache.set("a", 1)
+    cache.set("b", 2)
+    cache.set("a", 10)
+    cache.set("c", 3)
+    assert cache.keys() == ["a", "c"]
+    assert cache.get("a") == 10
+
+
+def test_capacity_zero_stores_nothing() -> None:
+    cache: LRUCache[str, int] = LRUCache(0)
+    cache.set("a", 1)
+    assert len(cache) == 0
+    assert cache.get("a") is None
+
+
+@pytest.mark.parametrize("capacity", [-1, -100])
+def test_negative_capacity_is_rejected(capacity: int) -> None:
+    with pytest.raises(ValueError, match="capacity must be >= 0"):
+        LRUCache(capacity)
+    with pytest.raises(ValueError, match="capacity must be >= 0"):
+        lru_cache_sim(capacity, ["a"])
+
+
+@pytest.mark.parametrize("capacity", [1.5, "3", True])
+def test_non_int_capacity_is_rejected(capacity: Any) -> None:
+    with pytest.raises(TypeError, match="capacity must be an int"):
+        LRUCache(capacity)
+
+
+@pytest.mark.parametrize("ttl", [0, -1, float("nan"), "10"])
+def test_bad_ttl_is_rejected(ttl: Any) -> None:
+    with pytest.raises(ValueError, match="ttl must be a positive number"):
+        LRUCache(4, ttl=ttl)
+    cache: LRUCache[str, int] = LRUCache(4)
+    with pytest.raises(ValueError, match="ttl must be a positive number"):
+        cache.set("a", 1, ttl=ttl)
+
+
+def test_entries_expire_after_ttl_with_an_injected_clock() -> None:
+    clock = ManualClock(100.0)
+    cache: LRUCache[str, str] = LRUCache(4, ttl=10, clock=clock)
+    cache.set("a", "A")
+    cache.set("b", "B", ttl=30)
+    clock.advance(9.999)
+    assert cache.get("a") == "A"
+    assert "a" in cache
+    clock.advance(0.001)
+    assert cache.get("a") is None
+    assert "a" not in cache
+    assert cache.get("b") == "B"
+    assert cache.keys() == ["b"]
+    clock.advance(20)
+    assert cache.peek("b") is None
+    assert cache.keys() == []
+
+
+def test_expired_entry_is_dropped_on_read_and_by_purge() -> None:
+    clock = ManualClock()
+    cache: LRUCache[str, int] = LRUCache(10, ttl=1, clock=clock)
+    for index in range(5):
+        cache.set(f"k{index}", index)
+    clock.advance(1)
+    assert cache.get("k0") is None
+    assert len(cache) == 4
+    assert cache.purge_expired() == 4
+    assert len(cache) == 0
+
+
+def test_expired_key_is_a_miss_in_the_simulation_access() -> None:
+    clock = ManualClock()
+    cache: LRUCache[str, Any] = LRUCache(2, ttl=5, clock=clock)
+    assert cache.access("a") is False
+    assert cache.access("a") is True
+    clock.advance(5)
+    assert cache.access("a") is False
+    assert cache.keys() == ["a"]
+
+
+def test_default_clock_expires_entries_within_the_coarse_resolution() -> None:
+    cache: LRUCache[str, int] = LRUCache(4, ttl=0.05)
+    cache.set("a", 1)
+    assert cache.get("a") == 1
+    event = threading.Event()
+    event.wait(0.15)
+    assert cache.get("a") is None
+
+
+def test_delete_and_clear() -> None:
+    cache: LRUCache[str, int] = LRUCache(3)
+    cache.set("a", 1)
+    cache.set("b", 2)
+    assert cache.delete("a") is True
+    assert cache.delete("a") is False
+    assert cache.keys() == ["b"]
+    cache.clear()
+    assert len(cache) == 0
+
+
+def test_seed_runs_on_the_lru_core_and_reports_recency_order() -> None:
+    cache: LRUCache[str, None] = LRUCache(3)
+    accesses = ["a", "b", "c", "a", "d", "b", "a"]
+    hits = sum(cache.access(key) for key in accesses)
+    result = lru_cache_sim(3, accesses)
+    assert result == {"hits": hits, "misses": len(accesses) - hits, "cache": cache.keys()}
+    assert result["cache"] == ["d", "b", "a"]
+
+
+class ReferenceLRU:
+    """The obvious model: a list ordered least to most recently used, plus expiry times."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.items: OrderedDict[int, tuple[int, float]] = OrderedDict()
+
+    def get(self, key: int, now: float) -> int | None:
+        if key not in self.items:
+            return None
+        value, expires = self.items[key]
+        if expires <= now:
+            del self.items[key]
+            return None
+        self.items.move_to_end(key)
+        return value
+
+    def set(self, key: int, value: int, expires: float) -> None:
+        if self.capacity == 0:
+            return
+        if key in self.items:
+            del self.items[key]
+        elif len(self.items) >= self.capacity:
+            self.items.popitem(last=False)
+        self.items[key] = (value, expires)
+
+    def delete(self, key: int) -> None:
+        self.items.pop(key, None)
+
+    def live_keys(self, now: float) -> list[int]:
+        return [key for key, (_, expires) in self.items.items() if expires > now]
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("get"), st.integers(0, 9)),
+        st.tuples(st.just("set"), st.integers(0, 9), st.integers(), st.sampled_from([None, 1, 5])),
+        st.tuples(st.just("delete"), st.integers(0, 9)),
+        st.tuples(st.just("tick"), st.sampled_from([0.5, 1, 3])),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(capacity=st.integers(0, 6), ops=operations)
+def test_lru_matches_the_reference_model_and_never_exceeds_capacity(
+    capacity: int, ops: list[tuple[Any, ...]]
+) -> None:
+    clock = ManualClock()
+    cache: LRUCache[int, int] = LRUCache(capacity, clock=clock)
+    model = ReferenceLRU(capacity)
+    for op in ops:
+        if op[0] == "get":
+            assert cache.get(op[1]) == model.get(op[1], clock.now)
+        elif op[0] == "set":
+            _, key, value, ttl = op
+            cache.set(key, value, ttl=ttl)
+            model.set(key, value, clock.now + ttl if ttl else float("inf"))
+        elif op[0] == "delete":
+            cache.delete(op[1])
+            model.delete(op[1])
+        else:
+            clock.advance(op[1])
+        assert len(cache) <= capacity
+        assert cache.keys() == model.live_keys(clock.now)
+
+
+@settings(max_examples=200, deadline=None)
+@given(capacity=st.integers(0, 8), accesses=st.lists(st.integers(0, 12), max_size=60))
+def test_simulation_size_never_exceeds_capacity(capacity: int, accesses: list[int]) -> None:
+    result = lru_cache_sim(capacity, accesses)
+    assert len(result["cache"]) <= capacity
+    assert len(set(result["cache"])) == len(result["cache"])
+    assert result["hits"] + result["misses"] == len(accesses)
+
+
+def test_concurrent_hits_writes_and_deletes_keep_the_cache_consistent() -> None:
+    cache: LRUCache[str, int] = LRUCache(64)
+    keys = [f"k{index}" for index in range(100)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def reader() -> None:
+        try:
+            start.wait()
+            for _ in range(200):
+                for key in keys:
+                    value = cache.get(key)
+                    assert value is None or value == int(key[1:])
+        except BaseException as exc:
+            errors.append(exc)
+
+    def writer() -> None:
+        try:
+            start.wait()
+            for round_ in range(200):
+                for key in keys[round_ % 2 :: 2]:
+                    cache.set(key, int(key[1:]))
+                    assert len(cache) <= 64
+        except BaseException as exc:
+            errors.append(exc)
+
+    def deleter() -> None:
+        try:
+            start.wait()
+            for _ in range(200):
+                for key in keys[::3]:
+                    cache.delete(key)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=target) for target in (reader, reader, writer, deleter)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(cache) <= 64
+    assert len(cache.keys()) == len(set(cache.keys()))
+    for key in keys[::3]:
+        cache.delete(key)
+    cache.get(keys[3])
+    assert all(key not in cache for key in keys[::3])
