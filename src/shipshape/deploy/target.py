@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
@@ -10,7 +9,8 @@ from typing import Annotated, Any, TypedDict
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shipshape.deploy.config import ConfigFileError, Document, merge_config
-from shipshape.findings import Finding, Severity
+from shipshape.deploy.settings_schema import SECRET_KEY
+from shipshape.findings import Finding, Rule, Severity
 
 __all__ = [
     "DEPLOY_CONFIG_CODES",
@@ -155,56 +155,6 @@ class DeploySpec(BaseModel):
         return self.max_instances if self.max_instances is not None else self.min_instances
 
 
-@dataclass(frozen=True, slots=True)
-class Rule:
-    id: str
-    severity: Severity
-    fix: str
-
-
-DEPLOY_RULES: dict[str, Rule] = {
-    "missing_region": Rule("SS-DEP001", Severity.error, "add `region: <cloud region>`"),
-    "missing_instance_type": Rule("SS-DEP002", Severity.error, "add `instance_type: <type>`"),
-    "missing_min_instances": Rule("SS-DEP003", Severity.error, "add `min_instances: 2`"),
-    "region_must_be_string": Rule("SS-DEP004", Severity.error, "quote the region"),
-    "instance_type_must_be_string": Rule("SS-DEP005", Severity.error, "quote the type"),
-    "min_instances_must_be_positive_integer": Rule(
-        "SS-DEP006", Severity.error, "use a whole number >= 1 (not true/false)"
-    ),
-    "invalid_field": Rule("SS-DEP007", Severity.error, "fix the value as the message says"),
-    "max_instances_below_min": Rule(
-        "SS-DEP010", Severity.error, "raise max_instances to at least min_instances"
-    ),
-    "startup_window_shorter_than_boot": Rule(
-        "SS-DEP011",
-        Severity.error,
-        "raise probes.startup.failure_threshold so period * threshold covers boot_seconds",
-    ),
-    "liveness_stricter_than_readiness": Rule(
-        "SS-DEP012",
-        Severity.error,
-        "give liveness a longer failure window (and timeout) than readiness",
-    ),
-    "liveness_probes_readiness_path": Rule(
-        "SS-DEP013", Severity.warning, "point liveness at /livez, readiness at /readyz"
-    ),
-    "probe_timeout_not_below_period": Rule(
-        "SS-DEP014", Severity.warning, "make timeout_seconds smaller than period_seconds"
-    ),
-    "single_instance": Rule(
-        "SS-DEP015", Severity.warning, "run min_instances >= 2 so a drain or crash is not an outage"
-    ),
-    "secret_in_plain_env": Rule(
-        "SS-DEP016", Severity.error, "move it to `secrets:` as a Secret reference"
-    ),
-    "env_defined_twice": Rule(
-        "SS-DEP017", Severity.error, "keep the name in either `env:` or `secrets:`"
-    ),
-    "image_not_pinned": Rule(
-        "SS-DEP018", Severity.warning, "deploy an exact tag or an @sha256 digest"
-    ),
-}
-
 DEPLOY_CONFIG_CODES.update(
     {
         "invalid_field": "a field has the wrong type or an unknown name",
@@ -226,10 +176,55 @@ DEPLOY_CONFIG_CODES.update(
     }
 )
 
-SECRET_NAME = re.compile(
-    r"(pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth[_-]?key|dsn)",
-    re.IGNORECASE,
-)
+_E, _W = Severity.error, Severity.warning
+_RULE_TABLE: list[tuple[str, str, Severity, str]] = [
+    ("SS-DEP001", "missing_region", _E, "add `region: <cloud region>`"),
+    ("SS-DEP002", "missing_instance_type", _E, "add `instance_type: <machine type>`"),
+    ("SS-DEP003", "missing_min_instances", _E, "add `min_instances: 2`"),
+    ("SS-DEP004", "region_must_be_string", _E, "write the region as a string"),
+    ("SS-DEP005", "instance_type_must_be_string", _E, "write the type as a string"),
+    (
+        "SS-DEP006",
+        "min_instances_must_be_positive_integer",
+        _E,
+        "use a whole number >= 1 (not true/false)",
+    ),
+    ("SS-DEP007", "invalid_field", _E, "fix the key or value the message names"),
+    ("SS-DEP010", "max_instances_below_min", _E, "raise max_instances to at least min_instances"),
+    (
+        "SS-DEP011",
+        "startup_window_shorter_than_boot",
+        _E,
+        "raise probes.startup.failure_threshold so period * threshold covers boot_seconds",
+    ),
+    (
+        "SS-DEP012",
+        "liveness_stricter_than_readiness",
+        _E,
+        "give liveness a longer failure window (and timeout) than readiness",
+    ),
+    (
+        "SS-DEP013",
+        "liveness_probes_readiness_path",
+        _W,
+        "point liveness at /livez (process alive), readiness at /readyz (dependencies)",
+    ),
+    (
+        "SS-DEP014",
+        "probe_timeout_not_below_period",
+        _W,
+        "make timeout_seconds smaller than period_seconds",
+    ),
+    ("SS-DEP015", "single_instance", _W, "run min_instances >= 2"),
+    ("SS-DEP016", "secret_in_plain_env", _E, "move it to `secrets:` as a Secret reference"),
+    ("SS-DEP017", "env_defined_twice", _E, "keep the name in either `env:` or `secrets:`"),
+    ("SS-DEP018", "image_not_pinned", _W, "deploy an exact tag or an @sha256 digest"),
+]
+
+DEPLOY_RULES: dict[str, Rule] = {
+    name: Rule(id=rule_id, name=name, severity=severity, why=DEPLOY_CONFIG_CODES[name], fix=fix)
+    for rule_id, name, severity, fix in _RULE_TABLE
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,7 +372,7 @@ def spec_problems(spec: DeploySpec, env: str) -> list[DeployProblem]:
     if spec.min_instances == 1:
         add("single_instance", "min_instances is 1", "min_instances")
     for name, value in spec.env.items():
-        if SECRET_NAME.search(name) and value.strip():
+        if SECRET_KEY.search(name) and value.strip():
             add("secret_in_plain_env", f"env {name} holds a literal secret", "env", name)
     for name in sorted(set(spec.env) & set(spec.secrets)):
         add("env_defined_twice", f"{name} is in both env and secrets", "env", name)
