@@ -9,7 +9,7 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipshape import (
@@ -18,6 +18,9 @@ from shipshape import (
     validate_deploy_config,
     validate_dockerfile,
 )
+
+# No deadlines and no too-slow health check: the suite runs on small, shared machines.
+relaxed = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 ALL_DOCKERFILE_CODES = [
     "missing_from",
@@ -183,6 +186,7 @@ def test_dockerfile_final_stage_built_from_a_stage_inherits_it() -> None:
     assert validate_dockerfile(text) == {"valid": True, "errors": []}
 
 
+@relaxed
 @given(st.sets(st.sampled_from(["WORKDIR /app", "EXPOSE 80", "CMD run"])), st.booleans())
 def test_dockerfile_valid_iff_no_errors(present: set[str], slim: bool) -> None:
     base = "python:3.11-slim" if slim else "python:3.11"
@@ -276,6 +280,7 @@ _DEPLOY_VALUES = st.one_of(
 )
 
 
+@relaxed
 @given(
     st.dictionaries(
         st.sampled_from(["region", "instance_type", "min_instances", "extra"]), _DEPLOY_VALUES
@@ -425,7 +430,7 @@ def _mutables(value: Any) -> list[Any]:
     return found
 
 
-@settings(max_examples=200)
+@settings(relaxed, max_examples=200)
 @given(_configs, _configs)
 def test_merge_never_loses_a_key_and_override_wins_at_leaves(
     defaults: dict[str, Any], overrides: dict[str, Any]
@@ -439,6 +444,7 @@ def test_merge_never_loses_a_key_and_override_wins_at_leaves(
     assert not input_ids & {id(obj) for obj in _mutables(result)}
 
 
+@relaxed
 @given(_configs)
 def test_merge_with_empty_overrides_is_a_sorted_copy(defaults: dict[str, Any]) -> None:
     assert merge_config(defaults, {}) == defaults
@@ -500,6 +506,7 @@ _schemas = st.dictionaries(
 )
 
 
+@relaxed
 @given(_schemas, _schemas)
 def test_migration_partitions_the_fields(old: dict[str, str], new: dict[str, str]) -> None:
     steps = compute_migration(old, new)

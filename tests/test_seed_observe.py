@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipshape import (
@@ -22,6 +22,9 @@ from shipshape import (
     find_critical_path,
     format_log_entries,
 )
+
+# No deadlines and no too-slow health check: the suite runs on small, shared machines.
+relaxed = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 LOG_KEYS = ["timestamp", "level", "message", "context"]
 
@@ -241,6 +244,7 @@ _entries = st.dictionaries(
 ).map(lambda entry: {**entry, "level": str(entry["level"])} if "level" in entry else entry)
 
 
+@relaxed
 @given(st.lists(_entries, max_size=5))
 def test_logs_render_any_json_entry_exactly(entries: list[dict[str, Any]]) -> None:
     lines = format_log_entries(entries)
@@ -314,6 +318,7 @@ _times = st.lists(
 )
 
 
+@relaxed
 @given(_times)
 def test_metrics_percentiles_are_input_elements_and_ordered(times: list[float]) -> None:
     result = compute_latency_metrics(times)
@@ -467,7 +472,7 @@ def span_trees(draw: st.DrawFn) -> list[dict[str, Any]]:
     return spans
 
 
-@settings(max_examples=300)
+@settings(relaxed, max_examples=300)
 @given(span_trees())
 def test_trace_matches_the_recursive_reference(spans: list[dict[str, Any]]) -> None:
     assert find_critical_path(spans) == reference_critical_path(spans)
@@ -558,6 +563,7 @@ _dependency = st.one_of(
 )
 
 
+@relaxed
 @given(st.dictionaries(st.text(max_size=5), _dependency, max_size=8))
 def test_health_status_is_the_worst_by_rank(deps: dict[str, Any]) -> None:
     result = check_health(deps)

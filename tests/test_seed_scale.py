@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipshape import (
@@ -17,6 +17,9 @@ from shipshape import (
     round_robin_balance,
     token_bucket_limiter,
 )
+
+# No deadlines and no too-slow health check: the suite runs on small, shared machines.
+relaxed = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # --- round_robin_balance -------------------------------------------------------------
 
@@ -62,6 +65,7 @@ def test_round_robin_does_not_mutate_servers() -> None:
     assert servers == ["a", "b"]
 
 
+@relaxed
 @given(st.lists(st.text(max_size=3), min_size=1, max_size=10, unique=True), st.integers(0, 500))
 def test_round_robin_counts_differ_by_at_most_one(servers: list[str], requests: int) -> None:
     assignment = round_robin_balance(servers, requests)
@@ -145,7 +149,7 @@ def test_lru_million_accesses_at_capacity_hundred_thousand() -> None:
     assert result["cache"] == [i % 150_000 for i in range(900_000, 1_000_000)]
 
 
-@settings(max_examples=300)
+@settings(relaxed, max_examples=300)
 @given(st.integers(0, 6), st.lists(st.integers(0, 9), max_size=60))
 def test_lru_matches_the_list_reference(capacity: int, accesses: list[int]) -> None:
     result = lru_cache_sim(capacity, accesses)
@@ -155,6 +159,7 @@ def test_lru_matches_the_list_reference(capacity: int, accesses: list[int]) -> N
     assert result["hits"] + result["misses"] == len(accesses)
 
 
+@relaxed
 @given(st.integers(0, 5), st.lists(st.sampled_from("abcdefg"), max_size=40))
 def test_lru_size_never_exceeds_capacity(capacity: int, accesses: list[str]) -> None:
     for end in range(len(accesses) + 1):
@@ -249,7 +254,7 @@ _steps = st.lists(_eighths, max_size=40).map(
 )
 
 
-@settings(max_examples=300)
+@settings(relaxed, max_examples=300)
 @given(st.integers(0, 6), st.integers(0, 12).map(lambda n: n / 4), _steps)
 def test_bucket_never_admits_more_than_capacity_plus_refill(
     capacity: int, refill_rate: float, timestamps: list[float]
@@ -266,7 +271,7 @@ def test_bucket_never_admits_more_than_capacity_plus_refill(
         assert sum(allowed[: last + 1]) <= capacity + refill_rate * timestamps[last]
 
 
-@settings(max_examples=300)
+@settings(relaxed, max_examples=300)
 @given(
     st.floats(0, 20, allow_nan=False),
     st.floats(0, 50, allow_nan=False),
@@ -366,6 +371,7 @@ def course_pick_action(role: str, healthy: bool, primary_down: bool) -> str:
     return "keep" if role == "primary" else "standby"
 
 
+@relaxed
 @given(st.lists(st.tuples(st.sampled_from(["primary", "replica"]), st.booleans()), max_size=12))
 def test_failover_matches_the_course_rules(fleet: list[tuple[str, bool]]) -> None:
     servers = [server(f"s{i}", role, healthy) for i, (role, healthy) in enumerate(fleet)]

@@ -68,6 +68,11 @@ def json_out(result: Result) -> Any:
     return json.loads(result.stdout)
 
 
+def seed_fields(document: Any) -> dict[str, Any]:
+    """The seed result inside a richer report: ``valid`` and ``errors``."""
+    return {"valid": document["valid"], "errors": document["errors"]}
+
+
 def assert_bad_input(result: Result, *fragments: str) -> None:
     """Exit 2 with one line on stderr that holds every fragment; nothing on stdout."""
     assert result.exit_code == 2, (result.stdout, result.stderr)
@@ -192,7 +197,8 @@ def test_deploy_validate_good_in_every_format(write: Any, name: str, content: st
     result = invoke("deploy", "validate", path)
     assert result.exit_code == 0
     assert "valid" in result.stdout
-    assert json_out(invoke("deploy", "validate", path, "--json")) == {"valid": True, "errors": []}
+    report = json_out(invoke("deploy", "validate", path, "--json"))
+    assert seed_fields(report) == {"valid": True, "errors": []}
 
 
 def test_deploy_validate_findings_exit_1(write: Any) -> None:
@@ -203,7 +209,7 @@ def test_deploy_validate_findings_exit_1(write: Any) -> None:
     assert "missing_region" in result.stdout
     as_json = invoke("deploy", "validate", path, "--json")
     assert as_json.exit_code == 1
-    assert json_out(as_json) == {
+    assert seed_fields(json_out(as_json)) == {
         "valid": False,
         "errors": ["missing_region", "min_instances_must_be_positive_integer"],
     }
@@ -220,14 +226,22 @@ def test_deploy_validate_invalid_yaml_names_file_and_line(write: Any) -> None:
     assert_bad_input(invoke("deploy", "validate", path), f"{path}:", "invalid YAML")
 
 
+BROKEN_JSON = '{\n  "region": "us-east-1",\n  "min_instances": ,\n}\n'
+
+
+def test_deploy_validate_invalid_json_names_file_and_line(write: Any) -> None:
+    path = write("deploy.json", BROKEN_JSON)
+    assert_bad_input(invoke("deploy", "validate", path), f"{path}:3", "invalid JSON")
+
+
 @pytest.mark.xfail(
     strict=True,
-    reason="a multi-line JSON document with a syntax error is re-read as JSON lines and "
-    "reported at line 1 as 'invalid JSON line: unexpected end of data'",
+    reason="cli._io.parse_data re-reads a multi-line JSON document with a syntax error as "
+    "JSON lines and reports line 1: 'invalid JSON line: unexpected end of data'",
 )
-def test_deploy_validate_invalid_json_names_file_and_line(write: Any) -> None:
-    path = write("deploy.json", '{\n  "region": "us-east-1",\n  "min_instances": ,\n}\n')
-    assert_bad_input(invoke("deploy", "validate", path), f"{path}:3", "invalid JSON")
+def test_shared_loader_invalid_json_names_file_and_line(write: Any) -> None:
+    path = write("deps.json", BROKEN_JSON)
+    assert_bad_input(invoke("health", "check", path), f"{path}:3", "invalid JSON")
 
 
 def test_deploy_validate_invalid_toml_names_file(write: Any) -> None:
@@ -658,7 +672,8 @@ def test_process_deploy_validate_exit_codes(write: Any) -> None:
     broken = write("broken.yaml", "region: [us-east-1\n")
 
     ok = shipshape("deploy", "validate", good, "--json")
-    assert (ok.returncode, json.loads(ok.stdout)) == (0, {"valid": True, "errors": []})
+    assert ok.returncode == 0
+    assert seed_fields(json.loads(ok.stdout)) == {"valid": True, "errors": []}
 
     findings = shipshape("deploy", "validate", bad, "--json")
     assert findings.returncode == 1
@@ -683,24 +698,3 @@ def test_process_dockerfile_validate_from_stdin() -> None:
         "valid": False,
         "errors": ["base_image_not_slim", "missing_workdir", "missing_expose", "missing_cmd"],
     }
-
-
-def test_process_logs_format_pipes_json_lines() -> None:
-    result = shipshape(
-        "logs", "format", "-", stdin='{"message": "a"}\n{"level": "error", "id": 1}\n'
-    )
-    assert result.returncode == 0
-    assert [json.loads(line) for line in result.stdout.splitlines()] == [
-        {"timestamp": "unknown", "level": "INFO", "message": "a", "context": {}},
-        {"timestamp": "unknown", "level": "ERROR", "message": "", "context": {"id": 1}},
-    ]
-
-
-def test_process_trace_critical_path_bad_input_has_no_traceback(write: Any) -> None:
-    path = write("spans.json", '[{"duration_ms": 1, "parent_id": 0}]')
-    result = shipshape("trace", "critical-path", path)
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "span 0" in result.stderr
