@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
-import sqlalchemy as sa
 import typer
 
 from shipshape.cli._io import (
@@ -29,18 +28,12 @@ from shipshape.deploy.migrate import (
     Operation,
     Renames,
     Snapshot,
-    apply_migrations,
     compute_migration,
-    database_url,
     diff_snapshots,
     import_models,
     last_snapshot,
     load_migrations,
-    migration_states,
     next_migrations,
-    open_engine,
-    render_sql,
-    rollback_migrations,
     snapshot_models,
     write_migrations,
 )
@@ -90,7 +83,11 @@ def _database_errors(func: Callable[P, R]) -> Callable[P, R]:
             fail(str(error).replace("[", "\\["), EXIT_FINDINGS)
         except DestructiveChange as error:
             fail(str(error).replace("[", "\\["), EXIT_FINDINGS)
-        except sa.exc.SQLAlchemyError as error:
+        except Exception as error:
+            from sqlalchemy.exc import SQLAlchemyError
+
+            if not isinstance(error, SQLAlchemyError):
+                raise
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
             fail(f"database error: {reason}".replace("[", "\\["))
 
@@ -341,10 +338,12 @@ def plan(
     as_json: JsonOption = False,
 ) -> None:
     """Show the operations, their risk and the SQL that `make` + `apply` would run. Exit 0."""
+    from shipshape.deploy.migrate.db import database_url
+    from shipshape.deploy.migrate.sql import render_sql
+
     if dialect is None:
-        dialect = (
-            sa.engine.make_url(database_url(database)).get_backend_name() if database else "sqlite"
-        )
+        scheme = database_url(database).split("://", 1)[0] if database else "sqlite"
+        dialect = scheme.split("+", 1)[0]
     if dialect not in {"sqlite", "postgresql"}:
         raise InputError(f"--dialect {dialect}", "expected sqlite or postgresql")
     migrations, snapshot, renames = _load(directory, models, rename)
@@ -407,6 +406,13 @@ def apply(
     Exit 0 when applied (or nothing pending); 1 when a migration failed (it was
     rolled back) or an applied file was edited; 2 on bad input.
     """
+    from shipshape.deploy.migrate.db import (
+        apply_migrations,
+        database_url,
+        migration_states,
+        open_engine,
+    )
+
     migrations = load_migrations(directory)
     engine = open_engine(database_url(database))
     try:
@@ -446,6 +452,8 @@ def rollback(
 
     Exit 0 when done (or nothing applied); 1 when one failed (it was rolled back).
     """
+    from shipshape.deploy.migrate.db import database_url, open_engine, rollback_migrations
+
     migrations = load_migrations(directory)
     engine = open_engine(database_url(database))
     try:
@@ -474,6 +482,8 @@ def status(
 
     Exit 0; 2 on bad input.
     """
+    from shipshape.deploy.migrate.db import database_url, migration_states, open_engine
+
     migrations = load_migrations(directory)
     engine = open_engine(database_url(database))
     try:
@@ -516,6 +526,8 @@ def check(
     ops = diff_snapshots(last_snapshot(migrations), snapshot, renames)
     pending: list[dict[str, Any]] = []
     if database is not None:
+        from shipshape.deploy.migrate.db import database_url, migration_states, open_engine
+
         engine = open_engine(database_url(database))
         try:
             pending = [

@@ -6,18 +6,9 @@
 
 from __future__ import annotations
 
-from shipshape.deploy.migrate.db import (
-    DATABASE_ENV,
-    HISTORY_TABLE,
-    MigrationError,
-    MigrationState,
-    apply_migrations,
-    database_url,
-    migration_states,
-    open_engine,
-    pending_migrations,
-    rollback_migrations,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from shipshape.deploy.migrate.diff import (
     ChangedField,
     FieldType,
@@ -40,8 +31,53 @@ from shipshape.deploy.migrate.files import (
     write_migrations,
 )
 from shipshape.deploy.migrate.models import ModelError, import_models, snapshot_models
-from shipshape.deploy.migrate.spec import Column, Index, Migration, Operation, Risk, Snapshot, Table
-from shipshape.deploy.migrate.sql import render_sql, run_operations
+from shipshape.deploy.migrate.spec import (
+    DATABASE_ENV,
+    Column,
+    Index,
+    Migration,
+    MigrationError,
+    Operation,
+    Risk,
+    Snapshot,
+    Table,
+)
+
+if TYPE_CHECKING:
+    from shipshape.deploy.migrate.db import (
+        HISTORY_TABLE,
+        MigrationState,
+        apply_migrations,
+        database_url,
+        migration_states,
+        open_engine,
+        pending_migrations,
+        rollback_migrations,
+    )
+    from shipshape.deploy.migrate.sql import render_sql, run_operations
+
+# The database side needs SQLAlchemy and Alembic: imported on first use, so that
+# ``import shipshape`` stays light.
+_LAZY = {
+    "HISTORY_TABLE": "db",
+    "MigrationState": "db",
+    "apply_migrations": "db",
+    "database_url": "db",
+    "migration_states": "db",
+    "open_engine": "db",
+    "pending_migrations": "db",
+    "rollback_migrations": "db",
+    "render_sql": "sql",
+    "run_operations": "sql",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "DATABASE_ENV",

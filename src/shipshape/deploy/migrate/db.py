@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from shipshape.deploy.migrate.files import load_migrations
-from shipshape.deploy.migrate.spec import Migration, Snapshot
+from shipshape.deploy.migrate.spec import DATABASE_ENV, Migration, MigrationError, Snapshot
 from shipshape.deploy.migrate.sql import run_operations
 
 __all__ = [
@@ -39,7 +39,6 @@ __all__ = [
     "rollback_migrations",
 ]
 
-DATABASE_ENV = "SHIPSHAPE_DATABASE_URL"
 HISTORY_TABLE = "shipshape_migrations"
 State = Literal["applied", "pending", "modified", "missing"]
 
@@ -52,10 +51,6 @@ _history = sa.Table(
     sa.Column("checksum", sa.String(64), nullable=False),
     sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
 )
-
-
-class MigrationError(Exception):
-    """A migration that failed or cannot run as asked; the message says which and why."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,7 +83,8 @@ def _unwrap(annotation: Any) -> tuple[Any, bool, list[Any]]:
     while True:
         origin = typing.get_origin(annotation)
         if origin is typing.Annotated:
-            metadata += list(annotation.__metadata__)
+            for item in annotation.__metadata__:
+                metadata += item.metadata if isinstance(item, FieldInfo) else [item]
             annotation = annotation.__origin__
             continue
         if origin in (typing.Union, types.UnionType):

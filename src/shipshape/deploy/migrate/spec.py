@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Literal
+from typing import Any, Literal
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, field_validator, model_validator
 
 __all__ = [
+    "DATABASE_ENV",
     "SNAPSHOT_FORMAT",
     "Column",
     "Index",
     "Migration",
+    "MigrationError",
     "Operation",
     "OperationKind",
     "Phase",
@@ -30,6 +32,12 @@ __all__ = [
 ]
 
 SNAPSHOT_FORMAT = 1
+DATABASE_ENV = "SHIPSHAPE_DATABASE_URL"
+
+
+class MigrationError(Exception):
+    """A migration that failed or cannot run as asked; the message says which and why."""
+
 
 _TYPE_PATTERN = re.compile(
     r"^(?:INTEGER|BIGINT|SMALLINT|FLOAT|NUMERIC(?:\((\d+),(\d+)\))?|VARCHAR\((\d+)\)|TEXT"
@@ -83,6 +91,16 @@ class Column(BaseModel):
     def _known_type(cls, value: str) -> str:
         parse_sql_type(value)
         return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_index(cls, data: Any) -> Any:
+        """A column has at most one index: the primary key's, a unique one, or a plain one."""
+        if isinstance(data, dict) and (data.get("primary_key") or data.get("unique")):
+            data = {**data, "index": False}
+            if data.get("primary_key"):
+                data["unique"] = False
+        return data
 
     def shape(self) -> tuple[str, bool, JsonValue, tuple[str, ...] | None]:
         """What ``ALTER COLUMN`` changes: type, nullability, default (and enum values)."""
