@@ -1,0 +1,375 @@
+"""Reading trace exports: OTLP JSON and Jaeger JSON, into ``critical_path.Trace``.
+
+OTLP JSON is the OpenTelemetry collector's file exporter / OTLP/HTTP JSON shape
+(``{"resourceSpans": [...]}``, one object per line allowed; hex or base64 ids;
+nanoseconds as strings or ints; kinds as ints or enum names). Jaeger JSON is the
+query API / UI download shape (``{"data": [{"traceID", "spans", "processes"}]}``).
+OTLP spans are converted as Jaeger converts them: microseconds with the start
+floored and the duration floored, the parent as a CHILD_OF reference and links in
+the same trace as FOLLOWS_FROM references (CHILD_OF when the link says so).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from shipshape.observe.critical_path import RefType, SpanRef, Trace, TraceSpan
+
+__all__ = [
+    "TraceFormat",
+    "TraceFormatError",
+    "detect_format",
+    "parse_jaeger",
+    "parse_otlp",
+    "read_traces",
+]
+
+TraceFormat = Literal["otlp", "jaeger", "spans"]
+
+NO_SERVICE_NAME = "OTLPResourceNoServiceName"
+_OTLP_KINDS = ("", "internal", "server", "client", "producer", "consumer")
+
+
+class TraceFormatError(ValueError):
+    """A trace export that cannot be read; ``record`` is the JSON-lines record index."""
+
+    def __init__(self, message: str, record: int | None = None) -> None:
+        self.record = record
+        super().__init__(message)
+
+
+def _not_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+def _id_of(size: int, *, optional: bool = False) -> Callable[[Any], str]:
+    """Normalise an OTLP id to lowercase hex: hex as the spec says, or protobuf's base64."""
+
+    def normalise(value: Any) -> str:
+        if not isinstance(value, str):
+            raise ValueError(f"must be a string of {size * 2} hex digits")
+        if optional and (value == "" or value.strip("0") == ""):
+            return ""
+        if len(value) == size * 2:
+            try:
+                int(value, 16)
+            except ValueError:
+                pass
+            else:
+                return value.lower()
+        if len(value) == (size + 2) // 3 * 4:
+            try:
+                raw = base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                raw = b""
+            if len(raw) == size:
+                return "" if optional and not any(raw) else raw.hex()
+        raise ValueError(f"must be {size * 2} hex digits, got {value!r}")
+
+    return normalise
+
+
+_Count = Annotated[int, BeforeValidator(_not_bool), Field(ge=0)]
+_TraceId = Annotated[str, BeforeValidator(_id_of(16))]
+_SpanId = Annotated[str, BeforeValidator(_id_of(8))]
+_ParentId = Annotated[str, BeforeValidator(_id_of(8, optional=True))]
+
+
+class _Otlp(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, frozen=True
+    )
+
+
+class _OtlpKeyValue(_Otlp):
+    key: str
+    value: dict[str, Any] = {}
+
+
+class _OtlpLink(_Otlp):
+    trace_id: _TraceId
+    span_id: _SpanId
+    attributes: list[_OtlpKeyValue] = []
+
+
+class _OtlpSpan(_Otlp):
+    trace_id: _TraceId
+    span_id: _SpanId
+    parent_span_id: _ParentId = ""
+    name: str = ""
+    kind: int | str = 0
+    start_time_unix_nano: _Count
+    end_time_unix_nano: _Count
+    links: list[_OtlpLink] = []
+
+
+class _OtlpScopeSpans(_Otlp):
+    spans: list[_OtlpSpan] = []
+
+
+class _OtlpResource(_Otlp):
+    attributes: list[_OtlpKeyValue] = []
+
+
+class _OtlpResourceSpans(_Otlp):
+    resource: _OtlpResource = _OtlpResource()
+    scope_spans: list[_OtlpScopeSpans] = []
+    instrumentation_library_spans: list[_OtlpScopeSpans] = []
+
+
+class _OtlpTracesData(_Otlp):
+    resource_spans: list[_OtlpResourceSpans]
+
+
+def _upper(value: Any) -> Any:
+    return value.upper() if isinstance(value, str) else value
+
+
+class _Jaeger(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class _JaegerRef(_Jaeger):
+    ref_type: Annotated[RefType, BeforeValidator(_upper)] = Field(alias="refType")
+    trace_id: str | None = Field(None, alias="traceID")
+    span_id: str = Field(alias="spanID", min_length=1)
+
+
+class _JaegerTag(_Jaeger):
+    key: str
+    value: Any = None
+
+
+class _JaegerProcess(_Jaeger):
+    service_name: str = Field(alias="serviceName")
+
+
+class _JaegerSpan(_Jaeger):
+    trace_id: str | None = Field(None, alias="traceID")
+    span_id: str = Field(alias="spanID", min_length=1)
+    operation_name: str = Field("", alias="operationName")
+    references: list[_JaegerRef] | None = None
+    start_time: _Count = Field(alias="startTime")
+    duration: Annotated[int, BeforeValidator(_not_bool)]
+    process_id: str | None = Field(None, alias="processID")
+    process: _JaegerProcess | None = None
+    tags: list[_JaegerTag] | None = None
+
+
+class _JaegerTrace(_Jaeger):
+    trace_id: str | None = Field(None, alias="traceID")
+    spans: list[_JaegerSpan]
+    processes: dict[str, _JaegerProcess] | None = None
+
+
+class _JaegerResponse(_Jaeger):
+    data: list[_JaegerTrace]
+
+
+def detect_format(document: Any) -> TraceFormat | None:
+    """Which export ``document`` (parsed JSON) is, or ``None`` when it is none of them."""
+    if isinstance(document, Mapping):
+        if "resourceSpans" in document or "resource_spans" in document:
+            return "otlp"
+        result = document.get("result")
+        if isinstance(result, Mapping) and "resourceSpans" in result:
+            return "otlp"
+        if isinstance(document.get("data"), list):
+            return "jaeger"
+        spans = document.get("spans")
+        if isinstance(spans, list):
+            first = spans[0] if spans else None
+            if "traceID" in document or "processes" in document:
+                return "jaeger"
+            if isinstance(first, Mapping) and "spanID" in first:
+                return "jaeger"
+            return "spans"
+        return None
+    if isinstance(document, list):
+        first = document[0] if document else None
+        if isinstance(first, Mapping):
+            if "resourceSpans" in first or "resource_spans" in first:
+                return "otlp"
+            if "spans" in first and ("traceID" in first or "processes" in first):
+                return "jaeger"
+        return "spans"
+    return None
+
+
+def _message(error: ValidationError) -> str:
+    first = error.errors()[0]
+    where = "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
+    ).lstrip(".")
+    message = first["msg"].removeprefix("Value error, ")
+    more = error.error_count() - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{where}: {message}{suffix}" if where else f"{message}{suffix}"
+
+
+class _TraceBuilder:
+    """Spans grouped by trace id, in first-seen order."""
+
+    def __init__(self) -> None:
+        self.spans: dict[str, list[TraceSpan]] = {}
+        self.warnings: dict[str, list[str]] = {}
+
+    def add(self, trace_id: str, span: TraceSpan, warning: str | None = None) -> None:
+        self.spans.setdefault(trace_id, []).append(span)
+        if warning is not None:
+            self.warnings.setdefault(trace_id, []).append(warning)
+
+    def traces(self) -> list[Trace]:
+        return [
+            Trace(trace_id, tuple(spans), tuple(self.warnings.get(trace_id, ())))
+            for trace_id, spans in self.spans.items()
+        ]
+
+
+def parse_otlp(document: Any) -> list[Trace]:
+    """Traces from OTLP JSON: one ``TracesData`` object, or a list of them (JSON lines)."""
+    records = document if isinstance(document, list) else [document]
+    builder = _TraceBuilder()
+    for record_index, record in enumerate(records):
+        where = record_index if isinstance(document, list) else None
+        result = record.get("result") if isinstance(record, Mapping) else None
+        try:
+            data = _OtlpTracesData.model_validate(result if isinstance(result, Mapping) else record)
+        except ValidationError as error:
+            raise TraceFormatError(_message(error), where) from None
+        for resource_spans in data.resource_spans:
+            service = _service_name(resource_spans.resource)
+            for scope in (
+                *resource_spans.scope_spans,
+                *resource_spans.instrumentation_library_spans,
+            ):
+                for span in scope.spans:
+                    _add_otlp_span(builder, span, service)
+    return builder.traces()
+
+
+def _service_name(resource: _OtlpResource) -> str:
+    for attribute in resource.attributes:
+        if attribute.key == "service.name":
+            value = attribute.value.get("stringValue", attribute.value.get("string_value"))
+            if isinstance(value, str):
+                return value
+    return NO_SERVICE_NAME
+
+
+def _otlp_kind(kind: int | str) -> str:
+    if isinstance(kind, int):
+        return _OTLP_KINDS[kind] if 0 <= kind < len(_OTLP_KINDS) else ""
+    name = kind.upper().removeprefix("SPAN_KIND_").lower()
+    return name if name in _OTLP_KINDS else ""
+
+
+def _add_otlp_span(builder: _TraceBuilder, span: _OtlpSpan, service: str) -> None:
+    references: list[SpanRef] = []
+    if span.parent_span_id:
+        references.append(SpanRef(span.parent_span_id, "CHILD_OF"))
+    for link in span.links:
+        if link.trace_id != span.trace_id:
+            continue
+        ref_type: RefType = "FOLLOWS_FROM"
+        for attribute in link.attributes:
+            if (
+                attribute.key == "opentracing.ref_type"
+                and attribute.value.get("stringValue") == "child_of"
+            ):
+                ref_type = "CHILD_OF"
+        if span.parent_span_id and link.span_id == span.parent_span_id:
+            references[0] = SpanRef(span.parent_span_id, ref_type)
+        else:
+            references.append(SpanRef(link.span_id, ref_type))
+    start_ns, end_ns = span.start_time_unix_nano, span.end_time_unix_nano
+    warning = None
+    if end_ns < start_ns:
+        warning = (
+            f"span {span.span_id} ({service}: {span.name}): ends before it starts; "
+            "read as zero duration"
+        )
+    builder.add(
+        span.trace_id,
+        TraceSpan(
+            span_id=span.span_id,
+            service=service,
+            operation=span.name,
+            start_us=start_ns // 1000,
+            duration_us=max(0, end_ns - start_ns) // 1000,
+            kind=_otlp_kind(span.kind),
+            references=tuple(references),
+        ),
+        warning,
+    )
+
+
+def parse_jaeger(document: Any) -> list[Trace]:
+    """Traces from Jaeger JSON: ``{"data": [trace, ...]}``, one trace, or a list of traces."""
+    try:
+        if isinstance(document, Mapping) and "data" in document:
+            traces = _JaegerResponse.model_validate(document).data
+        elif isinstance(document, list):
+            traces = [_JaegerTrace.model_validate(trace) for trace in document]
+        else:
+            traces = [_JaegerTrace.model_validate(document)]
+    except ValidationError as error:
+        raise TraceFormatError(_message(error)) from None
+    builder = _TraceBuilder()
+    for trace in traces:
+        processes = trace.processes or {}
+        for span in trace.spans:
+            trace_id = span.trace_id or trace.trace_id or ""
+            if span.process is not None:
+                service = span.process.service_name
+            else:
+                process = processes.get(span.process_id or "")
+                service = process.service_name if process is not None else "unknown-service"
+            builder.add(trace_id, *_jaeger_span(span, trace_id, service))
+    return builder.traces()
+
+
+def _jaeger_span(span: _JaegerSpan, trace_id: str, service: str) -> tuple[TraceSpan, str | None]:
+    kind = ""
+    for tag in span.tags or ():
+        if tag.key == "span.kind":
+            kind = str(tag.value).lower()
+            break
+    references = tuple(
+        SpanRef(ref.span_id, ref.ref_type)
+        for ref in span.references or ()
+        if ref.trace_id is None or ref.trace_id == trace_id
+    )
+    warning = None
+    if span.duration < 0:
+        warning = (
+            f"span {span.span_id} ({service}: {span.operation_name}): negative duration; "
+            "read as zero"
+        )
+    parsed = TraceSpan(
+        span_id=span.span_id,
+        service=service,
+        operation=span.operation_name,
+        start_us=span.start_time,
+        duration_us=max(0, span.duration),
+        kind=kind,
+        references=references,
+    )
+    return parsed, warning
+
+
+def read_traces(document: Any, fmt: TraceFormat) -> list[Trace]:
+    """The traces of an OTLP or Jaeger document."""
+    if fmt == "otlp":
+        return parse_otlp(document)
+    if fmt == "jaeger":
+        return parse_jaeger(document)
+    raise TraceFormatError(f"{fmt!r} is not a trace export format")

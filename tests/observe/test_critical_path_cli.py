@@ -1,0 +1,237 @@
+"""``shipshape trace critical-path`` on OTLP, Jaeger and seed files: output and exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from shipshape import find_critical_path
+from shipshape.cli import app
+
+TRACES = Path(__file__).parent / "traces"
+REPO = Path(__file__).resolve().parents[2]
+SEED_SPANS = [
+    {"service": "gateway", "duration_ms": 100, "parent_id": None},
+    {"service": "auth", "duration_ms": 50, "parent_id": 0},
+    {"service": "orders", "duration_ms": 30, "parent_id": 0},
+    {"service": "payment", "duration_ms": 45, "parent_id": 2},
+]
+
+
+def invoke(*args: str, stdin: str | None = None) -> Result:
+    result = CliRunner().invoke(
+        app, ["trace", "critical-path", *args], input=stdin, env={"COLUMNS": "200"}
+    )
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"uncaught {result.exception!r}") from result.exception
+    return result
+
+
+def assert_bad_input(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 2, (result.stdout, result.stderr)
+    message = result.stderr.strip()
+    assert "\n" not in message, message
+    assert "Traceback" not in message
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    assert result.stdout == ""
+
+
+def write(tmp_path: Path, name: str, content: str) -> str:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize("fixture", ["jaeger_scenarios.json", "otlp_scenarios.jsonl"])
+def test_json_reports_every_trace_with_sections_adding_up_to_each_root(fixture: str) -> None:
+    result = invoke(str(TRACES / fixture), "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["format"] == ("jaeger" if fixture.startswith("jaeger") else "otlp")
+    assert len(report["traces"]) == 6
+    for trace in report["traces"]:
+        for path in trace["paths"]:
+            assert sum(s["duration_us"] for s in path["sections"]) == path["root"]["duration_us"]
+    sequential = report["traces"][0]["paths"][0]
+    assert sequential["root"]["operation"] == "GET /checkout"
+    assert sequential["root"]["duration_ms"] == 0.1
+    assert [(s["service"], s["duration_us"]) for s in sequential["sections"]] == [
+        ("api", 10),
+        ("auth", 20),
+        ("api", 10),
+        ("db", 30),
+        ("api", 5),
+        ("api", 15),
+        ("api", 10),
+    ]
+    first = sequential["sections"][0]
+    assert first["self_time_us"] == 35
+    assert first["self_time_ms"] == 0.035
+    assert first["end_us"] - first["start_us"] == first["duration_us"]
+
+
+def test_the_missing_parent_warning_goes_to_stderr_and_into_the_json() -> None:
+    path = str(TRACES / "jaeger_scenarios.json")
+    result = invoke(path, "--json", "--trace-id", "partial")
+    assert result.exit_code == 0
+    (trace,) = json.loads(result.stdout)["traces"]
+    assert len(trace["paths"]) == 2
+    (warning,) = trace["warnings"]
+    assert "span orphan (reports: build report): parent lost (CHILD_OF)" in warning
+    assert f"warning: {path}: trace partial: span orphan" in result.stderr
+
+
+def test_the_table_shows_services_operations_and_self_times() -> None:
+    result = invoke(str(TRACES / "otlp_sdk.json"))
+    assert result.exit_code == 0, result.stderr
+    for text in (
+        "trace 4bf92f3577b34da6a3ce929d0e0e4736",
+        "shipshape-demo: GET /orders/{id} · 50.000 ms",
+        "publish order.viewed",
+        "GET inventory",
+        "20.000",
+        "40.0%",
+        "5.500",
+    ):
+        assert text in result.stdout, text
+    assert "SELECT orders" not in result.stdout
+    assert "handle order.viewed" not in result.stdout
+
+
+def test_trace_id_selects_one_trace_case_insensitively() -> None:
+    result = invoke(
+        str(TRACES / "otlp_scenarios.jsonl"), "--json", "--trace-id", "5EA1AB1E" + "0" * 23 + "2"
+    )
+    assert result.exit_code == 0
+    (trace,) = json.loads(result.stdout)["traces"]
+    assert trace["trace_id"] == "5ea1ab1e000000000000000000000002"
+
+
+def test_an_unknown_trace_id_is_bad_input_listing_the_traces() -> None:
+    path = str(TRACES / "jaeger_scenarios.json")
+    assert_bad_input(
+        invoke(path, "--trace-id", "nope"),
+        path,
+        "no trace 'nope'",
+        "sequential, overlapping, outliving, outside, messaging and 1 more",
+    )
+
+
+def test_the_seed_list_of_spans_still_gets_the_seed_answer(tmp_path: Path) -> None:
+    path = write(tmp_path, "spans.json", json.dumps(SEED_SPANS))
+    result = invoke(path, "--json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == find_critical_path(SEED_SPANS)
+    yaml_path = write(tmp_path, "spans.yaml", "spans:\n  - {service: a, duration_ms: 7}\n")
+    table = invoke(yaml_path)
+    assert table.exit_code == 0
+    assert "total_duration_ms" in table.stdout
+    assert "7" in table.stdout
+    assert_bad_input(invoke(path, "--trace-id", "x"), path, "--trace-id needs an OTLP or Jaeger")
+
+
+def test_stdin_is_read_with_a_dash() -> None:
+    text = (TRACES / "otlp_rounding.json").read_text(encoding="utf-8")
+    result = invoke("-", "--json", stdin=text)
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["traces"][0]["paths"][0]["root"]["duration_us"] == 9
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "fragments"),
+    [
+        ("empty.json", "", ["empty file"]),
+        ("other.json", '{"hello": 1}', ["not a trace export", "resourceSpans", "data"]),
+        ("broken.json", '{\n  "resourceSpans": [\n}', ["invalid JSON", ":3:"]),
+        (
+            "lines.jsonl",
+            '{"resourceSpans": []}\n\n{"resourceSpans": [\n',
+            ["invalid JSON line", ":3:"],
+        ),
+        (
+            "fields.jsonl",
+            '{"resourceSpans": []}\n\n{"resourceSpans": [{"scopeSpans": [{"spans": [{}]}]}]}\n',
+            [":3:", "resourceSpans[0].scopeSpans[0].spans[0].traceId: Field required"],
+        ),
+        (
+            "jaeger.json",
+            '{"data": [{"traceID": "t", "spans": [{"spanID": "a", "startTime": 1}]}]}',
+            ["data[0].spans[0].duration: Field required"],
+        ),
+        (
+            "cycle.json",
+            json.dumps(
+                {
+                    "data": [
+                        {
+                            "traceID": "t",
+                            "spans": [
+                                {
+                                    "spanID": "a",
+                                    "startTime": 1,
+                                    "duration": 1,
+                                    "references": [{"refType": "CHILD_OF", "spanID": "b"}],
+                                },
+                                {
+                                    "spanID": "b",
+                                    "startTime": 1,
+                                    "duration": 1,
+                                    "references": [{"refType": "CHILD_OF", "spanID": "a"}],
+                                },
+                            ],
+                        }
+                    ]
+                }
+            ),
+            ["trace t: span", "is part of a parent cycle"],
+        ),
+        ("nospans.json", '{"resourceSpans": []}', ["no spans in this OTLP export"]),
+        (
+            "seed-cycle.json",
+            '[{"duration_ms": 1, "parent_id": 1}, {"duration_ms": 1, "parent_id": 0}]',
+            ["span", "cycle"],
+        ),
+        ("markup.json", '{"[bold]x": 1}', ["not a trace export"]),
+    ],
+)
+def test_bad_files_exit_2_with_one_line_naming_the_file(
+    tmp_path: Path, name: str, content: str, fragments: list[str]
+) -> None:
+    path = write(tmp_path, name, content)
+    assert_bad_input(invoke(path), path, *fragments)
+
+
+def test_a_missing_file_is_bad_input(tmp_path: Path) -> None:
+    path = str(tmp_path / "absent.json")
+    assert_bad_input(invoke(path), path, "no such file")
+
+
+@pytest.mark.skipif(shutil.which("uv") is None, reason="needs uv")
+def test_a_real_process_prints_json_and_exits_0() -> None:
+    completed = subprocess.run(
+        [
+            "uv",
+            "run",
+            "shipshape",
+            "trace",
+            "critical-path",
+            str(TRACES / "otlp_sdk.json"),
+            "--json",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    report: dict[str, Any] = json.loads(completed.stdout)
+    (trace,) = report["traces"]
+    assert trace["paths"][0]["root"]["duration_us"] == 50_000
