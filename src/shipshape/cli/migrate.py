@@ -220,20 +220,19 @@ def _print_ops(migrations: Sequence[Migration]) -> None:
 
 
 def _rename_hints(migrations: Sequence[Migration]) -> list[str]:
-    hints: list[str] = []
-    for migration in migrations:
-        added = [op for op in migration.up if op.kind == "add_column"]
-        dropped = [op for op in migration.up if op.kind == "drop_column"]
-        for drop in dropped:
-            for add in added:
-                if (
-                    add.table == drop.table
-                    and add.after is not None
-                    and drop.before is not None
-                    and add.after.type == drop.before.type
-                ):
-                    hints.append(f"--rename {drop.table}.{drop.column}={add.column}")
-    return hints
+    """``--rename`` suggestions: a column dropped and one of the same type added to a table."""
+    ops = [op for migration in migrations for op in migration.up]
+    added = [op for op in ops if op.kind == "add_column" and op.after is not None]
+    dropped = [op for op in ops if op.kind == "drop_column" and op.before is not None]
+    return [
+        f"--rename {drop.table}.{drop.column}={add.column}"
+        for drop in dropped
+        for add in added
+        if add.table == drop.table
+        and add.after
+        and drop.before
+        and add.after.type == drop.before.type
+    ]
 
 
 @app.command("diff")
