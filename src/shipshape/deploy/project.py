@@ -94,6 +94,7 @@ class Project:
     name: str
     requires_python: str | None
     dependencies: list[str]
+    """``[project] dependencies`` followed by the requirements.txt lines."""
     has_build_system: bool
     uv_lock: bool
     requirements: Path | None
@@ -120,6 +121,15 @@ def load_project(root: Path) -> Project:
     if not isinstance(dependencies, list):
         raise ProjectError(str(pyproject), "[project] dependencies must be a list")
     requirements = root / "requirements.txt"
+    listed: list[str] = []
+    if requirements.is_file():
+        try:
+            lines = requirements.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as error:
+            raise ProjectError(str(requirements), f"cannot read: {error}") from None
+        listed = [
+            line for line in lines if line.strip() and not line.lstrip().startswith(("#", "-"))
+        ]
     version_file = root / ".python-version"
     python_version = None
     if version_file.is_file():
@@ -128,7 +138,7 @@ def load_project(root: Path) -> Project:
         root=root,
         name=str(project.get("name") or root.resolve().name),
         requires_python=project.get("requires-python"),
-        dependencies=[str(d) for d in dependencies],
+        dependencies=[*(str(d) for d in dependencies), *listed],
         has_build_system="build-system" in data,
         uv_lock=(root / "uv.lock").is_file(),
         requirements=requirements if requirements.is_file() else None,

@@ -171,6 +171,7 @@ class Install:
     installs_dependencies: bool = True
     keeps_cache: bool = True
     needs_lock: str | None = None
+    unpinned_project: bool = False
 
 
 def _pin_problem(spec: str) -> str | None:
@@ -240,10 +241,7 @@ def _pip_install(args: list[str], tool: str) -> Install:
     if constrained or no_index:
         specs = []
     install.unpinned = [problem for spec in specs if (problem := _pin_problem(spec))]
-    if project and not (no_deps or constrained or no_index) and not install.requirement_files:
-        install.unpinned.append(
-            "a local project (its dependencies come unpinned from its metadata)"
-        )
+    install.unpinned_project = project and not (no_deps or constrained or no_index)
     install.installs_dependencies = bool(
         install.requirement_files or specs or (project and not no_deps)
     )

@@ -327,6 +327,10 @@ def check_syntax(parsed: ParsedDockerfile) -> None:
             )
         raise DockerfileSyntaxError(1, "not a Dockerfile: no instructions found")
     for instruction in instructions:
+        if instruction.keyword in KNOWN_INSTRUCTIONS and not instruction.value.strip():
+            raise DockerfileSyntaxError(
+                instruction.line, f"instruction {instruction.keyword!r} has no arguments"
+            )
         if instruction.keyword not in KNOWN_INSTRUCTIONS:
             word = instruction.content.split(maxsplit=1)[0] if instruction.content.split() else ""
             raise DockerfileSyntaxError(

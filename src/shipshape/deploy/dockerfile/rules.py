@@ -230,13 +230,28 @@ def _runs(stage: Stage) -> Iterator[Instruction]:
 
 
 def _unpinned_dependencies(ctx: LintContext) -> Iterator[tuple[int | None, str]]:
+    pinned_before: set[int] = set()
     for stage in ctx.parsed.stages:
         env = ctx.stage_env(stage)
+        parent = stage.parent.index if stage.parent is not None else None
+        requirements_installed = parent in pinned_before
         for run in _runs(stage):
             for argv in shell_commands(run.script):
                 install = find_install(argv, env)
                 if install is None:
                     continue
+                if install.unpinned_project and not (
+                    requirements_installed or install.requirement_files
+                ):
+                    yield (
+                        run.line,
+                        (
+                            f"{install.tool}: a local project is installed with its dependencies "
+                            "unpinned (from its metadata)"
+                        ),
+                    )
+                if install.requirement_files or (install.needs_lock and not install.unpinned):
+                    requirements_installed = True
                 for spec in install.unpinned:
                     yield run.line, f"{install.tool}: {spec} is not pinned to an exact version"
                 if install.needs_lock in {"poetry.lock", "Pipfile.lock"} and not _lock_available(
@@ -251,6 +266,8 @@ def _unpinned_dependencies(ctx: LintContext) -> Iterator[tuple[int | None, str]]
                     )
                 for name in install.requirement_files:
                     yield from _check_requirements(ctx, run.line, name)
+        if requirements_installed:
+            pinned_before.add(stage.index)
 
 
 def _check_requirements(ctx: LintContext, line: int, name: str) -> Iterator[tuple[int | None, str]]:

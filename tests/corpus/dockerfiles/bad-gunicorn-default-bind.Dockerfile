@@ -1,0 +1,10 @@
+FROM python:3.12-slim
+ENV PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+USER nobody
+EXPOSE 8000
+ENTRYPOINT ["gunicorn", "-k", "uvicorn.workers.UvicornWorker"]
+CMD ["main:app"]

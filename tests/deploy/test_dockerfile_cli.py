@@ -1,0 +1,259 @@
+"""``shipshape dockerfile lint|rules|generate`` through the CLI and a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from shipshape.cli import app
+from shipshape.deploy.dockerfile import LintSettings, lint_path, rule_table
+
+CORPUS = Path(__file__).parent.parent / "corpus" / "dockerfiles"
+runner = CliRunner()
+
+
+def lint(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["dockerfile", "lint", *args], input=input)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_lint_clean_file_exits_0(tmp_path: Path) -> None:
+    code, out, _ = lint(str(CORPUS / "good-uv-multistage.Dockerfile"))
+    assert code == 0
+    assert "no findings" in out
+
+
+def test_lint_text_names_file_line_code_and_fix() -> None:
+    code, out, _ = lint(str(CORPUS / "bad-port-mismatch.Dockerfile"))
+    assert code == 1
+    assert "bad-port-mismatch.Dockerfile:9: SS-DF013 error" in out
+    assert "uvicorn listens on port 8080 but EXPOSE declares 8000" in out
+    assert "fix: Make EXPOSE and the server's --port" in out
+
+
+def test_lint_json_output() -> None:
+    code, out, _ = lint(str(CORPUS / "bad-secrets.Dockerfile"), "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert [(f["code"], f["line"]) for f in data["findings"]] == [
+        ("SS-DF016", 2),
+        ("SS-DF016", 6),
+        ("SS-DF016", 7),
+    ]
+    assert data["counts"] == {"info": 0, "warning": 0, "error": 3}
+    assert data["errors"] == []
+
+
+def test_lint_sarif_output_is_sarif_2_1_0() -> None:
+    code, out, _ = lint(str(CORPUS / "bad-everything.Dockerfile"), "--format", "sarif")
+    assert code == 1
+    log = json.loads(out)
+    assert log["version"] == "2.1.0"
+    run = log["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == [r.id for r in rule_table()]
+    first = run["results"][0]
+    assert first["ruleId"] == rules[first["ruleIndex"]]["id"]
+    assert first["level"] in {"note", "warning", "error"}
+    location = first["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("bad-everything.Dockerfile")
+
+
+@pytest.mark.parametrize(
+    ("level", "expected"),
+    [("info", 1), ("warning", 1), ("error", 0)],
+)
+def test_fail_level(level: str, expected: int) -> None:
+    code, _, _ = lint(str(CORPUS / "bad-reload.Dockerfile"), "--fail-level", level)
+    assert code == expected
+
+
+def test_ignore_option() -> None:
+    code, out, _ = lint(str(CORPUS / "bad-reload.Dockerfile"), "--ignore", "SS-DF015")
+    assert code == 0, out
+
+
+def test_fail_level_and_ignore_from_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.shipshape.dockerfile]\nfail-level = "error"\nignore = ["SS-DF019"]\n'
+    )
+    (tmp_path / "Dockerfile").write_text((CORPUS / "bad-reload.Dockerfile").read_text())
+    code, out, _ = lint(str(tmp_path / "Dockerfile"))
+    assert code == 0
+    assert "SS-DF015 warning" in out
+    assert "SS-DF019" not in out
+    assert lint(str(tmp_path / "Dockerfile"), "--fail-level", "warning")[0] == 1
+
+
+def test_bad_pyproject_settings_exit_2_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.shipshape.dockerfile]\nignore = ["SS-DF404"]\n')
+    (tmp_path / "Dockerfile").write_text("FROM python:3.12-slim\n")
+    code, _, err = lint(str(tmp_path / "Dockerfile"))
+    assert code == 2
+    assert "pyproject.toml" in err
+    assert "SS-DF404" in err
+    assert "Traceback" not in err
+
+
+def test_stdin() -> None:
+    code, out, _ = lint("-", input=(CORPUS / "bad-shell-form.Dockerfile").read_text())
+    assert code == 1
+    assert "<stdin>:9: SS-DF007" in out
+
+
+def test_unreadable_and_non_dockerfiles_exit_2_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("Shopping list\nmilk\n")
+    code, out, err = lint(str(tmp_path / "missing"), str(tmp_path / "notes.txt"))
+    assert code == 2
+    assert f"{tmp_path / 'missing'}: no such file" in err
+    assert f"{tmp_path / 'notes.txt'}:1: unknown instruction 'Shopping'" in err
+    assert "Traceback" not in out + err
+
+
+def test_good_files_are_still_reported_next_to_a_bad_one(tmp_path: Path) -> None:
+    code, out, _ = lint(str(CORPUS / "bad-reload.Dockerfile"), str(tmp_path / "missing"), "--json")
+    assert code == 2
+    data = json.loads(out)
+    assert [f["code"] for f in data["findings"]] == ["SS-DF015"]
+    assert len(data["errors"]) == 1
+
+
+def test_rules_command_lists_the_table() -> None:
+    result = runner.invoke(app, ["dockerfile", "rules", "--json"])
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert rows[13]["id"] == "SS-DF014"
+    assert set(rows[0]) == {"id", "name", "severity", "why", "fix"}
+
+
+def test_lint_in_a_real_process() -> None:
+    command = [sys.executable, "-c", "from shipshape.cli import main; main()"]
+    done = subprocess.run(
+        [*command, "dockerfile", "lint", "--json", str(CORPUS / "bad-localhost.Dockerfile")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert [f["code"] for f in json.loads(done.stdout)["findings"]] == ["SS-DF014"]
+
+
+# --- generate --------------------------------------------------------------------------------
+
+
+def make_uv_project(root: Path) -> Path:
+    (root / "src" / "orders").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "orders"\nversion = "0.1.0"\nrequires-python = ">=3.11,<3.13"\n'
+        'dependencies = ["fastapi==0.115.6", "uvicorn==0.34.0"]\n'
+    )
+    (root / "uv.lock").write_text("version = 1\n")
+    (root / "src" / "orders" / "__init__.py").write_text("")
+    (root / "src" / "orders" / "main.py").write_text(
+        "from fastapi import FastAPI\n\napp = FastAPI()\n"
+    )
+    return root
+
+
+def make_pip_project(root: Path) -> Path:
+    (root / "service").mkdir(parents=True)
+    (root / "requirements.txt").write_text("fastapi==0.115.6\nuvicorn[standard]==0.34.0\n")
+    (root / "service" / "__init__.py").write_text("")
+    (root / "service" / "api.py").write_text("import fastapi\n\nweb = fastapi.FastAPI()\n")
+    return root
+
+
+def test_generate_uv_project_lints_with_zero_findings(tmp_path: Path) -> None:
+    project = make_uv_project(tmp_path)
+    result = runner.invoke(app, ["dockerfile", "generate", str(project)])
+    assert result.exit_code == 0, result.stderr
+    dockerfile = (project / "Dockerfile").read_text()
+    assert "FROM python:3.12-slim AS build" in dockerfile
+    assert "RUN uv sync --frozen --no-dev" in dockerfile
+    assert 'CMD ["uvicorn", "orders.main:app", "--host", "0.0.0.0", "--port", "8000"]' in dockerfile
+    assert dockerfile.count("FROM ") == 2
+    assert "USER app" in dockerfile
+    assert lint_path(project / "Dockerfile", LintSettings()) == []
+    assert lint(str(project))[0] == 0
+
+
+def test_generate_pip_project_lints_with_zero_findings(tmp_path: Path) -> None:
+    project = make_pip_project(tmp_path)
+    result = runner.invoke(app, ["dockerfile", "generate", str(project), "--port", "9000"])
+    assert result.exit_code == 0, result.stderr
+    dockerfile = (project / "Dockerfile").read_text()
+    assert "RUN pip install -r requirements.txt" in dockerfile
+    assert '"service.api:web"' in dockerfile
+    assert "EXPOSE 9000" in dockerfile
+    assert lint_path(project, LintSettings()) == []
+    assert ".venv" in (project / ".dockerignore").read_text().splitlines()
+
+
+def test_generate_serves_with_shipshape_when_the_project_uses_it(tmp_path: Path) -> None:
+    project = make_uv_project(tmp_path)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace('"uvicorn==0.34.0"', '"shipshape==0.1.0"')
+        + '\n[tool.shipshape]\napp = "orders.main:app"\n'
+    )
+    result = runner.invoke(app, ["dockerfile", "generate", str(project), "--stdout"])
+    assert result.exit_code == 0
+    assert (
+        '["shipshape", "serve", "orders.main:app", "--host", "0.0.0.0", "--port", "8000"]'
+        in result.stdout
+    )
+    assert not (project / "Dockerfile").exists()
+
+
+def test_generate_never_overwrites_without_force(tmp_path: Path) -> None:
+    project = make_pip_project(tmp_path)
+    (project / "Dockerfile").write_text("FROM mine\n")
+    result = runner.invoke(app, ["dockerfile", "generate", str(project)])
+    assert result.exit_code == 2
+    assert "already exists; use --force" in result.stderr
+    assert (project / "Dockerfile").read_text() == "FROM mine\n"
+    assert not (project / ".dockerignore").exists()
+    forced = runner.invoke(app, ["dockerfile", "generate", str(project), "--force", "--json"])
+    assert forced.exit_code == 0
+    assert json.loads(forced.stdout)["written"][0].endswith("Dockerfile")
+    assert (project / "Dockerfile").read_text().startswith("# syntax=docker/dockerfile:1")
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("empty", "neither uv.lock nor requirements.txt"),
+        ("no-app", "cannot tell which ASGI app"),
+        ("bad-toml", "invalid TOML"),
+        ("bad-python", "allows none of"),
+    ],
+)
+def test_generate_bad_projects_exit_2(tmp_path: Path, setup: str, message: str) -> None:
+    if setup == "empty":
+        (tmp_path / "main.py").write_text("from fastapi import FastAPI\napp = FastAPI()\n")
+    elif setup == "no-app":
+        (tmp_path / "requirements.txt").write_text("fastapi==0.115.6\n")
+    elif setup == "bad-toml":
+        (tmp_path / "pyproject.toml").write_text("[project\nname=")
+    else:
+        (tmp_path / "pyproject.toml").write_text('[project]\nrequires-python = ">=4"\n')
+        (tmp_path / "main.py").write_text("from fastapi import FastAPI\napp = FastAPI()\n")
+    result = runner.invoke(app, ["dockerfile", "generate", str(tmp_path)])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_generate_notes_unpinned_requirements(tmp_path: Path) -> None:
+    project = make_pip_project(tmp_path)
+    (project / "requirements.txt").write_text("fastapi\nuvicorn==0.34.0\n")
+    result = runner.invoke(app, ["dockerfile", "generate", str(project)])
+    assert result.exit_code == 0
+    assert "requirements.txt:1: fastapi is not pinned" in result.stderr
+    assert [f.code for f in lint_path(project, LintSettings())] == ["SS-DF009"]
