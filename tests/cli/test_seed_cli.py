@@ -584,7 +584,6 @@ _NO_FILE = "the core's ValueError is printed as is: the message does not name th
             "spans.json",
             '[{"duration_ms": 1, "parent_id": 1}, {"duration_ms": 1, "parent_id": 0}]',
             "span",
-            marks=pytest.mark.xfail(strict=True, reason=_NO_FILE),
             id="trace-cycle",
         ),
         pytest.param(
@@ -592,7 +591,6 @@ _NO_FILE = "the core's ValueError is printed as is: the message does not name th
             "spans.json",
             '[{"duration_ms": 1, "parent_id": null}, {"duration_ms": 1, "parent_id": 7}]',
             "span 1",
-            marks=pytest.mark.xfail(strict=True, reason=_NO_FILE),
             id="trace-parent-out-of-range",
         ),
         pytest.param(
