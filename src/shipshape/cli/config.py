@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 import yaml
 from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
 
 from shipshape.cli._io import (
     EXIT_FINDINGS,
@@ -18,7 +21,6 @@ from shipshape.cli._io import (
     print_json,
     require_mapping,
     source_name,
-    table,
 )
 from shipshape.deploy.config import merge_config
 from shipshape.deploy.settings_layers import (
@@ -125,6 +127,28 @@ def resolve(
     return resolved, spec
 
 
+def _print_table(title: str, columns: list[str], rows: Sequence[Sequence[str]]) -> None:
+    """Like ``_io.table``, but cells are never read as markup and long paths fold."""
+    grid = Table(title=escape(title), title_justify="left")
+    for column in columns:
+        grid.add_column(escape(column), overflow="fold")
+    for row in rows:
+        grid.add_row(*(Text(cell) for cell in row))
+    console.print(grid)
+
+
+def _where(entry: SettingsEntry, root: Path) -> str:
+    """``file:line`` of the setter, relative to the project root when it lies inside it."""
+    origin = entry.origin
+    if origin.source is None or origin.source.startswith("$"):
+        return origin.where
+    try:
+        source = str(Path(origin.source).relative_to(root))
+    except ValueError:
+        return origin.where
+    return f"{source}:{origin.line}" if origin.line is not None else source
+
+
 def _entry_json(entry: SettingsEntry) -> dict[str, Any]:
     return {
         "key": entry.key,
@@ -176,8 +200,8 @@ def show(
         )
         return
     title = f"{env} settings" + (f" ({spec})" if spec else " (schema-less)")
-    rows = [(e.key, e.display, e.origin.layer, e.origin.where) for e in entries]
-    table(escape(title), ["key", "value", "layer", "set by"], rows)
+    rows = [(e.key, e.display, e.origin.layer, _where(e, root)) for e in entries]
+    _print_table(title, ["key", "value", "layer", "set by"], rows)
 
 
 @app.command("diff")
@@ -239,9 +263,9 @@ def diff(
     else:
 
         def cell(entry: SettingsEntry | None) -> str:
-            return "(unset)" if entry is None else f"{entry.display}  [{entry.origin.where}]"
+            return "(unset)" if entry is None else f"{entry.display}  [{_where(entry, root)}]"
 
         rows = [(key, cell(left.get(key)), cell(right.get(key))) for key in changed]
-        table(f"{first} → {second}", ["key", first, second], rows)
+        _print_table(f"{first} → {second}", ["key", first, second], rows)
     if exit_code and changed:
         raise typer.Exit(EXIT_FINDINGS)

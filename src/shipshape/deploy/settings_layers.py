@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, overload
 
 import orjson
 from dotenv.parser import parse_stream
@@ -107,6 +107,7 @@ class Layer:
     name: str
     data: dict[str, Any]
     origins: dict[KeyPath, Origin]
+    lines: dict[KeyPath, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +187,7 @@ def _file_layer(name: str, document: Document) -> Layer:
     origins = {
         path: Origin(name, document.file, document.lines.get(path)) for path, _ in _leaves(data)
     }
-    return Layer(name, data, origins)
+    return Layer(name, data, origins, dict(document.lines))
 
 
 def _config_file(config_dir: Path, stem: str) -> Path | None:
@@ -324,9 +325,11 @@ def _is_empty_mapping(data: Mapping[str, Any], path: KeyPath) -> bool:
     return isinstance(value, Mapping) and not value
 
 
-def _nearest(origins: Mapping[KeyPath, Origin], path: KeyPath, layer: str) -> Origin:
-    below = [origin for known, origin in origins.items() if known[: len(path)] == path]
-    return below[0] if below else Origin(layer)
+def _key_origin(layer: Layer, path: KeyPath) -> Origin:
+    """Where ``path`` itself was written: its own line in a file, else its first leaf."""
+    below = [origin for known, origin in layer.origins.items() if known[: len(path)] == path]
+    first = below[0] if below else Origin(layer.name)
+    return Origin(layer.name, first.source, layer.lines.get(path, first.line))
 
 
 def unknown_keys(model: type[BaseModel], data: Mapping[str, Any]) -> list[KeyPath]:
@@ -372,6 +375,38 @@ def _validation_problems(
             SettingsProblem(kind, message, origin.source, origin.line, key, origin.layer)
         )
     return problems
+
+
+@overload
+def resolve_settings(
+    model: type[M],
+    env: str = "prod",
+    *,
+    root: str | Path = ".",
+    config_dir: str | Path = "config",
+    dotenv: str | Path | None = ".env",
+    env_prefix: str | None = None,
+    env_nested_delimiter: str = "__",
+    environ: Mapping[str, str] | None = None,
+    secrets_dir: str | Path | None = "/run/secrets",
+    overrides: Mapping[str, Any] | None = None,
+) -> ResolvedSettings[M]: ...
+
+
+@overload
+def resolve_settings(
+    model: None = None,
+    env: str = "prod",
+    *,
+    root: str | Path = ".",
+    config_dir: str | Path = "config",
+    dotenv: str | Path | None = ".env",
+    env_prefix: str | None = None,
+    env_nested_delimiter: str = "__",
+    environ: Mapping[str, str] | None = None,
+    secrets_dir: str | Path | None = "/run/secrets",
+    overrides: Mapping[str, Any] | None = None,
+) -> ResolvedSettings[Any]: ...
 
 
 def resolve_settings(
@@ -488,7 +523,7 @@ def resolve_settings(
         for layer in layers
         if layer.name != "defaults"
         for path in unknown_keys(model, layer.data)
-        for origin in [layer.origins.get(path) or _nearest(layer.origins, path, layer.name)]
+        for origin in [_key_origin(layer, path)]
     ]
     if unknown:
         raise SettingsError(unknown)
