@@ -38,7 +38,7 @@ _SKIPPED_HEADERS = frozenset({b"content-length", b"date", b"etag", b"cache-contr
 _in_cached_route: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "shipshape_in_cached_route", default=False
 )
-_default_cache: TieredCache[Any] | None = None
+_default_cache: TieredCache | None = None
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class CachePolicy:
     max_age: int
     vary: tuple[str, ...]
     private: bool
-    cache: TieredCache[Any] | None
+    cache: TieredCache | None
 
     @property
     def cache_control(self) -> str:
@@ -81,7 +81,7 @@ RESPONSES = ResponseCodec()
 
 
 def cache_response(
-    cache: TieredCache[Any] | None = None,
+    cache: TieredCache | None = None,
     *,
     max_age: int,
     vary: Iterable[str] = (),
@@ -190,7 +190,7 @@ class CachedRoute(APIRoute):
         return cached_handler
 
 
-def _shared_cache() -> TieredCache[Any]:
+def _shared_cache() -> TieredCache:
     global _default_cache
     if _default_cache is None:
         _default_cache = TieredCache(None, namespace="shipshape:http", l1_ttl=None)

@@ -61,7 +61,7 @@ class ModelCache(Generic[M]):
     def __init__(
         self,
         model: type[M],
-        cache: TieredCache[Any] | None = None,
+        cache: TieredCache | None = None,
         *,
         ttl: float | None = None,
         validation_capacity: int = 4096,
@@ -140,7 +140,7 @@ def call_key(prefix: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
 
 def cached_model(
     model: type[M],
-    cache: TieredCache[Any] | None = None,
+    cache: TieredCache | None = None,
     *,
     ttl: float | None = None,
     validation_capacity: int = 4096,

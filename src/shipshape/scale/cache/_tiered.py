@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -41,13 +41,16 @@ _MISSING: Any = object()
 _LUA = Path(__file__).with_name
 
 
-class TieredCache(Generic[T]):
+class TieredCache:
     """L1 (``LRUCache``) in front of L2 (Redis); ``redis=None`` keeps only the L1.
 
     Keys are strings; values go through a ``Codec`` (JSON by default). ``ttl`` is the
     default lifetime in seconds, ``l1_ttl`` caps how long the L1 may serve a value
     without asking Redis (bounding staleness if an invalidation message is lost).
-    Use ``async with`` (or ``start``/``aclose``) to receive invalidations.
+    ``lock_ttl`` is how long a dead loader's lock blocks the others (a live one renews
+    it); a waiter gives up after ``lock_wait`` (default ``3 * lock_ttl``) and computes
+    the value itself. Use ``async with`` (or ``start``/``aclose``) to receive
+    invalidations.
     """
 
     def __init__(
@@ -74,12 +77,13 @@ class TieredCache(Generic[T]):
         self.ttl = float(ttl)
         self.l1_ttl = l1_ttl
         self.lock_ttl = float(lock_ttl)
-        self.lock_wait = float(lock_wait) if lock_wait is not None else self.lock_ttl
+        self.lock_wait = float(lock_wait) if lock_wait is not None else 3 * self.lock_ttl
         self.retry_after = float(retry_after)
         self.stats = CacheStats()
         self.l1: LRUCache[tuple[str, str], Any] = LRUCache(l1_capacity, ttl=l1_ttl, clock=clock)
         self._l1_get = self.l1.get
         self._redis = redis
+        self._owns_redis = False
         self._clock = clock or time.monotonic
         self._channel = f"{namespace}:invalidate"
         self._inflight: dict[tuple[str, str], asyncio.Task[Any]] = {}
@@ -96,20 +100,22 @@ class TieredCache(Generic[T]):
             self._write = redis.register_script(_LUA("write_value.lua").read_text())
 
     @classmethod
-    def from_url(cls, url: str, **options: Any) -> TieredCache[Any]:
+    def from_url(cls, url: str, **options: Any) -> TieredCache:
         """A cache on the Redis at ``url`` (``memory://`` for an L1-only cache)."""
         if url.split(":", 1)[0].lower() == "memory":
             return cls(None, **options)
         from shipshape.stores.redis import connect
 
-        return cls(connect(url), **options)
+        cache = cls(connect(url), **options)
+        cache._owns_redis = True
+        return cache
 
     @property
     def degraded(self) -> bool:
         """True while Redis is configured but being skipped after a failure."""
         return self._redis is not None and self._clock() < self._redis_down_until
 
-    async def __aenter__(self) -> TieredCache[T]:
+    async def __aenter__(self) -> TieredCache:
         await self.start()
         return self
 
@@ -127,7 +133,7 @@ class TieredCache(Generic[T]):
             log.warning("cache invalidation channel %s: not subscribed yet", self._channel)
 
     async def aclose(self) -> None:
-        """Stop listening; the Redis client stays the caller's to close."""
+        """Stop listening; close the Redis client if ``from_url`` made it."""
         if self._listener is not None:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -136,10 +142,16 @@ class TieredCache(Generic[T]):
             self.subscribed = False
         for task in list(self._inflight.values()):
             task.cancel()
+        if self._owns_redis and self._redis is not None:
+            await self._redis.aclose()
 
     def value_key(self, key: str) -> str:
         """The Redis key that holds ``key``'s values (a hash: variant → encoded value)."""
         return f"{self.namespace}:v:{key}"
+
+    def peek_local(self, key: str, codec: Codec[Any] = JSON) -> Any:
+        """The value of ``key`` in this process's L1 (``None`` if absent); not a use."""
+        return self.l1.peek((codec.variant, key))
 
     async def get(self, key: str, codec: Codec[Any] = JSON) -> Any:
         """The cached value of ``key``, or ``None`` on a miss (L1, then Redis)."""
@@ -227,7 +239,6 @@ class TieredCache(Generic[T]):
         seconds: float,
         codec: Codec[Any],
     ) -> Any:
-        self._variants.add(codec.variant)
         epoch = self._epoch
         if self._redis is None:
             value = await self._run(loader)
@@ -390,6 +401,7 @@ class TieredCache(Generic[T]):
         self.l1.clear()
 
     def _fill_l1(self, l1_key: tuple[str, str], value: Any, seconds: float, epoch: int) -> None:
+        self._variants.add(l1_key[0])
         if epoch == self._epoch:
             self.l1.set(l1_key, value, ttl=self._l1_seconds(seconds))
 
