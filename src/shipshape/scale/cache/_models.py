@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Awaitable, Callable
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, ParamSpec, TypeVar
 
 import orjson
@@ -120,19 +121,22 @@ class ModelCache(Generic[M]):
     def __call__(self, function: Callable[P, Awaitable[M | Any]]) -> Callable[P, Awaitable[M]]:
         """Decorate an async loader: its result is cached per JSON-encoded arguments."""
         prefix = f"{function.__module__}.{function.__qualname__}"
+        signature = inspect.signature(function)
 
         @functools.wraps(function)
         async def cached(*args: P.args, **kwargs: P.kwargs) -> M:
-            key = call_key(prefix, args, kwargs)
+            bound = signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            key = call_key(prefix, bound.arguments)
             return await self.get_or_compute(key, lambda: function(*args, **kwargs))
 
         return cached
 
 
-def call_key(prefix: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
-    """A cache key for one call: ``prefix`` and the arguments as canonical JSON."""
+def call_key(prefix: str, arguments: Mapping[str, Any]) -> str:
+    """A cache key for one call: ``prefix`` and the bound arguments as canonical JSON."""
     try:
-        encoded = orjson.dumps([args, kwargs], option=orjson.OPT_SORT_KEYS)
+        encoded = orjson.dumps(dict(arguments), option=orjson.OPT_SORT_KEYS)
     except TypeError as exc:
         raise TypeError(f"{prefix}: arguments must be JSON-encodable to form a key: {exc}") from exc
     return f"{prefix}:{encoded.decode()}"
