@@ -29,6 +29,7 @@ T = TypeVar("T")
 
 StrategyName = Literal["round-robin", "weighted", "least-request", "sticky"]
 STRATEGIES: tuple[StrategyName, ...] = ("round-robin", "weighted", "least-request", "sticky")
+_UNIT = 1 / (2.0**64 + 2)  # maps a 64-bit hash + 1 into (0, 1)
 
 
 class Strategy(Protocol):
@@ -152,16 +153,21 @@ class Rendezvous:
         """The backend's score for ``key``: higher wins."""
         hasher = self._hasher(name).copy()
         hasher.update(key.encode("utf-8"))
-        unit = (int.from_bytes(hasher.digest(), "big") + 1) / (2.0**64 + 2)
+        unit = (int.from_bytes(hasher.digest(), "big") + 1) * _UNIT
         return weight / -math.log(unit)
 
     def owner(self, key: str, weights: Mapping[str, float]) -> str:
         """The backend that owns ``key`` among ``weights``; ties go to the smaller name."""
         if not weights:
             raise ValueError("sticky balancing needs at least one backend")
+        encoded = key.encode("utf-8")
+        hashers = self._hashers
         best, best_score = "", -math.inf
         for name, weight in weights.items():
-            score = self.score(name, key, weight)
+            hasher = (hashers.get(name) or self._hasher(name)).copy()
+            hasher.update(encoded)
+            unit = (int.from_bytes(hasher.digest(), "big") + 1) * _UNIT
+            score = weight / -math.log(unit)
             if score > best_score or (score == best_score and name < best):
                 best, best_score = name, score
         return best

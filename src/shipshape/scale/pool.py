@@ -12,7 +12,7 @@ the weight ramps from ``slow_start_floor`` of its value to all of it over
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -92,6 +92,22 @@ class BackendStatus:
         }
 
 
+class _InFlight(Mapping[str, int]):
+    __slots__ = ("_status",)
+
+    def __init__(self, status: dict[str, BackendStatus]) -> None:
+        self._status = status
+
+    def __getitem__(self, name: str) -> int:
+        return self._status[name].in_flight
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._status)
+
+    def __len__(self) -> int:
+        return len(self._status)
+
+
 class Pool:
     """Backends, their health, and a strategy choosing among the eligible ones."""
 
@@ -166,10 +182,7 @@ class Pool:
             status.ejected_until = None
             status.consecutive_failures = 0
 
-    def effective_weight(self, name: str, now: float) -> float:
-        """The weight, scaled down linearly during slow start."""
-        status = self.status(name)
-        self._refresh(status, now)
+    def _weight(self, status: BackendStatus, now: float) -> float:
         weight = status.backend.weight
         window = self.policy.slow_start
         elapsed = now - status.admitted_at
@@ -177,17 +190,25 @@ class Pool:
             return weight
         return weight * max(self.policy.slow_start_floor, elapsed / window)
 
+    def effective_weight(self, name: str, now: float) -> float:
+        """The weight, scaled down linearly during slow start."""
+        status = self.status(name)
+        self._refresh(status, now)
+        return self._weight(status, now)
+
     def eligible(self, now: float) -> dict[str, float]:
         """Eligible backend name → effective weight, in insertion order."""
         weights: dict[str, float] = {}
         for name, status in self._status.items():
-            self._refresh(status, now)
-            if status.eligible(now):
-                weights[name] = self.effective_weight(name, now)
+            if status.ejected_until is not None:
+                self._refresh(status, now)
+            if status.ready and not status.draining and status.ejected_until is None:
+                weights[name] = self._weight(status, now)
         return weights
 
     def in_flight(self) -> Mapping[str, int]:
-        return {name: status.in_flight for name, status in self._status.items()}
+        """A live view: backend name → requests in flight."""
+        return _InFlight(self._status)
 
     def choose(
         self, now: float, key: str | None = None, exclude: frozenset[str] = frozenset()

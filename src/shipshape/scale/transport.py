@@ -93,29 +93,25 @@ class _Balancer:
         self.is_failure = is_failure
         self.retries = retries
         self.clock = clock
-        self._urls: dict[str, httpx.URL] = {}
+        self._targets: dict[str, tuple[str, str]] = {}
 
-    def _url(self, backend: Backend) -> httpx.URL:
-        url = self._urls.get(backend.url)
-        if url is None:
-            url = self._urls[backend.url] = httpx.URL(backend.url)
-        return url
+    def _target(self, backend: Backend) -> tuple[str, str]:
+        target = self._targets.get(backend.url)
+        if target is None:
+            url = httpx.URL(backend.url)
+            netloc = url.netloc.decode("ascii")
+            prefix = url.raw_path.decode("ascii").partition("?")[0].rstrip("/")
+            target = self._targets[backend.url] = (f"{url.scheme}://{netloc}{prefix}", netloc)
+        return target
 
     def route(self, request: httpx.Request, backend: Backend) -> httpx.Request:
-        """A copy of ``request`` aimed at ``backend``."""
-        target = self._url(backend)
-        prefix = target.raw_path.rstrip(b"/")
-        url = request.url.copy_with(
-            scheme=target.scheme,
-            host=target.host,
-            port=target.port,
-            raw_path=prefix + request.url.raw_path,
-        )
+        """A copy of ``request`` aimed at ``backend`` (its path, if any, as a prefix)."""
+        base, netloc = self._target(backend)
         headers = request.headers.copy()
-        headers["Host"] = target.netloc.decode("ascii")
+        headers["Host"] = netloc
         return httpx.Request(
             request.method,
-            url,
+            httpx.URL(base + request.url.raw_path.decode("ascii")),
             headers=headers,
             stream=request.stream,
             extensions=request.extensions,
@@ -125,8 +121,7 @@ class _Balancer:
         return isinstance(request.stream, httpx.ByteStream)
 
     def readiness_url(self, backend: Backend, path: str) -> httpx.URL:
-        base = self._url(backend)
-        return base.copy_with(raw_path=base.raw_path.rstrip(b"/") + path.encode("ascii"))
+        return httpx.URL(self._target(backend)[0] + path)
 
 
 class _CountedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
