@@ -91,13 +91,13 @@ class _Otlp(BaseModel):
 
 class _OtlpKeyValue(_Otlp):
     key: str
-    value: dict[str, Any] = {}
+    value: dict[str, Any] = Field(default_factory=dict)
 
 
 class _OtlpLink(_Otlp):
     trace_id: _TraceId
     span_id: _SpanId
-    attributes: list[_OtlpKeyValue] = []
+    attributes: tuple[_OtlpKeyValue, ...] = ()
 
 
 class _OtlpSpan(_Otlp):
@@ -108,21 +108,21 @@ class _OtlpSpan(_Otlp):
     kind: int | str = 0
     start_time_unix_nano: _Count
     end_time_unix_nano: _Count
-    links: list[_OtlpLink] = []
+    links: tuple[_OtlpLink, ...] = ()
 
 
 class _OtlpScopeSpans(_Otlp):
-    spans: list[_OtlpSpan] = []
+    spans: tuple[_OtlpSpan, ...] = ()
 
 
 class _OtlpResource(_Otlp):
-    attributes: list[_OtlpKeyValue] = []
+    attributes: tuple[_OtlpKeyValue, ...] = ()
 
 
 class _OtlpResourceSpans(_Otlp):
     resource: _OtlpResource = _OtlpResource()
-    scope_spans: list[_OtlpScopeSpans] = []
-    instrumentation_library_spans: list[_OtlpScopeSpans] = []
+    scope_spans: tuple[_OtlpScopeSpans, ...] = ()
+    instrumentation_library_spans: tuple[_OtlpScopeSpans, ...] = ()
 
 
 class _OtlpTracesData(_Otlp):
