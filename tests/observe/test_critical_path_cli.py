@@ -199,6 +199,21 @@ def test_stdin_is_read_with_a_dash() -> None:
             ["span", "cycle"],
         ),
         ("markup.json", '{"[bold]x": 1}', ["not a trace export"]),
+        (
+            "jaeger-error.json",
+            '{"data": null, "errors": [{"code": 404, "msg": "trace not found"}]}',
+            ["a Jaeger API error response, no traces: trace not found"],
+        ),
+        (
+            "jaeger-list.json",
+            '[{"traceID": "t", "spans": []}, {"traceID": "u", "spans": 3}]',
+            ["[1].spans: Input should be a valid list"],
+        ),
+        (
+            "not-a-record.jsonl",
+            '{"resourceSpans": []}\n[1]\n',
+            [":2: Input should be a valid dictionary"],
+        ),
     ],
 )
 def test_bad_files_exit_2_with_one_line_naming_the_file(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -65,7 +66,7 @@ def critical_path(
     document, line_numbers = _load_document(path, source)
     fmt = detect_format(document)
     if fmt is None:
-        raise InputError(source, "empty file" if document is None else _UNKNOWN)
+        raise InputError(source, _jaeger_errors(document) or _UNKNOWN)
     if fmt == "spans":
         if trace_id is not None:
             raise InputError(source, "--trace-id needs an OTLP or Jaeger export")
@@ -143,6 +144,17 @@ def _load_document(path: str, source: str) -> tuple[Any, list[int] | None]:
     if text.lstrip().startswith(("{", "[")):
         raise InputError(source, f"invalid JSON: {whole.msg}", whole.lineno)
     return parse_data(text, source), None
+
+
+def _jaeger_errors(document: Any) -> str | None:
+    """The message of a Jaeger API error response (``{"data": null, "errors": [...]}``)."""
+    if not isinstance(document, Mapping) or not isinstance(document.get("errors"), list):
+        return None
+    messages = [
+        str(error.get("msg", error)) if isinstance(error, Mapping) else str(error)
+        for error in document["errors"]
+    ]
+    return f"a Jaeger API error response, no traces: {'; '.join(messages)}" if messages else None
 
 
 def _parses(line: str) -> bool:

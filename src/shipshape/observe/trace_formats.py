@@ -13,10 +13,18 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic.alias_generators import to_camel
 
 from shipshape.observe.critical_path import RefType, SpanRef, Trace, TraceSpan
@@ -174,6 +182,9 @@ class _JaegerResponse(_Jaeger):
     data: list[_JaegerTrace]
 
 
+_JAEGER_TRACES = TypeAdapter(list[_JaegerTrace])
+
+
 def detect_format(document: Any) -> TraceFormat | None:
     """Which export ``document`` (parsed JSON) is, or ``None`` when it is none of them."""
     if isinstance(document, Mapping):
@@ -209,7 +220,7 @@ def _message(error: ValidationError) -> str:
     where = "".join(
         f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
     ).lstrip(".")
-    message = first["msg"].removeprefix("Value error, ")
+    message = re.sub(r" or instance of _\w+", "", first["msg"].removeprefix("Value error, "))
     more = error.error_count() - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"{where}: {message}{suffix}" if where else f"{message}{suffix}"
@@ -318,7 +329,7 @@ def parse_jaeger(document: Any) -> list[Trace]:
         if isinstance(document, Mapping) and "data" in document:
             traces = _JaegerResponse.model_validate(document).data
         elif isinstance(document, list):
-            traces = [_JaegerTrace.model_validate(trace) for trace in document]
+            traces = _JAEGER_TRACES.validate_python(document)
         else:
             traces = [_JaegerTrace.model_validate(document)]
     except ValidationError as error:
