@@ -16,10 +16,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = [
     "SARIF_SCHEMA",
@@ -116,6 +116,8 @@ def render_text(findings: Sequence[Finding], console: Console, files: Sequence[s
 
     ``files`` are the files that were checked: a clean one prints ``file: no findings``.
     """
+    from rich.text import Text
+
     ordered = sort_findings(findings)
     with_findings = {finding.file for finding in ordered}
     for name in files:

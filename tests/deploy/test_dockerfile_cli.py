@@ -178,7 +178,7 @@ def test_generate_uv_project_lints_with_zero_findings(tmp_path: Path) -> None:
     assert "RUN uv sync --frozen --no-dev" in dockerfile
     assert 'CMD ["uvicorn", "orders.main:app", "--host", "0.0.0.0", "--port", "8000"]' in dockerfile
     assert dockerfile.count("FROM ") == 2
-    assert "USER app" in dockerfile
+    assert "USER 10001:10001" in dockerfile
     assert lint_path(project / "Dockerfile", LintSettings()) == []
     assert lint(str(project))[0] == 0
 

@@ -248,10 +248,11 @@ def render_dockerfile(
         "    PYTHONDONTWRITEBYTECODE=1 \\",
         f'    PYTHONPATH="{pythonpath}" \\',
         f'    PATH="{venv}/bin:$PATH"',
-        "RUN groupadd --system app && useradd --system --gid app --no-create-home app",
+        "RUN groupadd --system --gid 10001 app \\",
+        "    && useradd --system --uid 10001 --gid app --no-create-home app",
         "WORKDIR /app",
         *copies,
-        "USER app",
+        "USER 10001:10001",
         f"EXPOSE {port}",
         f"CMD {_exec_form(argv)}",
     ]
