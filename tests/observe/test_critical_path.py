@@ -338,3 +338,43 @@ def test_the_iterative_walk_gives_jaeger_uis_recursive_answer(spans: list[TraceS
     result = critical_paths(Trace("t", tuple(spans)))
     ours = [[(s.span_id, s.start_us, s.end_us) for s in path.sections] for path in result.paths]
     assert ours == jaeger_reference(spans)
+
+
+# Expected sections published with Jaeger UI's own critical-path tests, as an
+# independent oracle: (spans as (id, start, duration, parent)), sections in time order.
+JAEGER_UI_CASES = {
+    "two-sequential-children": (
+        [("c", 1, 100, None), ("e", 50, 10, "c"), ("d", 20, 20, "c")],
+        [("c", 1, 20), ("d", 20, 40), ("c", 40, 50), ("e", 50, 60), ("c", 60, 101)],
+    ),
+    "overlapping-children": (
+        [("x", 1, 100, None), ("a", 10, 40, "x"), ("c", 20, 40, "x")],
+        [("x", 1, 20), ("c", 20, 60), ("x", 60, 101)],
+    ),
+    "child-and-grandchild-after-parent": (
+        [("a", 1, 30, None), ("b", 40, 40, "a"), ("c", 50, 10, "b")],
+        [("a", 1, 31)],
+    ),
+    "grandchild-starting-before-its-parent": (
+        [("a", 1, 29, None), ("b", 15, 20, "a"), ("c", 10, 15, "b")],
+        [("a", 1, 15), ("c", 15, 25), ("b", 25, 30)],
+    ),
+    "descendants-outliving-the-root": (
+        [("a", 1, 29, None), ("b", 15, 20, "a"), ("c", 20, 20, "b")],
+        [("a", 1, 15), ("b", 15, 20), ("c", 20, 30)],
+    ),
+    "child-covering-the-root": (
+        [("a", 10, 20, None), ("b", 5, 30, "a")],
+        [("b", 10, 30)],
+    ),
+    "child-before-the-root": (
+        [("a", 10, 20, None), ("b", 1, 4, "a")],
+        [("a", 10, 30)],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(JAEGER_UI_CASES))
+def test_jaeger_uis_own_cases(case: str) -> None:
+    spans, expected = JAEGER_UI_CASES[case]
+    assert sections(*(span(*fields) for fields in spans)) == expected

@@ -16,6 +16,8 @@ from typing import Any
 import orjson
 import pytest
 from google.protobuf.json_format import MessageToJson  # type: ignore[import-untyped]
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry import trace as otel_trace
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
@@ -429,3 +431,39 @@ def test_formats_are_detected_from_the_document(document: Any, fmt: str | None) 
 if __name__ == "__main__":
     (TRACES / "otlp_sdk.json").write_text(sdk_export_json() + "\n", encoding="utf-8")
     sys.exit(0)
+
+
+@st.composite
+def otlp_documents(draw: st.DrawFn) -> tuple[dict[str, Any], list[tuple[int, int]]]:
+    count = draw(st.integers(1, 12))
+    base = draw(st.integers(0, 2**62))
+    spans, times = [], []
+    for index in range(count):
+        start = base + draw(st.integers(0, 10**7))
+        end = start + draw(st.integers(0, 10**7))
+        parent = draw(st.integers(-1, index - 1))
+        times.append((start, end))
+        spans.append(
+            {
+                "traceId": "4bf92f3577b34da6a3ce929d0e0e4736",
+                "spanId": f"{index + 1:016x}",
+                "parentSpanId": f"{parent + 1:016x}" if parent >= 0 else "",
+                "kind": draw(st.integers(0, 5)),
+                "startTimeUnixNano": draw(st.sampled_from([str(start), start])),
+                "endTimeUnixNano": draw(st.sampled_from([str(end), end])),
+            }
+        )
+    return {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}, times
+
+
+@settings(max_examples=200, deadline=None)
+@given(otlp_documents())
+def test_otlp_nanoseconds_convert_as_jaeger_and_sections_add_up(
+    case: tuple[dict[str, Any], list[tuple[int, int]]],
+) -> None:
+    document, times = case
+    (trace,) = parse_otlp(document)
+    for span, (start, end) in zip(trace.spans, times, strict=True):
+        assert (span.start_us, span.duration_us) == (start // 1000, (end - start) // 1000)
+    for path in critical_paths(trace).paths:
+        assert sum(s.duration_us for s in path.sections) == path.root.duration_us
