@@ -31,7 +31,7 @@ from shipshape.scale.failover import (
 from shipshape.scale.watch import FailoverWatcher, HookResult, WatchConfig, run_hooks
 
 NAME = "failover"
-HELP = "Decide failover actions for a primary/replica fleet."
+HELP = "Failover for a primary/replica fleet: seed decisions, a safe planner, a watch loop."
 app = typer.Typer(no_args_is_help=True)
 
 
@@ -189,8 +189,8 @@ def watch(
     path: Annotated[
         str,
         typer.Argument(
-            help="Servers file: servers [{name, url, role, priority}], hooks [command | "
-            "{command, timeout}], readyz_path, timeout, epoch, max_lag."
+            help="Servers file: servers (each name, url, role, priority), hooks (each a "
+            "command or {command, timeout}), readyz_path, timeout, epoch, max_lag."
         ),
     ],
     *,
