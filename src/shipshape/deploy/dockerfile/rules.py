@@ -203,7 +203,9 @@ def _unpinned_base(ctx: LintContext) -> Iterator[tuple[int | None, str]]:
 def _copied_sources(stage: Stage, before: int) -> list[str]:
     sources: list[str] = []
     for instruction in stage.effective():
-        if instruction.line >= before:
+        if instruction.line > before:
+            break
+        if instruction.line == before and instruction.keyword != "RUN":
             break
         if instruction.keyword in {"COPY", "ADD"} and "from" not in instruction.flags:
             argv = exec_form(instruction.value) or instruction.arguments

@@ -1,0 +1,505 @@
+"""The SS-DF rules one by one, the parser's edge cases, ignores and settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from shipshape.deploy.dockerfile import (
+    LintError,
+    LintSettings,
+    lint_dockerfile,
+    lint_path,
+    parse_dockerfile,
+    rule_table,
+    validate_dockerfile,
+)
+from shipshape.findings import Severity
+
+GOOD = """\
+FROM python:3.12-slim
+ENV PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+USER app
+EXPOSE 8000
+CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "8000"]
+"""
+
+
+def codes(text: str, **options: object) -> list[str]:
+    return [finding.code for finding in lint_dockerfile(text, **options)]  # type: ignore[arg-type]
+
+
+def with_cmd(cmd: str, expose: str = "8000") -> str:
+    return GOOD.replace("EXPOSE 8000", f"EXPOSE {expose}").replace(GOOD.splitlines()[-1], cmd)
+
+
+def test_a_good_dockerfile_has_no_findings() -> None:
+    assert codes(GOOD) == []
+
+
+def test_rule_table_has_unique_stable_ids_with_one_line_why_and_fix() -> None:
+    rules = rule_table()
+    assert [r.id for r in rules] == [f"SS-DF{n:03d}" for n in range(1, len(rules) + 1)]
+    assert len(rules) >= 19
+    for rule in rules:
+        assert rule.why
+        assert rule.fix
+        assert "\n" not in rule.why + rule.fix
+        assert isinstance(rule.severity, Severity)
+
+
+def test_docs_table_lists_every_rule() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "dockerfile.md").read_text()
+    for rule in rule_table():
+        assert f"| {rule.id} |" in docs, rule.id
+
+
+# --- the seed's checks and their rules ------------------------------------------------------
+
+
+def test_missing_from_is_ss_df001_and_the_seed_says_missing_from() -> None:
+    text = 'RUN echo hi\nWORKDIR /app\nEXPOSE 1\nCMD ["x"]\n'
+    assert codes(text) == ["SS-DF001"]
+    assert validate_dockerfile(text) == {"valid": False, "errors": ["missing_from"]}
+
+
+def test_workdir_expose_cmd_are_checked_on_the_final_stage_only() -> None:
+    text = (
+        'FROM python:3.12-slim AS build\nWORKDIR /app\nEXPOSE 8000\nCMD ["x"]\n'
+        "FROM python:3.12-slim\n"
+    )
+    found = codes(text)
+    assert {"SS-DF003", "SS-DF004", "SS-DF005"} <= set(found)
+    assert validate_dockerfile(text)["errors"] == [
+        "missing_workdir",
+        "missing_expose",
+        "missing_cmd",
+    ]
+
+
+def test_a_stage_built_from_another_inherits_its_instructions() -> None:
+    text = GOOD + "FROM 0 AS again\n"
+    assert codes(text) == []
+
+
+def test_base_image_variable_resolved_from_global_arg() -> None:
+    text = "ARG BASE=python:3.12-slim\n" + GOOD.replace("FROM python:3.12-slim", "FROM $BASE")
+    assert codes(text) == []
+    assert validate_dockerfile(text) == {"valid": True, "errors": []}
+
+
+def test_relative_workdir() -> None:
+    assert codes(GOOD.replace("WORKDIR /app", "WORKDIR app")) == ["SS-DF006"]
+    assert codes(GOOD.replace("WORKDIR /app", "WORKDIR $HOME/app")) == []
+
+
+# --- CMD, servers ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cmd", "expose", "expected"),
+    [
+        ("CMD uvicorn main:app --host 0.0.0.0 --port 8000", "8000", ["SS-DF007"]),
+        ("CMD exec uvicorn main:app --host 0.0.0.0 --port 8000", "8000", []),
+        ('CMD ["uvicorn", "main:app"]', "8000", ["SS-DF014"]),
+        ('CMD ["uvicorn", "main:app", "--host", "127.0.0.1"]', "8000", ["SS-DF014"]),
+        (
+            'CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "9000"]',
+            "8000",
+            ["SS-DF013"],
+        ),
+        ('CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "9000"]', "9000-9010", []),
+        ('CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--reload"]', "8000", ["SS-DF015"]),
+        ('CMD ["python", "-m", "uvicorn", "main:app", "--host=0.0.0.0"]', "8000/tcp", []),
+        ('CMD ["gunicorn", "main:app"]', "8000", ["SS-DF014"]),
+        ('CMD ["gunicorn", "main:app", "-b", "0.0.0.0:8001"]', "8000", ["SS-DF013"]),
+        ('CMD ["gunicorn", "main:app", "--bind", "[::]:8000"]', "8000", []),
+        ('CMD ["gunicorn", "-c", "gunicorn.conf.py", "main:app"]', "8000", []),
+        ('CMD ["hypercorn", "main:app", "--bind", "localhost:8000"]', "8000", ["SS-DF014"]),
+        ('CMD ["fastapi", "run", "main.py"]', "8000", []),
+        ('CMD ["fastapi", "dev", "main.py"]', "8000", ["SS-DF014", "SS-DF015"]),
+        ('CMD ["shipshape", "serve", "--host", "0.0.0.0"]', "8000", []),
+        ('CMD ["shipshape", "serve"]', "8000", ["SS-DF014"]),
+        ('CMD ["uv", "run", "--no-dev", "uvicorn", "main:app", "--host", "0.0.0.0"]', "8000", []),
+        ('CMD ["sh", "-c", "uvicorn main:app --host 0.0.0.0 --port $PORT"]', "8000", []),
+        ('CMD ["python", "worker.py"]', "8000", []),
+    ],
+)
+def test_server_commands(cmd: str, expose: str, expected: list[str]) -> None:
+    assert codes(with_cmd(cmd, expose)) == expected
+
+
+def test_entrypoint_and_cmd_are_read_together() -> None:
+    text = with_cmd(
+        'ENTRYPOINT ["uvicorn", "main:app"]\nCMD ["--host", "0.0.0.0", "--port", "8080"]'
+    )
+    assert codes(text) == ["SS-DF013"]
+
+
+def test_server_port_from_env() -> None:
+    text = with_cmd('CMD ["sh", "-c", "exec uvicorn main:app --host 0.0.0.0 --port $PORT"]')
+    assert codes(text.replace("ENV PYTHONUNBUFFERED=1", "ENV PYTHONUNBUFFERED=1 PORT=8080")) == [
+        "SS-DF013"
+    ]
+    assert (
+        codes(
+            text.replace("ENV PYTHONUNBUFFERED=1", "ENV PYTHONUNBUFFERED=1 UVICORN_HOST=127.0.0.1")
+        )
+        == []
+    )
+
+
+def test_uvicorn_host_from_env_variable() -> None:
+    text = with_cmd('CMD ["uvicorn", "main:app"]')
+    assert (
+        codes(text.replace("ENV PYTHONUNBUFFERED=1", "ENV PYTHONUNBUFFERED=1 UVICORN_HOST=0.0.0.0"))
+        == []
+    )
+
+
+# --- user, environment ----------------------------------------------------------------------
+
+
+def test_missing_user_means_root() -> None:
+    assert codes(GOOD.replace("USER app\n", "")) == ["SS-DF011"]
+
+
+@pytest.mark.parametrize("user", ["root", "0", "0:0", "root:root"])
+def test_explicit_root_user(user: str) -> None:
+    assert codes(GOOD.replace("USER app", f"USER {user}")) == ["SS-DF011"]
+
+
+def test_root_in_a_build_stage_is_fine() -> None:
+    assert codes("FROM python:3.12-slim AS build\nUSER root\nRUN make\n" + GOOD) == []
+
+
+def test_pythonunbuffered() -> None:
+    assert codes(GOOD.replace("ENV PYTHONUNBUFFERED=1\n", "")) == ["SS-DF012"]
+    assert codes(GOOD.replace("ENV PYTHONUNBUFFERED=1", "ENV PYTHONUNBUFFERED 1")) == []
+    no_python = 'FROM nginx:1.27-alpine\nWORKDIR /srv\nUSER nginx\nEXPOSE 80\nCMD ["nginx"]\n'
+    assert codes(no_python) == []
+
+
+@pytest.mark.parametrize(
+    ("line", "flagged"),
+    [
+        ("ARG GITHUB_TOKEN", True),
+        ("ARG NPM_AUTH_TOKEN=abc", True),
+        ("ENV AWS_SECRET_ACCESS_KEY=abc", True),
+        ("ENV STRIPE_API_KEY=sk_live", True),
+        ("ENV DB_PASSWORD hunter2", True),
+        ("ENV PIP_INDEX_URL=https://user:pw@pypi.example.com/simple", True),
+        ("ENV DB_PASSWORD=", False),
+        ("ENV PASSWORD_FILE=/run/secrets/db", False),
+        ("ENV GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D", False),
+        ("ENV TOKENIZERS_PARALLELISM=false", False),
+        ("ENV PUBLIC_KEY_PATH=/keys/pub", False),
+        ("ARG PYTHON_VERSION=3.12", False),
+    ],
+)
+def test_secrets_in_env_and_arg(line: str, flagged: bool) -> None:
+    text = GOOD.replace("WORKDIR /app", f"{line}\nWORKDIR /app")
+    assert ("SS-DF016" in codes(text)) is flagged
+
+
+# --- dependencies ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("run", "unpinned"),
+    [
+        ("pip install --no-cache-dir -r requirements.txt", 0),
+        ("pip install --no-cache-dir --requirement=requirements.txt", 0),
+        ("python -m pip install --no-cache-dir -r requirements.txt", 0),
+        ("python3.12 -m pip install --no-cache-dir fastapi==0.115.6", 0),
+        ("pip install --no-cache-dir fastapi", 1),
+        ("pip install --no-cache-dir 'fastapi>=0.100' pydantic~=2.0", 2),
+        ("pip install --no-cache-dir -U pip", 1),
+        ("pip install --no-cache-dir -e .", 1),
+        ("pip install --no-cache-dir -r requirements.txt && pip install --no-cache-dir .", 0),
+        ("pip install --no-cache-dir --no-deps .", 0),
+        ("pip install --no-cache-dir /wheels/*.whl", 0),
+        ("pip install --no-cache-dir --no-index --find-links /wheels app", 0),
+        ("pip install --no-cache-dir -c constraints.txt fastapi", 0),
+        ("pip install --no-cache-dir git+https://github.com/x/y.git@v1.2", 0),
+        ("pip install --no-cache-dir git+https://github.com/x/y.git", 1),
+        ("pip install --no-cache-dir 'app @ https://example.com/app-1.0.tar.gz'", 0),
+        ('pip install --no-cache-dir "poetry==$POETRY_VERSION"', 0),
+        ("uv sync --frozen --no-cache", 0),
+        ("uv sync --locked --no-cache", 0),
+        ("uv sync --no-cache", 1),
+        ("uv pip install --no-cache --system -r requirements.txt", 0),
+        ("uv pip install --no-cache --system fastapi", 1),
+        ("pipx install poetry==1.8.5", 0),
+        ("pipx install poetry", 1),
+        ("uv tool install --no-cache ruff", 1),
+        ("pipenv install --system --deploy", 0),
+        ("pipenv install --system", 1),
+    ],
+)
+def test_dependency_pinning(run: str, unpinned: int) -> None:
+    text = GOOD.replace("RUN pip install --no-cache-dir -r requirements.txt", f"RUN {run}")
+    text = text.replace("COPY requirements.txt .", "COPY requirements.txt Pipfile.lock ./")
+    assert codes(text).count("SS-DF009") == unpinned
+
+
+def test_poetry_install_needs_the_lock_in_the_image() -> None:
+    base = GOOD.replace("COPY requirements.txt .", "COPY {files} ./").replace(
+        "RUN pip install --no-cache-dir -r requirements.txt",
+        "RUN poetry install --no-root --no-cache",
+    )
+    assert "SS-DF009" in codes(base.format(files="pyproject.toml"))
+    assert "SS-DF009" not in codes(base.format(files="pyproject.toml poetry.lock"))
+    mounted = base.format(files="pyproject.toml").replace(
+        "RUN poetry", "RUN --mount=type=bind,source=poetry.lock,target=poetry.lock poetry"
+    )
+    assert "SS-DF009" not in codes(mounted)
+
+
+@pytest.mark.parametrize(
+    ("run", "cached"),
+    [
+        ("pip install -r requirements.txt", True),
+        ("pip install --no-cache-dir -r requirements.txt", False),
+        ("pip install -r requirements.txt && rm -rf /root/.cache/pip", False),
+        ("pip install -r requirements.txt && pip cache purge", False),
+        ("--mount=type=cache,target=/root/.cache/pip pip install -r requirements.txt", False),
+        ("uv sync --frozen", True),
+        ("uv sync --frozen --no-cache", False),
+        ("poetry install --no-root", True),
+    ],
+)
+def test_package_cache_in_the_final_image(run: str, cached: bool) -> None:
+    text = GOOD.replace("RUN pip install --no-cache-dir -r requirements.txt", f"RUN {run}")
+    text = text.replace("COPY requirements.txt .", "COPY requirements.txt poetry.lock ./")
+    assert ("SS-DF010" in codes(text)) is cached
+
+
+def test_package_cache_in_a_build_stage_does_not_matter() -> None:
+    build = "FROM python:3.12-slim AS build\nRUN pip install -r requirements.txt\n"
+    assert codes(build + GOOD) == []
+
+
+def test_pip_no_cache_dir_env() -> None:
+    text = GOOD.replace("--no-cache-dir ", "").replace(
+        "ENV PYTHONUNBUFFERED=1", "ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1"
+    )
+    assert codes(text) == []
+
+
+def test_source_copied_before_the_dependency_install() -> None:
+    text = GOOD.replace("COPY requirements.txt .\n", "COPY . .\n").replace("COPY . .\nUSER", "USER")
+    assert codes(text) == ["SS-DF018"]
+
+
+def test_uv_two_step_sync_is_not_cache_busting() -> None:
+    text = GOOD.replace(
+        "COPY requirements.txt .\nRUN pip install --no-cache-dir -r requirements.txt\nCOPY . .",
+        "COPY pyproject.toml uv.lock ./\nRUN uv sync --frozen --no-cache --no-install-project\n"
+        "COPY . .\nRUN uv sync --frozen --no-cache",
+    )
+    assert codes(text) == []
+
+
+@pytest.mark.parametrize(
+    ("add", "flagged"),
+    [
+        ("ADD app /app", True),
+        ('ADD ["a b", "/app/"]', True),
+        ("ADD vendor.tar.gz /opt/", False),
+        ("ADD https://example.com/x.bin /x.bin", False),
+        ("ADD git@github.com:x/y.git /src", False),
+    ],
+)
+def test_add_where_copy_serves(add: str, flagged: bool) -> None:
+    assert ("SS-DF017" in codes(GOOD.replace("COPY . .", add))) is flagged
+
+
+def test_untagged_latest_and_pinned_base_images() -> None:
+    assert codes(GOOD.replace("python:3.12-slim", "python")).count("SS-DF008") == 1
+    assert codes(GOOD.replace("python:3.12-slim", "python:latest")).count("SS-DF008") == 1
+    assert "SS-DF008" not in codes(GOOD.replace("python:3.12-slim", "python@sha256:" + "a" * 64))
+    assert "SS-DF008" not in codes(GOOD.replace("python:3.12-slim", "localhost:5000/py:3.12-slim"))
+    assert "SS-DF008" in codes(GOOD.replace("python:3.12-slim", "localhost:5000/python-slim"))
+
+
+# --- parsing real-world syntax ---------------------------------------------------------------
+
+
+def test_heredoc_bodies_belong_to_their_instruction() -> None:
+    text = GOOD.replace(
+        "RUN pip install --no-cache-dir -r requirements.txt",
+        "RUN <<EOF\nset -e\npip install fastapi\nuseradd app\nEOF",
+    )
+    parsed = parse_dockerfile(text)
+    assert parsed.final is not None
+    keywords = [i.keyword for i in parsed.final.instructions]
+    assert keywords == ["ENV", "WORKDIR", "COPY", "RUN", "COPY", "USER", "EXPOSE", "CMD"]
+    assert [f.line for f in lint_dockerfile(text) if f.code == "SS-DF009"] == [5]
+
+
+def test_escape_directive_and_line_continuations() -> None:
+    text = "# escape=`\n" + GOOD.replace(
+        "RUN pip install --no-cache-dir -r requirements.txt",
+        "RUN pip install --no-cache-dir `\n    -r requirements.txt `\n    fastapi",
+    )
+    found = lint_dockerfile(text)
+    assert [(f.code, f.line) for f in found] == [("SS-DF009", 6)]
+
+
+def test_instructions_are_case_insensitive() -> None:
+    assert codes(GOOD.replace("USER app", "user app").replace("FROM", "from")) == []
+
+
+def test_copy_from_an_image_is_not_the_source() -> None:
+    text = GOOD.replace(
+        "COPY requirements.txt .",
+        "COPY --from=ghcr.io/astral-sh/uv:0.5 /uv /bin/\nCOPY requirements.txt .",
+    )
+    assert codes(text) == []
+
+
+# --- ignores and settings --------------------------------------------------------------------
+
+
+def test_inline_ignore_on_the_line_before() -> None:
+    text = GOOD.replace("USER app\n", "").replace("FROM", "# shipshape: ignore=SS-DF011\nFROM")
+    assert codes(text) == []
+
+
+def test_inline_ignore_within_the_same_instruction() -> None:
+    text = GOOD.replace(
+        "RUN pip install --no-cache-dir -r requirements.txt",
+        "RUN pip install --no-cache-dir \\\n# shipshape: ignore=SS-DF009\n    fastapi",
+    )
+    assert codes(text) == []
+    same_line = GOOD.replace(
+        "RUN pip install --no-cache-dir -r requirements.txt",
+        "RUN pip install --no-cache-dir fastapi  # shipshape: ignore=SS-DF009",
+    )
+    assert codes(same_line) == []
+
+
+def test_inline_ignore_only_covers_the_next_instruction() -> None:
+    text = GOOD.replace("WORKDIR /app", "# shipshape: ignore=SS-DF006\nWORKDIR app\nWORKDIR lib")
+    assert [(f.code, f.line) for f in lint_dockerfile(text)] == [("SS-DF006", 5)]
+
+
+def test_ignore_file_comment_and_settings_ignore() -> None:
+    text = GOOD.replace("USER app\n", "")
+    assert codes("# shipshape: ignore-file=SS-DF011\n" + text) == []
+    assert codes(text, settings=LintSettings(ignore=frozenset({"SS-DF011"}))) == []
+
+
+def test_settings_change_severity() -> None:
+    text = GOOD.replace("USER app\n", "")
+    settings = LintSettings.model_validate({"severity": {"SS-DF011": "info"}})
+    assert [f.severity for f in lint_dockerfile(text, settings=settings)] == [Severity.info]
+
+
+def test_settings_reject_unknown_keys_and_rule_ids() -> None:
+    with pytest.raises(ValueError, match="SS-DF999"):
+        LintSettings.model_validate({"ignore": ["SS-DF999"]})
+    with pytest.raises(ValueError, match="ignor"):
+        LintSettings.model_validate({"ignor": []})
+    with pytest.raises(ValueError, match="severity"):
+        LintSettings.model_validate({"fail-level": "fatal"})
+
+
+def test_lint_path_reads_settings_from_the_nearest_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n[tool.shipshape.dockerfile]\nignore = ["SS-DF011"]\n'
+    )
+    (tmp_path / ".dockerignore").write_text(".git\n.venv\n")
+    (tmp_path / "Dockerfile").write_text(GOOD.replace("USER app\n", ""))
+    assert lint_path(tmp_path) == []
+
+
+def test_lint_path_checks_the_dockerignore(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text(GOOD)
+    settings = LintSettings()
+    assert [f.code for f in lint_path(tmp_path / "Dockerfile", settings)] == ["SS-DF019"]
+    (tmp_path / ".dockerignore").write_text("*\n!src\n!requirements.txt\n")
+    assert lint_path(tmp_path / "Dockerfile", settings) == []
+    (tmp_path / ".dockerignore").write_text("**/.git\n.venv\n")
+    assert lint_path(tmp_path / "Dockerfile", settings) == []
+    (tmp_path / ".dockerignore").write_text(".git/\n")
+    assert "does not exclude .venv" in lint_path(tmp_path / "Dockerfile", settings)[0].message
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("", 1, "no instructions"),
+        ("# just a comment\n\n", 1, "no instructions"),
+        ("hello world\n", 1, "unknown instruction 'hello'"),
+        ("FROM python:3.12-slim\nRUN true\nbogus thing\n", 3, "unknown instruction 'bogus'"),
+        ("FROM python:3.12-slim\nCMD\n", 2, "'CMD' has no arguments"),
+        ("RUN true\nFROM python:3.12-slim\n", 1, "RUN before the first FROM"),
+        ("FROM --platform=linux/amd64\n", 1, "FROM names no image"),
+        ('{"json": true}\n', 1, "unknown instruction"),
+    ],
+)
+def test_text_that_is_not_a_dockerfile_is_a_lint_error_with_a_line(
+    text: str, line: int, message: str
+) -> None:
+    with pytest.raises(LintError) as raised:
+        lint_dockerfile(text, "Dockerfile.bad")
+    assert raised.value.line == line
+    assert message in raised.value.message
+    assert str(raised.value).startswith(f"Dockerfile.bad:{line}: ")
+
+
+def test_unreadable_files_are_lint_errors(tmp_path: Path) -> None:
+    with pytest.raises(LintError, match="no such file"):
+        lint_path(tmp_path / "missing")
+    (tmp_path / "binary").write_bytes(b"FROM python\n\xff\xfe\x00")
+    with pytest.raises(LintError, match=r"binary:2: not UTF-8"):
+        lint_path(tmp_path / "binary")
+    (tmp_path / "Dockerfile").mkdir()
+    with pytest.raises(LintError, match="is a directory"):
+        lint_path(tmp_path)
+
+
+dockerfile_words = st.sampled_from(
+    ["FROM", "RUN", "CMD", "USER", "ENV", "ARG", "COPY", "ADD", "EXPOSE", "WORKDIR", "ENTRYPOINT",
+     "python:3.12-slim", "AS", "build", "--from=build", "pip", "install", "-r", "uv", "sync",
+     "uvicorn", "--host", "127.0.0.1", "--port", "$PORT", "${X:-1}", "<<EOF", "EOF", "\\\n", "\n",
+     "#", "shipshape:", "ignore=SS-DF004", '["a",', '"b"]', "'", '"', "`", "&&", ";", "=", ":"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(), st.lists(dockerfile_words).map(" ".join)))
+def test_random_text_never_crashes_the_parser_the_linter_or_the_seed(text: str) -> None:
+    result = validate_dockerfile(text)
+    assert set(result["errors"]) <= {
+        "missing_from",
+        "base_image_not_slim",
+        "missing_workdir",
+        "missing_expose",
+        "missing_cmd",
+    }
+    findings = []
+    error: LintError | None = None
+    try:
+        findings = lint_dockerfile(text)
+    except LintError as raised:
+        error = raised
+    if error is not None:
+        assert error.line is not None
+        assert error.line >= 1
+        assert str(error).startswith(f"Dockerfile:{error.line}: ")
+    else:
+        assert all(f.code.startswith("SS-DF") for f in findings)
+        assert all(f.line is None or f.line >= 1 for f in findings)
