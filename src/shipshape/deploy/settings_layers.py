@@ -154,9 +154,8 @@ class ResolvedSettings(Generic[M]):
 
     def entries(self) -> list[SettingsEntry]:
         """Every leaf key, sorted, with its effective value and origin."""
-        effective = (
-            self.values if self.settings is None else plain_value(self.settings.model_dump())
-        )
+        raw = self.values if self.settings is None else self.settings.model_dump()
+        effective = plain_value(raw)
         return [
             SettingsEntry(".".join(path), value, self.is_secret(path), self.origin(path))
             for path, value in _leaves(effective)
@@ -390,6 +389,7 @@ def resolve_settings(
     environ: Mapping[str, str] | None = None,
     secrets_dir: str | Path | None = "/run/secrets",
     overrides: Mapping[str, Any] | None = None,
+    validate: bool = True,
 ) -> ResolvedSettings[M]: ...
 
 
@@ -406,6 +406,7 @@ def resolve_settings(
     environ: Mapping[str, str] | None = None,
     secrets_dir: str | Path | None = "/run/secrets",
     overrides: Mapping[str, Any] | None = None,
+    validate: bool = True,
 ) -> ResolvedSettings[Any]: ...
 
 
@@ -421,12 +422,14 @@ def resolve_settings(
     environ: Mapping[str, str] | None = None,
     secrets_dir: str | Path | None = "/run/secrets",
     overrides: Mapping[str, Any] | None = None,
+    validate: bool = True,
 ) -> ResolvedSettings[M]:
     """Load every layer for ``env``, merge them, validate against ``model`` if given.
 
     ``environ`` defaults to ``os.environ``; relative paths are taken from ``root``. With a
     ``BaseSettings`` model, its ``env_prefix``, ``env_nested_delimiter`` and ``secrets_dir``
-    are the defaults. Raises :class:`SettingsError` naming the file, line, key and layer.
+    are the defaults. Raises :class:`SettingsError` naming the file, line, key and layer;
+    ``validate=False`` merges the layers (defaults included) without validating them.
     """
     if not _ENV_NAME.match(env) or env == "base":
         message = f"environment name {env!r}: use letters, digits, - and _ (not base)"
@@ -514,7 +517,7 @@ def resolve_settings(
         secret_paths=frozenset(secret_paths(model)) if model is not None else frozenset(),
         files=files,
     )
-    if model is None:
+    if model is None or not validate:
         return resolved
     unknown = [
         SettingsProblem(

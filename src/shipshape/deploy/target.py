@@ -157,7 +157,6 @@ class DeploySpec(BaseModel):
 
 DEPLOY_CONFIG_CODES.update(
     {
-        "invalid_field": "a field has the wrong type or an unknown name",
         "max_instances_below_min": "`max_instances` is below `min_instances`",
         "startup_window_shorter_than_boot": (
             "the startup probe gives up before the service has booted"
@@ -189,7 +188,6 @@ _RULE_TABLE: list[tuple[str, str, Severity, str]] = [
         _E,
         "use a whole number >= 1 (not true/false)",
     ),
-    ("SS-DEP007", "invalid_field", _E, "fix the key or value the message names"),
     ("SS-DEP010", "max_instances_below_min", _E, "raise max_instances to at least min_instances"),
     (
         "SS-DEP011",
