@@ -276,3 +276,29 @@ def test_watch_bad_config_exits_2(tmp_path: Path, data: Any, message: str) -> No
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_watch_down_after_ignores_a_single_failed_probe(tmp_path: Path) -> None:
+    servers = {"p": ReadyServer([True, False, True, False, False]), "r": ReadyServer([True])}
+    try:
+        path = write(
+            tmp_path / "servers.yaml",
+            {
+                "servers": [
+                    {"name": "p", "url": servers["p"].url, "role": "primary"},
+                    {"name": "r", "url": servers["r"].url, "role": "replica"},
+                ],
+                "down_after": 2,
+            },
+        )
+        args = ["failover", "watch", str(path), "--interval", "0", "--max-rounds", "5", "--json"]
+        result = runner.invoke(app, args)
+    finally:
+        for server in servers.values():
+            server.stop()
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(line["round"], line["plan"]["status"]) for line in lines] == [
+        (1, "ok"),
+        (5, "failover"),
+    ]

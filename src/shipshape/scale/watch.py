@@ -59,6 +59,7 @@ class WatchConfig(BaseModel):
     hooks: list[Hook] = []
     readyz_path: str = "/readyz"
     timeout: float = Field(default=2.0, gt=0)
+    down_after: int = Field(default=1, ge=1, description="failed probes in a row before down")
     epoch: int = Field(default=0, ge=0)
     max_lag: float | None = Field(default=None, ge=0)
 
@@ -101,6 +102,7 @@ class _View:
     epoch: int = 0
     lag: float = 0.0
     following: str | None = None
+    failed_probes: int = 0
 
 
 def _failover_fields(body: bytes) -> dict[str, Any]:
@@ -199,10 +201,11 @@ class FailoverWatcher:
             fields = _failover_fields(response.content)
         except httpx.HTTPError:
             healthy = False
+        view.failed_probes = 0 if healthy else view.failed_probes + 1
         snapshot = {
             "name": server.name,
             "role": view.role,
-            "healthy": healthy,
+            "healthy": view.failed_probes < self.config.down_after,
             "priority": view.priority,
             "lag": view.lag,
             "epoch": view.epoch,
