@@ -216,3 +216,21 @@ def test_pool_weighted_uses_effective_weights() -> None:
     pool = Pool(backends, SmoothWeightedRoundRobin())
     picks = Counter(pool.choose(0.0).name for _ in range(8))
     assert picks == {"a": 6, "b": 2}
+
+
+@given(
+    st.lists(st.text(min_size=1, max_size=6), min_size=2, max_size=8, unique=True),
+    st.lists(st.text(max_size=8), min_size=1, max_size=40),
+    st.data(),
+)
+def test_sticky_removal_moves_only_the_removed_backends_keys(
+    names: list[str], keys: list[str], data: st.DataObject
+) -> None:
+    hashing = Rendezvous()
+    weights = {name: float(data.draw(st.integers(1, 4))) for name in names}
+    removed = data.draw(st.sampled_from(names))
+    remaining = {name: w for name, w in weights.items() if name != removed}
+    for key in keys:
+        before = hashing.owner(key, weights)
+        after = hashing.owner(key, remaining)
+        assert before in (after, removed)

@@ -304,3 +304,24 @@ def test_every_backend_refusing_raises_the_connect_error() -> None:
         client.get("http://svc/")
     assert not isinstance(caught.value, NoHealthyBackend)
     assert "refused by 10.0.0.2" in str(caught.value)
+
+
+def test_real_servers_concurrent_threads_balance_and_settle(servers: list[Server]) -> None:
+    transport = BalancingTransport([s.url for s in servers], strategy="least-request")
+    answers: list[str] = []
+
+    def worker() -> None:
+        for _ in range(20):
+            answers.append(client.get("http://svc/").text)
+
+    with httpx.Client(transport=transport) as client:
+        threads = [threading.Thread(target=worker) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert len(answers) == 120
+    assert set(answers) == {"s0", "s1", "s2"}
+    status = transport.status()
+    assert [row["in_flight"] for row in status] == [0, 0, 0]
+    assert sum(row["requests"] for row in status) == 120
