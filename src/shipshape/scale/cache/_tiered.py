@@ -369,10 +369,10 @@ class TieredCache:
             try:
                 await pubsub.subscribe(self._channel)
                 async for message in pubsub.listen():
-                    kind = message["type"]
+                    kind, data = message["type"], message["data"]
                     if kind == "message":
                         self.stats.invalidations_received += 1
-                        self._drop_local(message["data"].decode())
+                        self._drop_local(data.decode() if isinstance(data, bytes) else str(data))
                     elif kind == "subscribe":
                         if resubscribing:
                             self._drop_all_local()
@@ -381,14 +381,16 @@ class TieredCache:
                         self._listening.set()
                         delay = 0.05
             except REDIS_FAILURES as exc:
-                self.subscribed = False
-                resubscribing = True
                 self._redis_failed(exc)
-                self._listening.set()
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+            except Exception:
+                log.exception("cache %s: invalidation listener failed; restarting", self.namespace)
             finally:
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
+            self.subscribed = False
+            resubscribing = True
+            self._listening.set()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
     def _drop_local(self, key: str) -> None:
         self._epoch += 1
