@@ -213,8 +213,8 @@ def test_bad_input_exits_2_and_still_reports_the_rest(tmp_path: Path) -> None:
         ({"config/prod.yaml": "port: [1,\n"}, "prod.yaml:2: invalid YAML"),
         ({"deploy.toml": "a = 1\n", "deploy.yaml": "a: 1\n"}, "keep one or pass --deploy"),
         (
-            {"deploy.yaml": "region: r\nreplicas: 2\n"},
-            "deploy.yaml:2: default: replicas: unknown key",
+            {"deploy.yaml": "region: r\ninstance_type: t\nmin_instances: 2\nreplicas: 2\n"},
+            "deploy.yaml:4: default: replicas: unknown key",
         ),
         ({"Dockerfile": ""}, "Dockerfile"),
     ],
