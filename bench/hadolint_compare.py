@@ -19,6 +19,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -41,6 +42,40 @@ EQUIVALENT = {
     "DL3025": "SS-DF007",  # JSON notation for CMD/ENTRYPOINT
     "DL3064": "SS-DF016",  # sensitive data in ARG or ENV
 }
+
+
+# single RUN lines: (command, should it be reported as unpinned?, why)
+PIN_PROBES: list[tuple[str, bool, str]] = [
+    ("pip install --no-cache-dir -r requirements.txt", False, "pinned requirements file"),
+    ("python -m pip install --no-cache-dir -r requirements.txt", False, "same, through python -m"),
+    ("python -m pip install --no-cache-dir fastapi", True, "bare name through python -m"),
+    ("pip install --no-cache-dir /wheels/app-1.0-py3-none-any.whl", False, "a wheel file"),
+    (
+        "pip install --no-cache-dir --no-index --find-links /wheels app",
+        False,
+        "local wheelhouse only",
+    ),
+    ("pip install --no-cache-dir -c constraints.txt fastapi", False, "constrained"),
+    ('pip install --no-cache-dir "poetry==$POETRY_VERSION"', False, "version from a variable"),
+    ("pip install --no-cache-dir git+https://github.com/x/y.git@v1.2", False, "VCS at a tag"),
+    ("pip install --no-cache-dir git+https://github.com/x/y.git", True, "VCS at no ref"),
+    ("pip install --no-cache-dir fastapi>=0.115", True, "a range"),
+    ("pip install --no-cache-dir 'fastapi>=0.115'", True, "a quoted range"),
+    ("pip install --no-cache-dir fastapi~=0.115", True, "a compatible-release range"),
+    ("pip install --no-cache-dir -r requirements.txt fastapi", True, "a bare name after -r"),
+    ("pip3.12 install --no-cache-dir fastapi", True, "pip3.12"),
+    ("/usr/local/bin/pip install --no-cache-dir fastapi", True, "pip by full path"),
+    ("pip install --no-cache-dir --upgrade pip", True, "unpinned pip upgrade"),
+    ("pip install --no-cache-dir --no-deps .", False, "the project, no dependencies"),
+    ("pip install --no-cache-dir .", True, "the project with unpinned dependencies"),
+    ("uv sync --frozen --no-cache", False, "uv lock file, frozen"),
+    ("uv sync --no-cache", True, "uv sync may re-resolve and rewrite the lock"),
+    ("uv pip install --no-cache --system fastapi", True, "uv pip, bare name"),
+    ("pipx install poetry==1.8.5", False, "pinned tool"),
+    ("pipx install poetry", True, "unpinned tool"),
+    ("pipenv install --system --deploy", False, "Pipfile.lock enforced"),
+    ("pipenv install --system", True, "Pipfile.lock not enforced"),
+]
 
 
 def hadolint_binary() -> str:
@@ -127,6 +162,28 @@ def compare(files: list[Path]) -> dict[str, Any]:
     }
 
 
+def pin_probes(tmp: Path) -> list[dict[str, Any]]:
+    """Each probe as a tiny Dockerfile: does each tool report it as unpinned?"""
+    files = []
+    for number, (command, _, _) in enumerate(PIN_PROBES):
+        file = tmp / f"probe{number:02d}.Dockerfile"
+        file.write_text(
+            f"FROM python:3.12-slim\nCOPY requirements.txt Pipfile.lock ./\nRUN {command}\n"
+        )
+        files.append(file)
+    theirs = run_hadolint(files)
+    settings = LintSettings()
+    rows = []
+    for file, (command, expected, why) in zip(files, PIN_PROBES, strict=True):
+        ours = any(f.code == "SS-DF009" for f in lint_path(file, settings))
+        hadolint = any(code == "DL3013" for code, _ in theirs[file.name])
+        rows.append(
+            {"command": command, "expected": expected, "why": why,
+             "shipshape": ours, "hadolint": hadolint}
+        )  # fmt: skip
+    return rows
+
+
 def timings(files: list[Path], repeats: int) -> dict[str, float]:
     def best(command: list[str]) -> float:
         samples = []
@@ -164,6 +221,8 @@ def main() -> None:
     args = parser.parse_args()
     files = sorted(CORPUS.glob("*.Dockerfile"))
     result = compare(files)
+    with tempfile.TemporaryDirectory() as tmp:
+        result["pin_probes"] = pin_probes(Path(tmp))
     result["timings"] = timings(files, args.repeats)
     if args.json:
         print(json.dumps(result, indent=1))
@@ -187,6 +246,24 @@ def main() -> None:
     print(
         f"SS-DF rules with no hadolint equivalent: {result['shipshape_rules_without_equivalent']}"
     )
+    probes = result["pin_probes"]
+    print("\n| RUN | should report | shipshape SS-DF009 | hadolint DL3013 | why |")
+    print("|---|---|---|---|---|")
+    mark = {True: "yes", False: "no"}
+    for probe in probes:
+        verdicts = [
+            mark[probe[tool]] + ("" if probe[tool] == probe["expected"] else " ✗")
+            for tool in ("shipshape", "hadolint")
+        ]
+        print(
+            f"| `{probe['command']}` | {mark[probe['expected']]} | {verdicts[0]} | "
+            f"{verdicts[1]} | {probe['why']} |"
+        )
+    right = {
+        tool: sum(p[tool] == p["expected"] for p in probes) for tool in ("shipshape", "hadolint")
+    }
+    print(f"\npin probes right: shipshape {right['shipshape']}/{len(probes)}, "
+          f"hadolint {right['hadolint']}/{len(probes)}")  # fmt: skip
     t = result["timings"]
     print(
         f"\ntimings over the corpus (best of {args.repeats}): hadolint process "
