@@ -121,11 +121,12 @@ def _using(operations: Operations, name: str, column: Column) -> dict[str, str]:
 def _table_op(operations: Operations, op: Operation) -> None:
     if op.kind == "create_table":
         assert op.definition is not None
-        operations.create_table(
-            op.table, *(sa_column(c, s) for c, s in op.definition.columns.items())
-        )
-        for index in table_indexes(op.table, op.definition):
-            operations.create_index(index.name, op.table, [index.column], unique=index.unique)
+        columns = {name: sa_column(name, spec) for name, spec in op.definition.columns.items()}
+        indexes = [
+            sa.Index(index.name, columns[index.column], unique=index.unique)
+            for index in table_indexes(op.table, op.definition)
+        ]
+        operations.create_table(op.table, *columns.values(), *indexes)
     elif op.kind == "drop_table":
         operations.drop_table(op.table)
     else:
