@@ -197,6 +197,92 @@ def test_dockerfile_valid_iff_no_errors(present: set[str], slim: bool) -> None:
     assert len(result["errors"]) == (0 if slim else 1) + 3 - len(present)
 
 
+def test_dockerfile_crlf_line_endings() -> None:
+    assert validate_dockerfile(COURSE_DOCKERFILE.replace("\n", "\r\n")) == {
+        "valid": True,
+        "errors": [],
+    }
+
+
+def test_dockerfile_indented_instructions() -> None:
+    text = "  FROM python:3.11-slim\n\tWORKDIR /app\n   EXPOSE 8000\n CMD run\n"
+    assert validate_dockerfile(text) == {"valid": True, "errors": []}
+
+
+def test_dockerfile_comment_lines_inside_a_continuation_are_dropped() -> None:
+    text = "FROM python:3.11-slim\nWORKDIR /app\nEXPOSE 80\nRUN a \\\n# CMD not\n  b\n"
+    assert validate_dockerfile(text) == {"valid": False, "errors": ["missing_cmd"]}
+
+
+def test_dockerfile_escape_directive_changes_the_continuation_character() -> None:
+    text = "# escape=`\nFROM python:3.11-slim\nWORKDIR C:\\app\nEXPOSE 80\nRUN echo `\n  CMD x\n"
+    assert validate_dockerfile(text) == {"valid": False, "errors": ["missing_cmd"]}
+
+
+def test_dockerfile_heredoc_body_is_not_instructions() -> None:
+    text = "FROM python:3.11-slim\nWORKDIR /app\nRUN <<EOF\nEXPOSE 80\nCMD fake\nEOF\n"
+    assert validate_dockerfile(text) == {
+        "valid": False,
+        "errors": ["missing_expose", "missing_cmd"],
+    }
+
+
+def test_dockerfile_onbuild_triggers_do_not_count() -> None:
+    text = "FROM python:3.11-slim\nWORKDIR /app\nEXPOSE 80\nONBUILD CMD run\n"
+    assert validate_dockerfile(text) == {"valid": False, "errors": ["missing_cmd"]}
+
+
+_BODY_INSTRUCTIONS = [
+    ("WORKDIR", "/app"),
+    ("EXPOSE", "8000"),
+    ("CMD", '["python", "-m", "app"]'),
+    ("ENTRYPOINT", "serve"),
+    ("RUN", "pip install fastapi"),
+    ("RUN", "echo EXPOSE 1 CMD x WORKDIR /"),
+    ("COPY", ". ."),
+    ("ENV", "MODE=prod"),
+]
+_COMMENTS = ["", "# CMD run", "#EXPOSE 80", "  # WORKDIR /srv", "\t"]
+
+
+@st.composite
+def single_stage_dockerfiles(draw: st.DrawFn) -> tuple[str, str, list[str]]:
+    def keyword(word: str) -> str:
+        return draw(st.sampled_from([word, word.lower(), word.title()]))
+
+    def instruction(word: str, args: str) -> str:
+        head = keyword(word)
+        if draw(st.booleans()):  # a continuation between every word of the arguments
+            return head + " \\\n    " + " \\\n    ".join(args.split(" "))
+        return f"{head} {args}"
+
+    image = draw(st.sampled_from(["python:3.12-slim", "python:3.12", "alpine:3.20", "debian"]))
+    body = draw(st.lists(st.sampled_from(_BODY_INSTRUCTIONS), max_size=8))
+    lines = [instruction("FROM", image)]
+    for word, args in body:
+        lines.extend(draw(st.lists(st.sampled_from(_COMMENTS), max_size=2)))
+        lines.append(instruction(word, args))
+    return "\n".join(lines) + "\n", image, [word for word, _ in body]
+
+
+@relaxed
+@given(single_stage_dockerfiles())
+def test_dockerfile_matches_a_reference_on_generated_files(
+    generated: tuple[str, str, list[str]],
+) -> None:
+    text, image, keywords = generated
+    expected = []
+    if not any(marker in image for marker in ("slim", "alpine", "distroless")):
+        expected.append("base_image_not_slim")
+    if "WORKDIR" not in keywords:
+        expected.append("missing_workdir")
+    if "EXPOSE" not in keywords:
+        expected.append("missing_expose")
+    if "CMD" not in keywords and "ENTRYPOINT" not in keywords:
+        expected.append("missing_cmd")
+    assert validate_dockerfile(text) == {"valid": not expected, "errors": expected}
+
+
 # --- validate_deploy_config ----------------------------------------------------------
 
 GOOD_CONFIG = {"region": "us-east-1", "instance_type": "t3.micro", "min_instances": 2}
