@@ -38,7 +38,10 @@ def round_robin(
     """Assign requests to servers in turn (request i goes to server i mod n)."""
     source = source_name(path)
     servers = require_list(pick(load_data(path), "servers", source), source, "servers")
-    assignment = round_robin_balance(servers, requests)
+    try:
+        assignment = round_robin_balance(servers, requests)
+    except ValueError as error:
+        raise InputError(source, str(error)) from None
     if as_json:
         print_json(assignment)
         return

@@ -58,7 +58,10 @@ def decide(
     """
     source = source_name(path)
     servers = require_list(pick(load_data(path), "servers", source), source, "servers")
-    decisions = failover_decisions(servers)
+    try:
+        decisions = failover_decisions(servers)
+    except (ValueError, TypeError) as error:
+        raise InputError(source, str(error)) from None
     if as_json:
         print_json(decisions)
     else:
