@@ -101,9 +101,13 @@ def test_new_pods_wait_for_this_releases_migration_job() -> None:
     assert manifests["RoleBinding"]["subjects"][0]["name"] == "orders"
 
 
-def test_a_new_image_gets_a_new_migration_job() -> None:
+def test_a_changed_job_gets_a_new_name_an_unchanged_one_keeps_it() -> None:
     newer = SPEC.model_copy(update={"image": "ghcr.io/acme/orders:1.5.0"})
     assert migration_job_name(newer) != migration_job_name(SPEC)
+    more_env = SPEC.model_copy(update={"env": {"LOG_LEVEL": "debug"}})
+    assert migration_job_name(more_env) != migration_job_name(SPEC)
+    more_pods = SPEC.model_copy(update={"max_instances": 20})
+    assert migration_job_name(more_pods) == migration_job_name(SPEC)
     assert len(migration_job_name(SPEC.model_copy(update={"name": "a" * 63}))) <= 63
 
 

@@ -128,7 +128,7 @@ def check(
     model: Annotated[
         str | None,
         typer.Option(
-            "--model", help="Settings model module:Class (default: [tool.shipshape] settings)."
+            "--model", help="Settings model module:Class (default: \\[tool.shipshape] settings)."
         ),
     ] = None,
     prod_env: Annotated[

@@ -39,7 +39,7 @@ Model = Annotated[
     str | None,
     typer.Option(
         "--model",
-        help="Settings model as module:Class (default: [tool.shipshape] settings in "
+        help="Settings model as module:Class (default: \\[tool.shipshape] settings in "
         "pyproject.toml; without one, the merged layers are shown schema-less).",
     ),
 ]

@@ -1,6 +1,6 @@
 """Render a :class:`DeploySpec` to Kubernetes manifests.
 
-Ordering without Helm hooks: the migration Job is named after the image and command, so
+Ordering without Helm hooks: the migration Job is named after a hash of what it runs, so
 each release gets a fresh Job; every new pod has an init container that waits for that
 Job to complete. One ``kubectl apply`` therefore migrates first, and old pods keep serving
 (``maxUnavailable: 0``) until the new ones are ready.
@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import orjson
 import yaml
 
 from shipshape.deploy.target import DeploySpec, Probe
@@ -40,11 +41,14 @@ def _metadata(spec: DeploySpec, name: str, component: str) -> dict[str, Any]:
 
 
 def migration_job_name(spec: DeploySpec) -> str:
-    """``<name>-migrate-<hash of image and command>``: a new release gets a new Job."""
-    digest = hashlib.sha256(
-        "\0".join([spec.image or "", *spec.migrate.command]).encode()
-    ).hexdigest()[:8]
-    return f"{spec.name[:46].rstrip('-')}-migrate-{digest}"
+    """``<name>-migrate-<hash of the Job's spec>``.
+
+    Jobs are immutable, so any change to what the Job runs (image, command, env, secrets,
+    resources) makes a new Job; re-applying an unchanged release keeps the completed one.
+    """
+    job_spec = _migration_job_spec(spec, spec.image or "")
+    digest = hashlib.sha256(orjson.dumps(job_spec, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return f"{spec.name[:46].rstrip('-')}-migrate-{digest[:8]}"
 
 
 def _probe(probe: Probe) -> dict[str, Any]:
@@ -130,7 +134,7 @@ def _rbac(spec: DeploySpec) -> list[Manifest]:
     ]
 
 
-def _migration_job(spec: DeploySpec, image: str) -> Manifest:
+def _migration_job_spec(spec: DeploySpec, image: str) -> dict[str, Any]:
     migrate = spec.migrate
     container = {
         "name": "migrate",
@@ -144,22 +148,26 @@ def _migration_job(spec: DeploySpec, image: str) -> Manifest:
         "securityContext": _security_context(),
     }
     return {
+        "backoffLimit": migrate.backoff_limit,
+        "activeDeadlineSeconds": migrate.timeout_seconds,
+        "template": {
+            "metadata": {"labels": _labels(spec, MIGRATION)},
+            "spec": {
+                "restartPolicy": "Never",
+                "serviceAccountName": spec.name,
+                "nodeSelector": _node_selector(spec),
+                "containers": [container],
+            },
+        },
+    }
+
+
+def _migration_job(spec: DeploySpec, image: str) -> Manifest:
+    return {
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": _metadata(spec, migration_job_name(spec), MIGRATION),
-        "spec": {
-            "backoffLimit": migrate.backoff_limit,
-            "activeDeadlineSeconds": migrate.timeout_seconds,
-            "template": {
-                "metadata": {"labels": _labels(spec, MIGRATION)},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "serviceAccountName": spec.name,
-                    "nodeSelector": _node_selector(spec),
-                    "containers": [container],
-                },
-            },
-        },
+        "spec": _migration_job_spec(spec, image),
     }
 
 
