@@ -48,9 +48,17 @@ def measure(kind: str, seconds: int, connections: int) -> float:
     env = {**os.environ, "BENCH_APP": kind, "PYTHONPATH": str(HERE)}
     server = subprocess.Popen(
         [
-            sys.executable, "-m", "uvicorn", "service_apps:app",
-            "--port", str(port), "--log-level", "warning", "--no-access-log",
-            "--http", "httptools",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "service_apps:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+            "--http",
+            "httptools",
         ],
         cwd=HERE,
         env=env,
@@ -61,11 +69,14 @@ def measure(kind: str, seconds: int, connections: int) -> float:
         wait_ready(port)
         subprocess.run(
             ["wrk", "-t1", f"-c{connections}", "-d1s", f"http://127.0.0.1:{port}/"],
-            capture_output=True, check=True,
+            capture_output=True,
+            check=True,
         )
         result = subprocess.run(
             ["wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s", f"http://127.0.0.1:{port}/"],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
     finally:
         server.terminate()

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from sqlalchemy import (
     Column,
     DateTime,
@@ -33,6 +33,24 @@ from sqlalchemy.engine import Connection
 __all__ = ["Order", "OrderIn", "OrderItem", "create_app"]
 
 DEFAULT_DATABASE_URL = "sqlite:///./shipshape-orders.db"
+
+
+def _money_text(value: object) -> object:
+    """Money travels as a decimal string ("12.50"), never as a binary float."""
+    if isinstance(value, str | Decimal):
+        return value
+    raise ValueError("must be a decimal string such as '12.50'")
+
+
+Money = Annotated[
+    Decimal,
+    BeforeValidator(_money_text),
+    Field(ge=0, lt=1_000_000, max_digits=8, decimal_places=2),
+    WithJsonSchema(
+        {"type": "string", "pattern": r"^[0-9]{1,6}(\.[0-9]{1,2})?$", "examples": ["12.50"]},
+        mode="validation",
+    ),
+]
 
 
 class OrderStatus(StrEnum):
@@ -56,7 +74,7 @@ class OrderItem(BaseModel):
 
     sku: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
     quantity: int = Field(ge=1, le=1000)
-    unit_price: Decimal = Field(ge=0, le=1_000_000, max_digits=10, decimal_places=2)
+    unit_price: Money
 
 
 class OrderIn(BaseModel):
@@ -64,7 +82,9 @@ class OrderIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer_email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    customer_email: str = Field(
+        min_length=3, max_length=254, pattern=r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$"
+    )
     items: list[OrderItem] = Field(min_length=1, max_length=100)
     shipping_address: Address
     note: str | None = Field(default=None, max_length=500)

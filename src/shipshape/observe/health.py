@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import shutil
 import time
@@ -208,6 +209,14 @@ class HealthChecks:
         elapsed = (time.perf_counter() - started) * 1000
         return CheckResult(result.status, result.output, round(elapsed, 3), result.component_type)
 
+    async def aclose(self) -> None:
+        """Release what the checks hold (engines, clients)."""
+        for check in self._checks.values():
+            close = getattr(check.func, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+
     async def report(self) -> HealthReport:
         results = await self.results()
         return check_health({name: result.status for name, result in results.items()})
@@ -254,32 +263,40 @@ def health_body(
 # -- built-in checks --------------------------------------------------------------------
 
 
-def sql_check(url: str) -> CheckFunc:
-    """``SELECT 1`` through SQLAlchemy, in a worker thread; one engine reused."""
-    from sqlalchemy import create_engine, text
+class sql_check:
+    """``SELECT 1`` through SQLAlchemy in a worker thread; one small engine, reused."""
 
-    engine = create_engine(url, pool_pre_ping=True, pool_size=1, max_overflow=1)
+    def __init__(self, url: str) -> None:
+        from sqlalchemy import create_engine
 
-    def ping() -> None:
-        with engine.connect() as connection:
+        self.engine = create_engine(url, pool_pre_ping=True, pool_size=1, max_overflow=1)
+
+    def _ping(self) -> None:
+        from sqlalchemy import text
+
+        with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
-    async def check() -> None:
-        await asyncio.to_thread(ping)
+    async def __call__(self) -> None:
+        await asyncio.to_thread(self._ping)
 
-    return check
+    async def aclose(self) -> None:
+        self.engine.dispose()
 
 
-def redis_check(url: str) -> CheckFunc:
-    """``PING`` with redis.asyncio; one client reused."""
-    import redis.asyncio as redis_asyncio
+class redis_check:
+    """``PING`` with redis.asyncio; one client, reused."""
 
-    client = redis_asyncio.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis_asyncio
 
-    async def check() -> None:
-        await client.ping()
+        self.client = redis_asyncio.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
 
-    return check
+    async def __call__(self) -> None:
+        await self.client.ping()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
 def http_check(url: str, *, degraded_after_ms: float = 1000.0) -> CheckFunc:

@@ -32,6 +32,7 @@ class ProductionApp:
             configure_tracing(settings.service_name, settings.tracing.sample_ratio)
             self.state.native_telemetry = _use_native_telemetry(app, settings)
         _count_validation_errors(app, self.state)
+        _document_layer_responses(app, settings)
         self.middleware = ProductionMiddleware(app, self.state, build_endpoints(self.state))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,3 +92,37 @@ def _count_validation_errors(app: Any, state: ServiceState) -> None:
         return await response if inspect.isawaitable(response) else response
 
     app.add_exception_handler(RequestValidationError, counting_handler)
+
+
+_PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
+
+
+def _document_layer_responses(app: Any, settings: ServiceSettings) -> None:
+    """Add the answers the layer itself may give to a FastAPI app's OpenAPI schema."""
+    original = getattr(app, "openapi", None)
+    if original is None or not hasattr(app, "openapi_schema"):
+        return
+    layer: dict[str, dict[str, Any]] = {
+        "400": {
+            "description": "Malformed request",
+            "content": {**_PROBLEM, "application/json": {"schema": {"type": "object"}}},
+        },
+        "413": {"description": "Request body too large", "content": _PROBLEM},
+        "500": {"description": "Unexpected error", "content": _PROBLEM},
+    }
+    if settings.ratelimit.enabled:
+        layer["429"] = {"description": "Rate limit exceeded", "content": _PROBLEM}
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema  # type: ignore[no-any-return]
+        schema: dict[str, Any] = original()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                if isinstance(operation, dict) and "responses" in operation:
+                    for code, response in layer.items():
+                        operation["responses"].setdefault(code, response)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi

@@ -161,7 +161,10 @@ class ProductionMiddleware:
                 status = message["status"]
                 if sampled and trace_ids is None:
                     trace_ids = _native_trace_ids(scope)
-                message["headers"] = [*message.get("headers", ()), *extra_headers]
+                headers = message.get("headers", ())
+                if status == 405:
+                    headers = _complete_allow(app, scope, headers)
+                message["headers"] = [*headers, *extra_headers]
             elif kind == "http.response.body":
                 sent_bytes += len(message.get("body", b""))
             await send(message)
@@ -377,6 +380,26 @@ class ProductionMiddleware:
         )
         token = otel_context.attach(trace.set_span_in_context(span))
         return span, token
+
+
+def _complete_allow(app: Any, scope: Scope, headers: Any) -> list[tuple[bytes, bytes]]:
+    """Starlette answers 405 with the methods of one route only; list every route's.
+
+    RFC 9110 wants ``Allow`` to name all methods the resource supports, and one path
+    is often served by several routes (``GET /orders`` and ``POST /orders``).
+    """
+    methods: set[str] = set()
+    for route in getattr(app, "routes", ()):
+        regex = getattr(route, "path_regex", None)
+        route_methods = getattr(route, "methods", None)
+        if regex is not None and route_methods and regex.match(scope["path"]):
+            methods.update(route_methods)
+    if not methods:
+        return list(headers)
+    allow = ", ".join(sorted(methods)).encode("latin-1")
+    return [(name, value) for name, value in headers if name.lower() != b"allow"] + [
+        (b"allow", allow)
+    ]
 
 
 def _span_context(parent: TraceParent) -> SpanContext:

@@ -55,7 +55,7 @@ def load_app(reference: str) -> Any:
 def _is_factory(target: Any) -> bool:
     import inspect
 
-    if inspect.isclass(target) or hasattr(target, "__call__") and not inspect.isfunction(target):
+    if inspect.isclass(target) or (callable(target) and not inspect.isfunction(target)):
         return False
     try:
         parameters = inspect.signature(target).parameters

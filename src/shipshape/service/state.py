@@ -192,6 +192,7 @@ class ServiceState:
     async def _on_shutdown(self) -> None:
         self.draining = True
         self.registry.stop()
+        await self.health.aclose()
         with contextlib.suppress(Exception):
             await self.limiter.store.aclose()
 

@@ -1,0 +1,108 @@
+"""Rate limits in the layer: 429 problems, IETF headers, policies, keys, exemptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from starlette.testclient import TestClient
+
+from shipshape.service import ServiceSettings, production
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/cheap")
+    async def cheap() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    @app.post("/validate/{name}")
+    async def expensive(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    return app
+
+
+def client_for(peer: str = "testclient", **ratelimit: Any) -> TestClient:
+    settings = ServiceSettings(
+        drain_seconds=0,
+        tracing={"enabled": False},
+        logs={"configure_logging": False, "access_log": False},
+        ratelimit={"capacity": 3, "refill_rate": 0.001, **ratelimit},
+    )
+    return TestClient(production(make_app(), settings), client=(peer, 50000))
+
+
+def test_denied_requests_get_a_429_problem_with_retry_after() -> None:
+    with client_for() as client:
+        allowed = [client.get("/cheap") for _ in range(3)]
+        denied = client.get("/cheap")
+    assert [r.status_code for r in allowed] == [200, 200, 200]
+    assert all("retry-after" not in r.headers for r in allowed)
+    assert [r.headers["ratelimit"] for r in allowed] == [
+        f'"default";r={n};t={t}' for n, t in ((2, 1000), (1, 2000), (0, 3000))
+    ]
+    assert allowed[0].headers["ratelimit-policy"] == '"default";q=3;w=3000'
+    assert denied.status_code == 429
+    assert denied.headers["content-type"] == "application/problem+json"
+    assert int(denied.headers["retry-after"]) == 1000
+    body = denied.json()
+    assert body["status"] == 429
+    assert body["title"] == "Too Many Requests"
+    assert body["request_id"] == denied.headers["x-request-id"]
+
+
+def test_probes_and_metrics_are_exempt() -> None:
+    with client_for(capacity=1) as client:
+        for _ in range(5):
+            assert client.get("/livez").status_code == 200
+            assert client.get("/readyz").status_code == 200
+            assert client.get("/metrics").status_code == 200
+        assert client.get("/cheap").status_code == 200
+        assert client.get("/cheap").status_code == 429
+        metrics = client.get("/metrics").text
+    assert 'ratelimit_decisions_total{decision="allowed",policy="default"} 1.0' in metrics
+    assert 'ratelimit_decisions_total{decision="denied",policy="default"} 1.0' in metrics
+
+
+def test_route_and_method_policies() -> None:
+    policy = {"route": "/validate/{name}", "method": "POST", "capacity": 1, "refill_rate": 0.001}
+    with client_for(capacity=100, policies=[policy]) as client:
+        assert client.post("/validate/a").status_code == 200
+        limited = client.post("/validate/b")
+        assert limited.status_code == 429
+        assert limited.headers["ratelimit-policy"] == '"post-validate-name";q=1;w=1000'
+        assert client.get("/cheap").status_code == 200
+
+
+def test_api_key_header_keys_the_bucket() -> None:
+    with client_for(capacity=1, key="header:X-API-Key") as client:
+        assert client.get("/cheap", headers={"X-API-Key": "alice"}).status_code == 200
+        assert client.get("/cheap", headers={"X-API-Key": "alice"}).status_code == 429
+        assert client.get("/cheap", headers={"X-API-Key": "bob"}).status_code == 200
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies() -> None:
+    with client_for("127.0.0.1", capacity=1, trusted_proxies=["127.0.0.0/8"]) as client:
+        headers_a = {"X-Forwarded-For": "203.0.113.9, 127.0.0.2"}
+        assert client.get("/cheap", headers=headers_a).status_code == 200
+        assert client.get("/cheap", headers=headers_a).status_code == 429
+        assert client.get("/cheap", headers={"X-Forwarded-For": "198.51.100.4"}).status_code == 200
+    with client_for("127.0.0.1", capacity=1) as untrusting:
+        untrusting.get("/cheap", headers={"X-Forwarded-For": "203.0.113.9"})
+        spoofed = untrusting.get("/cheap", headers={"X-Forwarded-For": "203.0.113.10"})
+        assert spoofed.status_code == 429
+
+
+def test_disabled_rate_limit_sends_no_headers() -> None:
+    with client_for(enabled=False, capacity=1) as client:
+        responses = [client.get("/cheap") for _ in range(3)]
+    assert all(r.status_code == 200 and "ratelimit" not in r.headers for r in responses)
+
+
+@pytest.mark.parametrize("key", ["ip", "header:", "header:Bad Header"])
+def test_bad_key_setting_is_refused(key: str) -> None:
+    with pytest.raises(ValueError, match="key must be"):
+        ServiceSettings(ratelimit={"key": key})

@@ -1,0 +1,125 @@
+"""``shipshape serve`` as a real process: probes, draining on SIGTERM, several workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+
+def start(args: list[str], cwd: Path, **env: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "shipshape", "serve", *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def wait_until_live(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"server exited: {process.stderr.read() if process.stderr else ''!r}"
+            )
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/livez", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("server did not come up")
+
+
+@pytest.fixture
+def stop_after() -> Iterator[list[subprocess.Popen[bytes]]]:
+    processes: list[subprocess.Popen[bytes]] = []
+    yield processes
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=10)
+
+
+def test_serve_runs_the_example_and_drains_on_sigterm(
+    tmp_path: Path, free_port: int, stop_after: list[subprocess.Popen[bytes]]
+) -> None:
+    server = start(["--port", str(free_port)], tmp_path, SHIPSHAPE_DRAIN_SECONDS="1.5")
+    stop_after.append(server)
+    wait_until_live(free_port, server)
+    base = f"http://127.0.0.1:{free_port}"
+    assert httpx.get(f"{base}/readyz").status_code == 200
+    created = httpx.post(
+        f"{base}/orders",
+        json={
+            "customer_email": "ada@example.com",
+            "items": [{"sku": "A-1", "quantity": 1, "unit_price": "1.00"}],
+            "shipping_address": {"street": "x", "city": "y", "postal_code": "1", "country": "DE"},
+        },
+        headers={"X-Request-ID": "serve-test-1"},
+    )
+    assert created.status_code == 201
+    assert created.headers["x-request-id"] == "serve-test-1"
+
+    server.send_signal(signal.SIGTERM)
+    draining = httpx.get(f"{base}/readyz")
+    assert draining.status_code == 503
+    assert any("draining" in note for note in draining.json()["notes"])
+    assert httpx.get(f"{base}/livez").status_code == 200
+    out_bytes, _ = server.communicate(timeout=15)
+    # uvicorn re-raises the signal it handled once it has shut down gracefully
+    assert server.returncode in (0, -signal.SIGTERM)
+    out = out_bytes.decode()
+    assert '"request_id":"serve-test-1"' in out
+    assert '"route":"/orders"' in out
+
+
+def test_metrics_cover_every_worker(
+    tmp_path: Path, free_port: int, stop_after: list[subprocess.Popen[bytes]]
+) -> None:
+    server = start(
+        ["--port", str(free_port), "--workers", "2"], tmp_path, SHIPSHAPE_DRAIN_SECONDS="0"
+    )
+    stop_after.append(server)
+    wait_until_live(free_port, server)
+    base = f"http://127.0.0.1:{free_port}"
+    for _ in range(60):
+        with httpx.Client() as client:
+            assert client.get(f"{base}/").status_code == 200
+    time.sleep(1.0)
+    totals = set()
+    for _ in range(6):
+        with httpx.Client() as client:
+            text = client.get(f"{base}/metrics").text
+        total = 0.0
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "http_requests_total" and sample.labels["route"] == "/":
+                    total += sample.value
+        totals.add(total)
+    assert totals == {60.0}
+    server.send_signal(signal.SIGTERM)
+    server.communicate(timeout=15)
+
+
+def test_serve_refuses_a_bad_app_reference(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "shipshape", "serve", "no_such_module:app"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "no_such_module" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,110 @@
+"""Tracing in the layer: parent-based sampling decided once, spans recorded once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from starlette.testclient import TestClient
+
+from shipshape.observe.telemetry import parse_traceparent
+from shipshape.service import ServiceSettings, production
+from tests.service.conftest import access_lines
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+SAMPLED = f"00-{TRACE_ID}-b7ad6b7169203331-01"
+UNSAMPLED = f"00-{TRACE_ID}-b7ad6b7169203331-00"
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.get("/things/{thing_id}")
+    async def thing(thing_id: int) -> dict[str, int]:
+        return {"id": thing_id}
+
+    return app
+
+
+def traced(app: Any, ratio: float) -> TestClient:
+    settings = ServiceSettings(drain_seconds=0, tracing={"sample_ratio": ratio})
+    return TestClient(production(app, settings))
+
+
+def server_spans(spans: InMemorySpanExporter) -> list[Any]:
+    return [span for span in spans.get_finished_spans() if span.kind == SpanKind.SERVER]
+
+
+def test_full_sampling_records_one_server_span_and_logs_its_ids(
+    spans: InMemorySpanExporter, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with traced(make_app(), 1.0) as client:
+        client.get("/things/1")
+    [span] = server_spans(spans)
+    assert span.attributes is not None
+    assert span.attributes["http.route"] == "/things/{thing_id}"
+    [line] = access_lines(capfd.readouterr().out)
+    assert line["trace_id"] == format(span.context.trace_id, "032x")
+    assert line["span_id"] == format(span.context.span_id, "016x")
+
+
+def test_incoming_sampled_traceparent_is_continued(
+    spans: InMemorySpanExporter, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with traced(make_app(), 0.0) as client:
+        client.get("/things/2", headers={"traceparent": SAMPLED})
+    [span] = server_spans(spans)
+    assert format(span.context.trace_id, "032x") == TRACE_ID
+    assert span.parent is not None
+    assert format(span.parent.span_id, "016x") == "b7ad6b7169203331"
+    assert access_lines(capfd.readouterr().out)[0]["trace_id"] == TRACE_ID
+
+
+def test_unsampled_requests_record_nothing_but_keep_the_callers_trace_id(
+    spans: InMemorySpanExporter, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with traced(make_app(), 0.0) as client:
+        client.get("/things/3")
+        client.get("/things/4", headers={"traceparent": UNSAMPLED})
+    assert server_spans(spans) == []
+    first, second = access_lines(capfd.readouterr().out)
+    assert "trace_id" not in first
+    assert second["trace_id"] == TRACE_ID
+
+
+def test_plain_asgi_apps_get_our_own_server_span(spans: InMemorySpanExporter) -> None:
+    async def plain(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with traced(plain, 1.0) as client:
+        client.get("/x", headers={"traceparent": SAMPLED})
+    [span] = server_spans(spans)
+    assert format(span.context.trace_id, "032x") == TRACE_ID
+    assert span.attributes is not None
+    assert span.attributes["http.response.status_code"] == 204
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"",
+        b"garbage",
+        b"00-" + b"0" * 32 + b"-b7ad6b7169203331-01",
+        b"00-0af7651916cd43dd8448eb211c80319c-" + b"0" * 16 + b"-01",
+        b"ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
+        b"00-0AF7651916CD43DD8448EB211C80319G-b7ad6b7169203331-01",
+    ],
+)
+def test_invalid_traceparent_headers_are_ignored(header: bytes) -> None:
+    assert parse_traceparent(header) is None
+
+
+def test_future_versions_may_carry_more_fields() -> None:
+    parsed = parse_traceparent(b"01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-what")
+    assert parsed is not None
+    assert parsed.sampled
