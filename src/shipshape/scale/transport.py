@@ -18,12 +18,25 @@ import contextlib
 import functools
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 
-from shipshape.scale.balance import Strategy, StrategyName, make_strategy
+from shipshape.scale._routing import (
+    RETRYABLE,
+    BackendSpec,
+    Balancer,
+    CountedStream,
+    KeyFunc,
+    NoHealthyBackend,
+    as_backend,
+    extension_key,
+    header_key,
+    is_server_error,
+    timeouts,
+)
+from shipshape.scale.balance import Strategy, StrategyName
 from shipshape.scale.pool import Backend, HealthPolicy, NoBackendAvailable, Pool
 
 __all__ = [
@@ -33,136 +46,6 @@ __all__ = [
     "extension_key",
     "header_key",
 ]
-
-KeyFunc = Callable[[httpx.Request], str | None]
-BackendSpec = Backend | str | Mapping[str, Any]
-_RETRYABLE = (httpx.ConnectError, httpx.ConnectTimeout)
-
-
-class NoHealthyBackend(httpx.ConnectError):
-    """Every backend is draining, ejected or not ready (or was already tried)."""
-
-
-def header_key(name: str) -> KeyFunc:
-    """Sticky key from a request header (e.g. ``X-Session-Id``)."""
-
-    def key(request: httpx.Request) -> str | None:
-        value: str | None = request.headers.get(name)
-        return value
-
-    return key
-
-
-def extension_key(request: httpx.Request) -> str | None:
-    """Sticky key from ``extensions={"balance_key": ...}`` on the request (the default)."""
-    value: object = request.extensions.get("balance_key")
-    return None if value is None else str(value)
-
-
-def _backend(spec: BackendSpec) -> Backend:
-    if isinstance(spec, Backend):
-        return spec
-    if isinstance(spec, str):
-        return Backend(name=spec, url=spec)
-    return Backend.model_validate(spec)
-
-
-def _is_failure(response: httpx.Response) -> bool:
-    return response.status_code >= 500
-
-
-class _Balancer:
-    """What the sync and async transports share: the pool, routing, accounting."""
-
-    def __init__(
-        self,
-        backends: Sequence[BackendSpec],
-        *,
-        strategy: StrategyName | Strategy,
-        policy: HealthPolicy | None,
-        key: KeyFunc,
-        is_failure: Callable[[httpx.Response], bool],
-        retries: int,
-        clock: Callable[[], float],
-    ) -> None:
-        if retries < 0:
-            raise ValueError(f"retries must be >= 0, got {retries}")
-        chosen = make_strategy(strategy) if isinstance(strategy, str) else strategy
-        self.pool = Pool([_backend(spec) for spec in backends], chosen, policy)
-        self.key = key
-        self.is_failure = is_failure
-        self.retries = retries
-        self.clock = clock
-        self._targets: dict[str, tuple[str, str]] = {}
-
-    def _target(self, backend: Backend) -> tuple[str, str]:
-        target = self._targets.get(backend.url)
-        if target is None:
-            url = httpx.URL(backend.url)
-            netloc = url.netloc.decode("ascii")
-            prefix = url.raw_path.decode("ascii").partition("?")[0].rstrip("/")
-            target = self._targets[backend.url] = (f"{url.scheme}://{netloc}{prefix}", netloc)
-        return target
-
-    def route(self, request: httpx.Request, backend: Backend) -> httpx.Request:
-        """A copy of ``request`` aimed at ``backend`` (its path, if any, as a prefix)."""
-        base, netloc = self._target(backend)
-        headers = request.headers.copy()
-        headers["Host"] = netloc
-        return httpx.Request(
-            request.method,
-            httpx.URL(base + request.url.raw_path.decode("ascii")),
-            headers=headers,
-            stream=request.stream,
-            extensions=request.extensions,
-        )
-
-    def replayable(self, request: httpx.Request) -> bool:
-        return isinstance(request.stream, httpx.ByteStream)
-
-    def readiness_url(self, backend: Backend, path: str) -> httpx.URL:
-        return httpx.URL(self._target(backend)[0] + path)
-
-
-class _CountedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A response body that tells the pool when the request is really over."""
-
-    def __init__(self, stream: Any, done: Callable[[bool], None], ok: bool) -> None:
-        self._stream = stream
-        self._done: Callable[[bool], None] | None = done
-        self._ok = ok
-
-    def _finish(self) -> None:
-        if self._done is not None:
-            done, self._done = self._done, None
-            done(self._ok)
-
-    def __iter__(self) -> Iterator[bytes]:
-        try:
-            yield from self._stream
-        except httpx.TransportError:
-            self._ok = False
-            raise
-
-    def close(self) -> None:
-        try:
-            self._stream.close()
-        finally:
-            self._finish()
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._stream:
-                yield chunk
-        except httpx.TransportError:
-            self._ok = False
-            raise
-
-    async def aclose(self) -> None:
-        try:
-            await self._stream.aclose()
-        finally:
-            self._finish()
 
 
 class BalancingTransport(httpx.BaseTransport):
@@ -183,11 +66,11 @@ class BalancingTransport(httpx.BaseTransport):
         policy: HealthPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         key: KeyFunc = extension_key,
-        is_failure: Callable[[httpx.Response], bool] = _is_failure,
+        is_failure: Callable[[httpx.Response], bool] = is_server_error,
         retries: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._balancer = _Balancer(
+        self._balancer = Balancer(
             backends,
             strategy=strategy,
             policy=policy,
@@ -225,7 +108,7 @@ class BalancingTransport(httpx.BaseTransport):
             tried.add(backend.name)
             try:
                 response = self._inner.handle_request(balancer.route(request, backend))
-            except _RETRYABLE as error:
+            except RETRYABLE as error:
                 self._finish(backend.name, False)
                 if len(tried) <= balancer.retries and balancer.replayable(request):
                     last_error = error
@@ -238,7 +121,7 @@ class BalancingTransport(httpx.BaseTransport):
             if response.is_closed:
                 self._finish(backend.name, ok)
             else:
-                response.stream = _CountedStream(
+                response.stream = CountedStream(
                     response.stream, functools.partial(self._finish, backend.name), ok
                 )
             return response
@@ -258,7 +141,7 @@ class BalancingTransport(httpx.BaseTransport):
 
     def add_backend(self, backend: BackendSpec) -> None:
         with self._lock:
-            self.pool.add(_backend(backend), self._balancer.clock())
+            self.pool.add(as_backend(backend), self._balancer.clock())
 
     def remove_backend(self, name: str) -> None:
         with self._lock:
@@ -275,7 +158,7 @@ class BalancingTransport(httpx.BaseTransport):
         results: dict[str, bool] = {}
         for backend in backends:
             url = self._balancer.readiness_url(backend, path)
-            request = httpx.Request("GET", url, extensions={"timeout": _timeouts(timeout)})
+            request = httpx.Request("GET", url, extensions={"timeout": timeouts(timeout)})
             try:
                 response = self._inner.handle_request(request)
                 try:
@@ -327,11 +210,11 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
         policy: HealthPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         key: KeyFunc = extension_key,
-        is_failure: Callable[[httpx.Response], bool] = _is_failure,
+        is_failure: Callable[[httpx.Response], bool] = is_server_error,
         retries: int = 1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._balancer = _Balancer(
+        self._balancer = Balancer(
             backends,
             strategy=strategy,
             policy=policy,
@@ -365,7 +248,7 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
             tried.add(backend.name)
             try:
                 response = await self._inner.handle_async_request(balancer.route(request, backend))
-            except _RETRYABLE as error:
+            except RETRYABLE as error:
                 self._finish(backend.name, False)
                 if len(tried) <= balancer.retries and balancer.replayable(request):
                     last_error = error
@@ -378,7 +261,7 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
             if response.is_closed:
                 self._finish(backend.name, ok)
             else:
-                response.stream = _CountedStream(
+                response.stream = CountedStream(
                     response.stream, functools.partial(self._finish, backend.name), ok
                 )
             return response
@@ -394,7 +277,7 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
         return self.pool.drained(name)
 
     def add_backend(self, backend: BackendSpec) -> None:
-        self.pool.add(_backend(backend), self._balancer.clock())
+        self.pool.add(as_backend(backend), self._balancer.clock())
 
     def remove_backend(self, name: str) -> None:
         self.pool.remove(name)
@@ -404,7 +287,7 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
 
     async def _ready(self, backend: Backend, timeout: float, path: str) -> bool:
         url = self._balancer.readiness_url(backend, path)
-        request = httpx.Request("GET", url, extensions={"timeout": _timeouts(timeout)})
+        request = httpx.Request("GET", url, extensions={"timeout": timeouts(timeout)})
         try:
             async with asyncio.timeout(timeout):
                 response = await self._inner.handle_async_request(request)
@@ -450,7 +333,3 @@ class AsyncBalancingTransport(httpx.AsyncBaseTransport):
                 await self._checker
             self._checker = None
         await self._inner.aclose()
-
-
-def _timeouts(seconds: float) -> dict[str, float]:
-    return {"connect": seconds, "read": seconds, "write": seconds, "pool": seconds}
