@@ -19,6 +19,7 @@ The course's seed ``find_critical_path`` (the longest root-to-leaf chain) lives 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -110,16 +111,20 @@ def self_time(span: TraceSpan, children: list[TraceSpan]) -> int:
 
     ``children`` must be sorted by start time; they are clamped to the span's window.
     """
-    remaining = span.duration_us
-    previous_end = span.start_us
-    span_end = span.end_us
-    for child in children:
-        child_end = child.end_us
-        if child.start_us > span_end or child_end < previous_end:
+    return _self_time(
+        span.start_us, span.end_us, [(child.start_us, child.end_us) for child in children]
+    )
+
+
+def _self_time(start: int, end: int, children: Iterable[tuple[int, int]]) -> int:
+    remaining = end - start
+    previous_end = start
+    for child_start, child_end in children:
+        if child_start > end or child_end < previous_end:
             continue
-        clamped_end = min(span_end, child_end)
-        remaining -= clamped_end - max(previous_end, child.start_us)
-        if clamped_end == span_end:
+        clamped_end = min(end, child_end)
+        remaining -= clamped_end - max(previous_end, child_start)
+        if clamped_end == end:
             break
         previous_end = child_end
     return max(0, remaining)
@@ -230,9 +235,19 @@ class _Tree:
     def self_time(self, node: int) -> int:
         own = self.self_times.get(node)
         if own is None:
-            spans = self.spans
-            children = self.flat[self.first[node] : self.first[node + 1]]
-            own = self_time(spans[node], [spans[child] for child in children])
+            first, flat, spans = self.first, self.flat, self.spans
+            span = spans[node]
+            if first[node] == first[node + 1]:
+                own = span.duration_us
+            else:
+                own = _self_time(
+                    span.start_us,
+                    span.end_us,
+                    (
+                        (spans[child].start_us, spans[child].end_us)
+                        for child in flat[first[node] : first[node + 1]]
+                    ),
+                )
             self.self_times[node] = own
         return own
 
@@ -330,14 +345,14 @@ def _root_path(tree: _Tree, root: int) -> RootPath:
         returning_from = starts[node]
         node = tree.parents[node]
 
-    merged: list[list[int]] = []
-    for node, start, end in reversed(backwards):
-        if merged and merged[-1][0] == node and merged[-1][2] == start:
-            merged[-1][2] = end
-        else:
-            merged.append([node, start, end])
     sections: list[PathSection] = []
-    for node, start, end in merged:
+    index = len(backwards) - 1
+    while index >= 0:
+        node, start, end = backwards[index]
+        index -= 1
+        while index >= 0 and backwards[index][0] == node and backwards[index][1] == end:
+            end = backwards[index][2]
+            index -= 1
         span = spans[node]
         sections.append(
             PathSection(
