@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shipshape.deploy.dockerfile.commands import unpinned_requirements
+from shipshape.deploy.dockerfile.installs import unpinned_requirements
 from shipshape.deploy.project import Project, ProjectError, load_project
 
 __all__ = [
