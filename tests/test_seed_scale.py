@@ -379,6 +379,25 @@ def test_failover_unknown_role_raises(bad: dict[str, Any]) -> None:
         failover_decisions([server("p", "primary", True), bad])
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="healthy is read with bool(): 'false' keeps a failed primary, and a missing "
+    "value drains the primary and promotes every replica",
+)
+@pytest.mark.parametrize(
+    "primary",
+    [
+        {"name": "p", "role": "primary", "healthy": "false"},
+        {"name": "p", "role": "primary", "healthy": None},
+        {"name": "p", "role": "primary"},
+    ],
+    ids=["string", "null", "missing"],
+)
+def test_failover_healthy_must_be_a_bool(primary: dict[str, Any]) -> None:
+    with pytest.raises((TypeError, ValueError), match="healthy"):
+        failover_decisions([primary, server("r", "replica", True)])
+
+
 def test_failover_does_not_mutate_servers() -> None:
     servers = [server("p", "primary", False), server("r", "replica", True)]
     before = copy.deepcopy(servers)
