@@ -317,3 +317,22 @@ def test_memory_only_cache_needs_no_redis() -> None:
 def test_bad_options_are_rejected(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         TieredCache(None, **options)
+
+
+def test_values_json_cannot_hold_fail_alike_with_or_without_redis(redis_url: str) -> None:
+    async def scenario(client: Redis | None) -> None:
+        cache = TieredCache(client, namespace=namespace())
+
+        async def loader() -> Any:
+            return {"tags": {"a", "b"}}
+
+        with pytest.raises(TypeError):
+            await cache.get_or_compute("k", loader)
+        with pytest.raises(TypeError):
+            await cache.set("k", object())
+        assert cache.peek_local("k") is None
+        if client is not None:
+            assert await client.keys(f"{cache.namespace}:*") == []
+
+    asyncio.run(scenario(None))
+    run(scenario, redis_url)

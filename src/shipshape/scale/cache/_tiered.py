@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 
 __all__ = ["REDIS_FAILURES", "TieredCache"]
 
-T = TypeVar("T")
 log = logging.getLogger("shipshape.cache")
 
 REDIS_FAILURES = (RedisConnectionError, RedisTimeoutError, OSError)
@@ -179,12 +178,13 @@ class TieredCache:
     ) -> None:
         """Store ``value`` in both tiers (the L1 only while Redis is failing)."""
         seconds = self._ttl(ttl)
+        encoded = codec.dumps(value)
         self._variants.add(codec.variant)
         self.l1.set((codec.variant, key), value, ttl=self._l1_seconds(seconds))
         if self._redis is None or self.degraded:
             return
         try:
-            await self._store(key, value, seconds, codec)
+            await self._store(key, encoded, seconds, codec)
         except REDIS_FAILURES as exc:
             self._redis_failed(exc)
 
@@ -240,13 +240,10 @@ class TieredCache:
         codec: Codec[Any],
     ) -> Any:
         epoch = self._epoch
-        if self._redis is None:
-            value = await self._run(loader)
-            self._fill_l1(l1_key, value, seconds, epoch)
-            return value
-        if self.degraded:
-            self.stats.redis_fallbacks += 1
-            value = await self._run(loader)
+        if self._redis is None or self.degraded:
+            if self._redis is not None:
+                self.stats.redis_fallbacks += 1
+            value, _ = await self._run(loader, codec)
             self._fill_l1(l1_key, value, seconds, epoch)
             return value
         token = RedisLocks.new_token()
@@ -256,7 +253,7 @@ class TieredCache:
         except REDIS_FAILURES as exc:
             self._redis_failed(exc)
             self.stats.redis_fallbacks += 1
-            value = await self._run(loader)
+            value, _ = await self._run(loader, codec)
             self._fill_l1(l1_key, value, seconds, epoch)
             return value
         if isinstance(found, tuple):
@@ -264,27 +261,27 @@ class TieredCache:
             self._fill_l1(l1_key, found[0], found[1], epoch)
             return found[0]
         if not found:
-            value = await self._run(loader)
-            await self._store_quietly(key, value, seconds, codec, epoch)
+            value, encoded = await self._run(loader, codec)
+            await self._store_quietly(key, encoded, seconds, codec, epoch)
         else:
             try:
                 assert self._locks is not None
                 async with self._locks.kept(lock_key, token):
-                    value = await self._run(loader)
-                await self._store_quietly(key, value, seconds, codec, epoch)
+                    value, encoded = await self._run(loader, codec)
+                await self._store_quietly(key, encoded, seconds, codec, epoch)
             finally:
                 await self._unlock(lock_key, token)
         self._fill_l1(l1_key, value, seconds, epoch)
         return value
 
     async def _store_quietly(
-        self, key: str, value: Any, seconds: float, codec: Codec[Any], epoch: int
+        self, key: str, encoded: bytes, seconds: float, codec: Codec[Any], epoch: int
     ) -> None:
         """Write a loaded value unless it was invalidated meanwhile; Redis errors are counted."""
         if epoch != self._epoch:
             return
         try:
-            await self._store(key, value, seconds, codec)
+            await self._store(key, encoded, seconds, codec)
         except REDIS_FAILURES as exc:
             self._redis_failed(exc)
 
@@ -342,16 +339,21 @@ class TieredCache:
             return None
         return value, (pttl / 1000 if pttl > 0 else self.ttl)
 
-    async def _store(self, key: str, value: Any, seconds: float, codec: Codec[Any]) -> None:
+    async def _store(self, key: str, encoded: bytes, seconds: float, codec: Codec[Any]) -> None:
         assert self._write is not None
         await self._write(
             keys=[self.value_key(key)],
-            args=[codec.variant, codec.dumps(value), max(1, int(seconds * 1000))],
+            args=[codec.variant, encoded, max(1, int(seconds * 1000))],
         )
 
-    async def _run(self, loader: Callable[[], Awaitable[T]]) -> T:
+    async def _run(
+        self, loader: Callable[[], Awaitable[Any]], codec: Codec[Any]
+    ) -> tuple[Any, bytes]:
+        """Run the loader; encoding its value here makes a value Redis could not hold
+        fail the same way with or without Redis."""
         self.stats.loads += 1
-        return await loader()
+        value = await loader()
+        return value, codec.dumps(value)
 
     async def _unlock(self, lock_key: str, token: str) -> None:
         assert self._locks is not None
