@@ -129,7 +129,7 @@ def test_entries_mask_secret_fields_and_secret_names(tmp_path: Path) -> None:
 
 def test_empty_secret_stays_visible_as_empty(tmp_path: Path) -> None:
     entries = {e.key: e for e in resolve(tmp_path, "dev").entries()}
-    assert entries["database.password"].display == ""
+    assert entries["database.password"].display == '""'
 
 
 def test_url_passwords_are_masked_in_plain_values(tmp_path: Path) -> None:

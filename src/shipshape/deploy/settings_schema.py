@@ -70,7 +70,7 @@ def display_text(value: Any, *, mask_urls: bool = False) -> str:
 def mask_value(value: Any) -> str:
     """Secrets print as a fixed mask; an empty or missing secret stays visible as such."""
     if value is None or value == "":
-        return display_text(value)
+        return '""' if value == "" else "null"
     return MASK
 
 
