@@ -180,3 +180,11 @@ def test_plan_invariants(servers: list[ServerSnapshot], epoch: int) -> None:
     else:
         assert plan.status == "degraded"
         assert plan.alerts
+
+
+@pytest.mark.parametrize("healthy", ["false", None, 1])
+def test_seed_healthy_must_be_a_bool(healthy: object) -> None:
+    with pytest.raises(TypeError, match="healthy must be true or false"):
+        failover_decisions([snap("p", "primary", healthy), snap("r", "replica", True)])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="healthy is missing"):
+        failover_decisions([{"name": "p", "role": "primary"}])

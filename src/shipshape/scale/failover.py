@@ -36,7 +36,15 @@ def _role_and_health(index: int, server: Mapping[str, Any]) -> tuple[str, bool]:
     role = server.get("role")
     if role not in ROLES:
         raise ValueError(f"server #{index} ({server.get('name')!r}): unknown role {role!r}")
-    return str(role), bool(server.get("healthy"))
+    if "healthy" not in server:
+        raise ValueError(f"server #{index} ({server.get('name')!r}): healthy is missing")
+    healthy = server["healthy"]
+    if not isinstance(healthy, bool):
+        raise TypeError(
+            f"server #{index} ({server.get('name')!r}): healthy must be true or false, "
+            f"not {healthy!r}"
+        )
+    return str(role), healthy
 
 
 def failover_decisions(servers: Sequence[Mapping[str, Any]]) -> list[FailoverDecision]:
@@ -44,7 +52,8 @@ def failover_decisions(servers: Sequence[Mapping[str, Any]]) -> list[FailoverDec
 
     Unhealthy primary: ``drain``; healthy primary: ``keep``; unhealthy replica:
     ``drain``; healthy replica: ``promote`` if any primary is unhealthy, else
-    ``standby``. Raises ``ValueError`` for an unknown role.
+    ``standby``. Raises ``ValueError`` for an unknown role or a missing
+    ``healthy``, ``TypeError`` when ``healthy`` is not a bool.
 
     Unsafe on a real cluster: when a primary is down this promotes *every*
     healthy replica (split brain), and it has no epoch to fence the old primary.
