@@ -65,6 +65,28 @@ def make_app(cache: TieredCache) -> tuple[FastAPI, dict[str, int]]:
         response.status_code = 404
         return {"detail": "nope"}
 
+    @router.get("/slow/{item_id}")
+    @cache_response(cache, max_age=60)
+    async def slow(item_id: int) -> dict[str, int]:
+        count("slow")
+        await asyncio.sleep(0.05)
+        return {"id": item_id}
+
+    @router.get("/slow-session")
+    @cache_response(cache, max_age=60)
+    async def slow_session(response: Response) -> dict[str, int]:
+        count("slow-session")
+        number = calls["slow-session"]
+        await asyncio.sleep(0.05)
+        response.set_cookie("sid", str(number))
+        return {"n": number}
+
+    @router.get("/revalidate-only")
+    @cache_response(cache, max_age=0)
+    async def revalidate_only() -> dict[str, bool]:
+        count("revalidate-only")
+        return {"fresh": True}
+
     @router.post("/items")
     @cache_response(cache, max_age=10)
     async def create() -> dict[str, bool]:
@@ -209,6 +231,40 @@ def test_responses_are_shared_through_redis(redis_url: str) -> None:
         serve(lambda: TieredCache.from_url(redis_url, namespace=namespace), scenario)
 
 
+def test_concurrent_cold_requests_run_the_endpoint_once() -> None:
+    async def scenario(client: httpx.AsyncClient, calls: dict[str, int]) -> None:
+        responses = await asyncio.gather(*[client.get("/slow/1") for _ in range(20)])
+        assert {response.json()["id"] for response in responses} == {1}
+        assert len({response.headers["etag"] for response in responses}) == 1
+        assert calls == {"slow": 1}
+
+    serve(memory_cache, scenario)
+
+
+def test_concurrent_uncacheable_responses_are_each_requests_own() -> None:
+    async def scenario(client: httpx.AsyncClient, calls: dict[str, int]) -> None:
+        responses = await asyncio.gather(*[client.get("/slow-session") for _ in range(5)])
+        assert sorted(response.json()["n"] for response in responses) == [1, 2, 3, 4, 5]
+        for response in responses:
+            assert response.cookies["sid"] == str(response.json()["n"])
+        assert calls == {"slow-session": 5}
+
+    serve(memory_cache, scenario)
+
+
+def test_max_age_zero_revalidates_with_etag_but_stores_nothing() -> None:
+    async def scenario(client: httpx.AsyncClient, calls: dict[str, int]) -> None:
+        first = await client.get("/revalidate-only")
+        assert first.headers["cache-control"] == "public, max-age=0"
+        again = await client.get(
+            "/revalidate-only", headers={"If-None-Match": first.headers["etag"]}
+        )
+        assert again.status_code == 304
+        assert calls == {"revalidate-only": 2}
+
+    serve(memory_cache, scenario)
+
+
 def test_marked_endpoint_on_a_plain_route_warns_once(caplog: pytest.LogCaptureFixture) -> None:
     app = FastAPI()
 
@@ -238,3 +294,9 @@ def test_marked_endpoint_on_a_plain_route_warns_once(caplog: pytest.LogCaptureFi
 def test_bad_max_age_is_rejected(max_age: Any) -> None:
     with pytest.raises(ValueError, match="max_age"):
         cache_response(max_age=max_age)
+
+
+@pytest.mark.parametrize("ttl", [-1, float("nan"), True])
+def test_bad_server_ttl_is_rejected(ttl: Any) -> None:
+    with pytest.raises(ValueError, match="ttl"):
+        cache_response(max_age=5, ttl=ttl)

@@ -7,7 +7,8 @@ its parameters in a stable order, and the values of the ``vary`` headers; entrie
 in a ``TieredCache`` (L1, and Redis when it has one). Concurrent misses of one key run
 the endpoint once. Only 200 responses without ``Set-Cookie`` or ``no-store``/``private``
 are stored; requests carrying ``Authorization`` bypass the cache unless it is in
-``vary``; a request ``Cache-Control: no-cache`` refreshes the entry.
+``vary``; a request ``Cache-Control: no-cache`` refreshes the entry. Cookies are not
+part of the key: an endpoint whose response depends on one lists ``cookie`` in ``vary``.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ _default_cache: TieredCache | None = None
 @dataclass(frozen=True)
 class CachePolicy:
     max_age: int
+    ttl: float
     vary: tuple[str, ...]
     private: bool
     cache: TieredCache | None
@@ -86,15 +88,23 @@ def cache_response(
     max_age: int,
     vary: Iterable[str] = (),
     private: bool = False,
+    ttl: float | None = None,
 ) -> Callable[[F], F]:
-    """Mark a GET endpoint as cacheable for ``max_age`` seconds (served by ``CachedRoute``).
+    """Mark a GET endpoint as cacheable (served by ``CachedRoute``).
 
-    ``cache`` defaults to one process-wide L1-only ``TieredCache``; pass a Redis-backed
-    one to share entries between processes.
+    Clients are told ``max_age``; the server keeps an entry ``ttl`` seconds (default
+    ``max_age``; 0 stores nothing, leaving ETag revalidation). ``cache`` defaults to
+    one process-wide L1-only ``TieredCache``; pass a Redis-backed one to share entries
+    between processes.
     """
     if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0:
         raise ValueError(f"max_age must be a non-negative int of seconds, got {max_age!r}")
-    policy = CachePolicy(max_age, tuple(sorted({h.lower() for h in vary})), private, cache)
+    if ttl is not None and (isinstance(ttl, bool) or not ttl >= 0):
+        raise ValueError(f"ttl must be a non-negative number of seconds, got {ttl!r}")
+    lifetime = float(max_age if ttl is None else ttl)
+    policy = CachePolicy(
+        max_age, lifetime, tuple(sorted({h.lower() for h in vary})), private, cache
+    )
 
     def mark(endpoint: F) -> F:
         warned = False
@@ -176,18 +186,41 @@ class CachedRoute(APIRoute):
                 request.url.query,
                 {name: headers.get(name, "") for name in policy.vary},
             )
-            if "no-cache" not in headers.get("cache-control", "").lower():
-                entry = await cache.get(key, RESPONSES)
-                if entry is not None:
-                    return _reply(entry, policy, headers.get("if-none-match"))
-            response = await run(request)
-            entry = _cacheable(response)
-            if entry is None:
-                return response
-            await cache.set(key, entry, ttl=max(policy.max_age, 1), codec=RESPONSES)
-            return _reply(entry, policy, headers.get("if-none-match"))
+            if_none_match = headers.get("if-none-match")
+            if policy.ttl <= 0 or "no-cache" in headers.get("cache-control", "").lower():
+                response = await run(request)
+                entry = _cacheable(response)
+                if entry is None:
+                    return response
+                if policy.ttl > 0:
+                    await cache.set(key, entry, ttl=policy.ttl, codec=RESPONSES)
+                return _reply(entry, policy, if_none_match)
+
+            async def load() -> CachedResponse:
+                response = await run(request)
+                entry = _cacheable(response)
+                if entry is None:
+                    raise _Uncacheable(request, response)
+                return entry
+
+            try:
+                entry = await cache.get_or_compute(key, load, ttl=policy.ttl, codec=RESPONSES)
+            except _Uncacheable as uncacheable:
+                if uncacheable.request is request:
+                    return uncacheable.response
+                return await run(request)
+            return _reply(entry, policy, if_none_match)
 
         return cached_handler
+
+
+class _Uncacheable(Exception):
+    """The endpoint's response may not be stored: its own request gets it as it is."""
+
+    def __init__(self, request: Request, response: Response) -> None:
+        super().__init__("response is not cacheable")
+        self.request = request
+        self.response = response
 
 
 def _shared_cache() -> TieredCache:
