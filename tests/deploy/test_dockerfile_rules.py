@@ -358,6 +358,15 @@ def test_instructions_are_case_insensitive() -> None:
     assert codes(GOOD.replace("USER app", "user app").replace("FROM", "from")) == []
 
 
+def test_run_flags_are_not_part_of_the_command() -> None:
+    text = GOOD.replace(
+        "RUN pip install --no-cache-dir -r requirements.txt",
+        "RUN --mount=type=cache,target=/root/.cache/uv \\\n"
+        "    --mount=type=bind,source=uv.lock,target=uv.lock uv sync",
+    )
+    assert [f.code for f in lint_dockerfile(text)] == ["SS-DF009"]
+
+
 def test_copy_from_an_image_is_not_the_source() -> None:
     text = GOOD.replace(
         "COPY requirements.txt .",

@@ -81,10 +81,12 @@ def check_unpinned_dependencies(ctx: LintContext) -> Iterator[Found]:
                             "unpinned (from its metadata)"
                         ),
                     )
-                if install.requirement_files or (install.needs_lock and not install.unpinned):
+                if install.requirement_files or (install.needs_lock and not install.unlocked):
                     requirements_installed = True
                 for spec in install.unpinned:
                     yield run.line, f"{install.tool}: {spec} is not pinned to an exact version"
+                if install.unlocked:
+                    yield run.line, install.unlocked
                 if install.needs_lock in {"poetry.lock", "Pipfile.lock"} and not _lock_available(
                     ctx, stage, run.line, install.needs_lock
                 ):

@@ -33,10 +33,12 @@ class Install:
 
     tool: str
     unpinned: list[str] = field(default_factory=list)
+    """Requirement specs that are not exact (``fastapi``, ``httpx>=0.27``)."""
     requirement_files: list[str] = field(default_factory=list)
     installs_dependencies: bool = True
     keeps_cache: bool = True
     needs_lock: str | None = None
+    unlocked: str | None = None
     unpinned_project: bool = False
 
 
@@ -141,7 +143,9 @@ def find_install(argv: list[str], env: dict[str, str]) -> Install | None:
             keeps = not ({"--no-cache", "-n"} & set(rest) or _truthy(env.get("UV_NO_CACHE")))
             return Install(
                 tool="uv",
-                unpinned=[] if locked else ["uv sync without --frozen or --locked"],
+                unlocked=None
+                if locked
+                else "uv sync without --frozen or --locked may re-resolve and rewrite uv.lock",
                 keeps_cache=keeps,
                 needs_lock="uv.lock",
             )
@@ -161,7 +165,9 @@ def find_install(argv: list[str], env: dict[str, str]) -> Install | None:
         locked = sub == "sync" or {"--deploy", "--ignore-pipfile"} & set(argv)
         return Install(
             tool="pipenv",
-            unpinned=[] if locked else ["pipenv install without --deploy"],
+            unlocked=None
+            if locked
+            else "pipenv install without --deploy does not enforce Pipfile.lock",
             keeps_cache=False,
             needs_lock="Pipfile.lock",
         )

@@ -54,6 +54,7 @@ KNOWN_INSTRUCTIONS = frozenset(
 )
 
 _HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_LEADING_FLAGS = re.compile(r"^\s*(--\S+\s*)+")
 _VARIABLE = re.compile(
     r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
 )
@@ -100,8 +101,9 @@ class Instruction:
 
     @property
     def script(self) -> str:
-        """What a ``RUN`` executes: its command line followed by any heredoc bodies."""
-        return "\n".join((self.value, *self.heredocs))
+        """What a ``RUN`` executes: its command line (flags such as ``--mount`` removed),
+        then any heredoc bodies."""
+        return "\n".join((_LEADING_FLAGS.sub("", self.value), *self.heredocs))
 
 
 @dataclass(slots=True)
