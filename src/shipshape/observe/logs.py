@@ -177,6 +177,7 @@ _RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None)._
     "message",
     "asctime",
     "taskName",
+    "color_message",
 }
 
 

@@ -85,6 +85,7 @@ class ProductionMiddleware:
         self.duration = state.request_duration
         self.in_flight = state.in_flight
         self.ratelimit_total = state.ratelimit_decisions
+        self.ratelimit_unstored = state.ratelimit_unstored
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
@@ -226,6 +227,10 @@ class ProductionMiddleware:
                         decision = await limiter.take(policy, key)
                 except StoreUnavailable:
                     decision = limiter.without_store(policy)
+                    if self.metrics:
+                        self.ratelimit_unstored.inc(
+                            (policy.name, "open" if limiter.fail_open else "closed")
+                        )
                 extra_headers.extend(ratelimit_headers(policy, decision))
                 if self.metrics:
                     self.ratelimit_total.inc(
