@@ -26,9 +26,7 @@ def _report(results: Any, work: Callable[[], Coroutine[Any, Any, None]]) -> None
         results.put({"error": traceback.format_exc()})
 
 
-def stampede(  # noqa: PLR0917
-    url: str, namespace: str, key: str, tasks: int, processes: int, results: Any
-) -> None:
+def stampede(url: str, namespace: str, key: str, tasks: int, processes: int, results: Any) -> None:
     async def work() -> None:
         client = Redis.from_url(url)
         async with TieredCache(client, namespace=namespace, lock_ttl=5) as cache:
