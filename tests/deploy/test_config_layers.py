@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shipshape.deploy.config import merge_config
 from shipshape.deploy.settings_layers import (
     FeatureFlags,
     Origin,
@@ -316,3 +319,37 @@ def test_random_dotenv_text_loads_or_names_the_file(tmp_path: Path, text: str) -
     except SettingsError as error:
         problems = [str(problem) for problem in error.problems]
     assert all(problem.startswith(str(tmp_path / ".env")) for problem in problems)
+
+
+_KEYS = st.sampled_from(["a", "b", "c"])
+_LEAVES = st.one_of(st.integers(-3, 3), st.sampled_from(["x", "y"]), st.lists(st.integers(0, 2)))
+_TREES = st.recursive(
+    _LEAVES, lambda children: st.dictionaries(_KEYS, children, max_size=3), max_leaves=8
+)
+_LAYER_DATA = st.dictionaries(_KEYS, _TREES, max_size=3)
+
+
+def _get(data: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        data = data[key]
+    return data
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(base=_LAYER_DATA, env=_LAYER_DATA, overrides=_LAYER_DATA)
+def test_every_leaf_has_one_origin_holding_its_value(
+    tmp_path: Path, base: dict[str, Any], env: dict[str, Any], overrides: dict[str, Any]
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir(exist_ok=True)
+    (config / "base.json").write_text(json.dumps(base), encoding="utf-8")
+    (config / "prod.json").write_text(json.dumps(env), encoding="utf-8")
+    resolved = resolve_settings(
+        None, "prod", root=tmp_path, environ={}, secrets_dir=None, overrides=overrides
+    )
+    assert resolved.values == merge_config(merge_config(base, env), overrides)
+    layers = {"base": base, "env": env, "overrides": overrides}
+    leaves = {tuple(entry.key.split(".")) for entry in resolved.entries()}
+    assert set(resolved.origins) == leaves
+    for path, origin in resolved.origins.items():
+        assert _get(layers[origin.layer], path) == _get(resolved.values, path)
