@@ -379,11 +379,6 @@ def test_failover_unknown_role_raises(bad: dict[str, Any]) -> None:
         failover_decisions([server("p", "primary", True), bad])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="healthy is read with bool(): 'false' keeps a failed primary, and a missing "
-    "value drains the primary and promotes every replica",
-)
 @pytest.mark.parametrize(
     "primary",
     [

@@ -616,7 +616,6 @@ _NO_FILE = "the core's ValueError is printed as is: the message does not name th
             "servers.json",
             "[]",
             "server",
-            marks=pytest.mark.xfail(strict=True, reason=_NO_FILE),
             id="balance-no-servers",
         ),
         pytest.param(
@@ -632,7 +631,6 @@ _NO_FILE = "the core's ValueError is printed as is: the message does not name th
             "fleet.json",
             '[{"name": "db-1", "role": "boss", "healthy": true}]',
             "boss",
-            marks=pytest.mark.xfail(strict=True, reason=_NO_FILE),
             id="failover-unknown-role",
         ),
     ],
