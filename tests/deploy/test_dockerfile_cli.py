@@ -100,6 +100,24 @@ def test_bad_pyproject_settings_exit_2_naming_the_file(tmp_path: Path) -> None:
     assert "Traceback" not in err
 
 
+def test_context_option_points_at_the_build_context(tmp_path: Path) -> None:
+    (tmp_path / "docker").mkdir()
+    dockerfile = tmp_path / "docker" / "Dockerfile"
+    dockerfile.write_text((CORPUS / "good-pip-single.Dockerfile").read_text())
+    (tmp_path / "requirements.txt").write_text("fastapi>=0.100\n")
+    (tmp_path / ".dockerignore").write_text(".git\n.venv\n")
+    code, out, _ = lint(str(dockerfile), "--context", str(tmp_path), "--json")
+    assert code == 1
+    findings = json.loads(out)["findings"]
+    assert [(f["code"], f["message"]) for f in findings] == [
+        ("SS-DF009", "requirements.txt:1: fastapi>=0.100 is not pinned to an exact version")
+    ]
+    (tmp_path / "docker" / "Dockerfile.dockerignore").write_text(".venv\n")
+    _, out, _ = lint(str(dockerfile), "--context", str(tmp_path), "--json")
+    assert "SS-DF019" in [f["code"] for f in json.loads(out)["findings"]]
+    assert lint(str(dockerfile), "--context", str(tmp_path / "nope"))[0] == 2
+
+
 def test_stdin() -> None:
     code, out, _ = lint("-", input=(CORPUS / "bad-shell-form.Dockerfile").read_text())
     assert code == 1

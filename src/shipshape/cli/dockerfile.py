@@ -109,6 +109,10 @@ def lint(
         Path | None,
         typer.Option("--config", help="pyproject.toml to read (default: the nearest one)."),
     ] = None,
+    context: Annotated[
+        Path | None,
+        typer.Option("--context", help="Build context folder (default: each Dockerfile's folder)."),
+    ] = None,
 ) -> None:
     """Lint Dockerfiles with the Python-aware SS-DF rules (see docs/dockerfile.md).
 
@@ -130,10 +134,10 @@ def lint(
             levels.append(settings.fail_level)
             if path == "-":
                 text = read_text("-")
-                found = lint_dockerfile(text, "<stdin>", settings)
+                found = lint_dockerfile(text, "<stdin>", settings, context_dir=context)
                 linted.append("<stdin>")
             else:
-                found = lint_path(path, settings)
+                found = lint_path(path, settings, context_dir=context)
                 file = Path(path)
                 linted.append(str(file / "Dockerfile" if file.is_dir() else file))
         except (LintError, ValueError) as error:

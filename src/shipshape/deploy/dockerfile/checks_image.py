@@ -252,7 +252,8 @@ def dockerignore_excludes(patterns: list[str], path: str) -> bool:
 def check_dockerignore(ctx: LintContext) -> Iterator[Found]:
     if ctx.directory is None:
         return
-    specific = ctx.directory / f"{ctx.dockerfile_name}.dockerignore"
+    dockerfile = ctx.dockerfile or ctx.directory / "Dockerfile"
+    specific = dockerfile.with_name(f"{dockerfile.name}.dockerignore")
     ignore_file = specific if specific.is_file() else ctx.directory / ".dockerignore"
     try:
         patterns = ignore_file.read_text(encoding="utf-8").splitlines()

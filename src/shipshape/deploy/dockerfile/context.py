@@ -42,7 +42,9 @@ class LintContext:
 
     parsed: ParsedDockerfile
     directory: Path | None = None
-    dockerfile_name: str = "Dockerfile"
+    """The build context; None when linting text alone."""
+    dockerfile: Path | None = None
+    """The Dockerfile's own path, for its ``<name>.dockerignore``."""
 
     @property
     def final_scope(self) -> list[Instruction]:

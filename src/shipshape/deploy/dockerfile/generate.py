@@ -215,10 +215,13 @@ def render_dockerfile(
         copies = ["COPY --from=build /app /app"]
     else:
         if project.requirements is None:
+            hint = (
+                "`poetry export -f requirements.txt -o requirements.txt` or `uv lock`"
+                if (project.root / "poetry.lock").is_file()
+                else "`uv lock` (or write a pinned requirements.txt)"
+            )
             raise ProjectError(
-                str(project.root),
-                "neither uv.lock nor requirements.txt: run `uv lock` "
-                "(or write pinned requirements.txt) first",
+                str(project.root), f"neither uv.lock nor requirements.txt: run {hint} first"
             )
         venv = "/opt/venv"
         unpinned = unpinned_requirements(project.requirements.read_text(encoding="utf-8"))

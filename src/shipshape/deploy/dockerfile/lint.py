@@ -160,7 +160,7 @@ def lint_dockerfile(
         check_syntax(parsed)
     except DockerfileSyntaxError as error:
         raise LintError(path, error.message, error.line) from None
-    context = LintContext(parsed, context_dir, Path(path).name)
+    context = LintContext(parsed, context_dir, Path(path))
     per_line, whole_file = _inline_ignores(parsed)
     skipped = settings.ignore | whole_file
     findings: list[Finding] = []
@@ -204,23 +204,27 @@ def _read(path: Path) -> str:
         raise LintError(name, f"not UTF-8 text ({error.reason}): not a Dockerfile?", line) from None
 
 
-def lint_path(path: str | Path, settings: LintSettings | None = None) -> list[Finding]:
+def lint_path(
+    path: str | Path, settings: LintSettings | None = None, *, context_dir: Path | None = None
+) -> list[Finding]:
     """Lint the Dockerfile at ``path`` (a folder means its ``Dockerfile``).
 
     Settings default to ``[tool.shipshape.dockerfile]`` of the nearest pyproject.toml;
-    the Dockerfile's folder is taken as the build context.
+    the build context defaults to the Dockerfile's folder.
     """
     file = Path(path)
     if file.is_dir():
         file = file / "Dockerfile"
     text = _read(file)
+    if context_dir is not None and not context_dir.is_dir():
+        raise LintError(str(context_dir), "build context is not a directory")
     if settings is None:
         pyproject = find_pyproject(file.parent)
         try:
             settings = load_settings(pyproject) if pyproject else LintSettings()
         except ProjectError as error:
             raise LintError(error.file, error.message, error.line) from None
-    return lint_dockerfile(text, str(file), settings, context_dir=file.parent)
+    return lint_dockerfile(text, str(file), settings, context_dir=context_dir or file.parent)
 
 
 def validate_dockerfile(text: str) -> DockerfileResult:
