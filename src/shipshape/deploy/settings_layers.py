@@ -8,7 +8,6 @@ key the loader remembers which layer, which file (or variable) and which line se
 
 from __future__ import annotations
 
-import io
 import os
 import re
 from collections.abc import Mapping
@@ -16,15 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
-import orjson
-from dotenv.parser import parse_stream
 from pydantic import BaseModel, ValidationError
 from pydantic_settings import BaseSettings
 
 from shipshape.deploy.config import (
-    CONFIG_SUFFIXES,
     ConfigFileError,
-    Document,
     merge_config,
     read_document,
 )
@@ -32,12 +27,24 @@ from shipshape.deploy.settings_schema import (
     SECRET_KEY,
     FeatureFlags,
     display_text,
-    field_names,
     mask_value,
     model_defaults,
     plain_value,
     secret_paths,
     submodel,
+)
+from shipshape.deploy.settings_sources import (
+    KeyPath,
+    Layer,
+    Origin,
+    config_file,
+    dotenv_items,
+    env_layer,
+    file_layer,
+    leaves,
+    override_layer,
+    related,
+    secret_items,
 )
 
 __all__ = [
@@ -55,7 +62,6 @@ __all__ = [
 
 LAYERS = ("defaults", "base", "env", "dotenv", "environ", "secrets", "overrides")
 
-KeyPath = tuple[str, ...]
 M = TypeVar("M", bound=BaseModel)
 
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -85,29 +91,6 @@ class SettingsError(ValueError):
     def __init__(self, problems: list[SettingsProblem]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(problem) for problem in problems))
-
-
-@dataclass(frozen=True, slots=True)
-class Origin:
-    """Where a value came from: the layer, the file or variable, and the line."""
-
-    layer: str
-    source: str | None = None
-    line: int | None = None
-
-    @property
-    def where(self) -> str:
-        if self.source is None:
-            return "-"
-        return f"{self.source}:{self.line}" if self.line is not None else self.source
-
-
-@dataclass(frozen=True, slots=True)
-class Layer:
-    name: str
-    data: dict[str, Any]
-    origins: dict[KeyPath, Origin]
-    lines: dict[KeyPath, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,149 +141,8 @@ class ResolvedSettings(Generic[M]):
         effective = plain_value(raw)
         return [
             SettingsEntry(".".join(path), value, self.is_secret(path), self.origin(path))
-            for path, value in _leaves(effective)
+            for path, value in leaves(effective)
         ]
-
-
-def _leaves(value: Mapping[str, Any], prefix: KeyPath = ()) -> list[tuple[KeyPath, Any]]:
-    leaves: list[tuple[KeyPath, Any]] = []
-    for key in sorted(value, key=str):
-        item, path = value[key], (*prefix, str(key))
-        if isinstance(item, Mapping) and item:
-            leaves += _leaves(item, path)
-        else:
-            leaves.append((path, item))
-    return leaves
-
-
-# --- the sources -----------------------------------------------------------------------------
-
-
-def _file_layer(name: str, document: Document) -> Layer:
-    data = document.data
-    if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
-        raise ConfigFileError(document.file, f"must be a mapping, got {type(data).__name__}")
-    data = {str(key): value for key, value in data.items()}
-    origins = {
-        path: Origin(name, document.file, document.lines.get(path)) for path, _ in _leaves(data)
-    }
-    return Layer(name, data, origins, dict(document.lines))
-
-
-def _config_file(config_dir: Path, stem: str) -> Path | None:
-    found = [config_dir / f"{stem}{suffix}" for suffix in CONFIG_SUFFIXES]
-    found = [path for path in found if path.is_file()]
-    if len(found) > 1:
-        names = " and ".join(str(path) for path in found)
-        raise ConfigFileError(str(found[0]), f"both {names} exist; keep one")
-    return found[0] if found else None
-
-
-def _parse_env_value(raw: str) -> Any:
-    stripped = raw.strip()
-    if stripped[:1] in ("{", "["):
-        try:
-            return orjson.loads(stripped)
-        except orjson.JSONDecodeError:
-            return raw
-    return raw
-
-
-def _env_layer(
-    name: str,
-    items: list[tuple[str, str, Origin]],
-    *,
-    prefix: str,
-    delimiter: str,
-    model: type[BaseModel] | None,
-    known: Mapping[str, Any],
-    require_prefix: bool,
-    only_known: bool,
-) -> Layer:
-    """Variables named ``<prefix><key>[<delimiter><key>...]`` as a nested layer."""
-    data: dict[str, Any] = {}
-    origins: dict[KeyPath, Origin] = {}
-    fields = field_names(model)
-    known_top = fields or {str(key).lower(): str(key) for key in known}
-    for variable, raw, origin in sorted(items):
-        rest = variable
-        if prefix and variable.lower().startswith(prefix.lower()):
-            rest = variable[len(prefix) :]
-        elif prefix and require_prefix:
-            continue
-        parts = rest.split(delimiter) if delimiter else [rest]
-        if not rest or any(not part for part in parts):
-            continue
-        top = known_top.get(parts[0].lower())
-        if top is None and only_known:
-            continue
-        path = [top or parts[0].lower()]
-        current_model = submodel(model, path[0])
-        lower_known = known.get(path[0]) if isinstance(known, Mapping) else None
-        for part in parts[1:]:
-            names = field_names(current_model)
-            if not names and isinstance(lower_known, Mapping):
-                names = {str(key).lower(): str(key) for key in lower_known}
-            canonical = names.get(part.lower(), part.lower())
-            current_model = submodel(current_model, canonical)
-            lower_known = lower_known.get(canonical) if isinstance(lower_known, Mapping) else None
-            path.append(canonical)
-        nested: Any = _parse_env_value(raw)
-        for key in reversed(path):
-            nested = {key: nested}
-        data = merge_config(data, nested)
-        key_path = tuple(path)
-        for known_path in [p for p in origins if _related(p, key_path)]:
-            del origins[known_path]
-        origins[key_path] = origin
-    return Layer(name, data, origins)
-
-
-def _related(a: KeyPath, b: KeyPath) -> bool:
-    shorter = min(len(a), len(b))
-    return a[:shorter] == b[:shorter]
-
-
-def _dotenv_items(path: Path) -> list[tuple[str, str, Origin]]:
-    document = read_documentdisplay_text(path)
-    items = []
-    for binding in parse_stream(io.StringIO(document)):
-        if binding.error:
-            line = binding.original.string.strip()[:40]
-            raise ConfigFileError(str(path), f"cannot parse {line!r}", binding.original.line)
-        if binding.key is not None and binding.value is not None:
-            origin = Origin("dotenv", str(path), binding.original.line)
-            items.append((binding.key, binding.value, origin))
-    return items
-
-
-def read_documentdisplay_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise ConfigFileError(str(path), f"not UTF-8 text ({error.reason})") from None
-    except OSError as error:
-        raise ConfigFileError(str(path), error.strerror or str(error)) from None
-
-
-def _secret_items(directory: Path) -> list[tuple[str, str, Origin]]:
-    items = []
-    try:
-        files = sorted(directory.iterdir())
-    except OSError as error:
-        raise ConfigFileError(str(directory), error.strerror or str(error)) from None
-    for file in files:
-        if file.is_file() and not file.name.startswith("."):
-            value = read_documentdisplay_text(file).removesuffix("\n").removesuffix("\r")
-            items.append((file.name, value, Origin("secrets", str(file))))
-    return items
-
-
-def _override_layer(overrides: Mapping[str, Any]) -> Layer:
-    data = merge_config({}, overrides)
-    return Layer("overrides", data, {path: Origin("overrides") for path, _ in _leaves(data)})
 
 
 # --- merging with provenance ------------------------------------------------------------------
@@ -311,7 +153,7 @@ def _apply(values: dict[str, Any], origins: dict[KeyPath, Origin], layer: Layer)
         below = any(known[: len(path)] == path and known != path for known in origins)
         if below and _is_empty_mapping(layer.data, path):
             continue
-        for known in [p for p in origins if _related(p, path)]:
+        for known in [p for p in origins if related(p, path)]:
             del origins[known]
         origins[path] = origin
     return merge_config(values, layer.data)
@@ -457,18 +299,18 @@ def resolve_settings(
     try:
         if model is not None:
             defaults = model_defaults(model)
-            add(Layer("defaults", defaults, {p: Origin("defaults") for p, _ in _leaves(defaults)}))
+            add(Layer("defaults", defaults, {p: Origin("defaults") for p, _ in leaves(defaults)}))
         for layer_name, stem in (("base", "base"), ("env", env)):
-            file = _config_file(base_dir / config_dir, stem)
+            file = config_file(base_dir / config_dir, stem)
             if file is not None:
                 files.append(str(file))
-                add(_file_layer(layer_name, read_document(file)))
+                add(file_layer(layer_name, read_document(file)))
         if dotenv is not None and (base_dir / dotenv).is_file():
             files.append(str(base_dir / dotenv))
             add(
-                _env_layer(
+                env_layer(
                     "dotenv",
-                    _dotenv_items(base_dir / dotenv),
+                    dotenv_items(base_dir / dotenv),
                     prefix=prefix,
                     delimiter=env_nested_delimiter,
                     model=model,
@@ -480,7 +322,7 @@ def resolve_settings(
         if model is not None or prefix:
             items = [(name, raw, Origin("environ", f"${name}")) for name, raw in environ.items()]
             add(
-                _env_layer(
+                env_layer(
                     "environ",
                     items,
                     prefix=prefix,
@@ -493,9 +335,9 @@ def resolve_settings(
             )
         if secrets_dir is not None and (base_dir / secrets_dir).is_dir():
             add(
-                _env_layer(
+                env_layer(
                     "secrets",
-                    _secret_items(base_dir / secrets_dir),
+                    secret_items(base_dir / secrets_dir),
                     prefix=prefix,
                     delimiter=env_nested_delimiter,
                     model=model,
@@ -505,7 +347,7 @@ def resolve_settings(
                 )
             )
         if overrides:
-            add(_override_layer(overrides))
+            add(override_layer(overrides))
     except ConfigFileError as error:
         problem = SettingsProblem("file", error.message, error.file, error.line)
         raise SettingsError([problem]) from None
