@@ -321,7 +321,10 @@ def _root_path(tree: _Tree, root: int) -> RootPath:
             kept[begin:stop] = sorted(kept[begin:stop], key=lambda child: -ends[child])
         stack.extend(kept[begin:stop])
 
-    backwards: list[tuple[int, int, int]] = []
+    # Sections as found, latest first, in three parallel int lists (no per-section tuples).
+    nodes: list[int] = []
+    section_starts: list[int] = []
+    section_ends: list[int] = []
     cursor = tree.cursor
     node = root
     returning_from: int | None = None
@@ -335,23 +338,27 @@ def _root_path(tree: _Tree, root: int) -> RootPath:
         if position < stop:
             child = kept[position]
             if ends[child] != section_end:
-                backwards.append((node, ends[child], section_end))
+                nodes.append(node)
+                section_starts.append(ends[child])
+                section_ends.append(section_end)
             node, returning_from = child, None
             continue
         if starts[node] != section_end:
-            backwards.append((node, starts[node], section_end))
+            nodes.append(node)
+            section_starts.append(starts[node])
+            section_ends.append(section_end)
         if node == root:
             break
         returning_from = starts[node]
         node = tree.parents[node]
 
     sections: list[PathSection] = []
-    index = len(backwards) - 1
+    index = len(nodes) - 1
     while index >= 0:
-        node, start, end = backwards[index]
+        node, start, end = nodes[index], section_starts[index], section_ends[index]
         index -= 1
-        while index >= 0 and backwards[index][0] == node and backwards[index][1] == end:
-            end = backwards[index][2]
+        while index >= 0 and nodes[index] == node and section_starts[index] == end:
+            end = section_ends[index]
             index -= 1
         span = spans[node]
         sections.append(
