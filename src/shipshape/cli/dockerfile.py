@@ -99,7 +99,7 @@ def lint(
         typer.Option(
             "--fail-level",
             help="Exit 1 when a finding is at or above this severity "
-            "(default: fail-level in [tool.shipshape.dockerfile], else info).",
+            "(default: fail-level in \\[tool.shipshape.dockerfile], else info).",
         ),
     ] = None,
     ignore: Annotated[
@@ -183,7 +183,7 @@ def generate(
     app_ref: Annotated[
         str | None,
         typer.Option(
-            "--app", help="MODULE:APP to serve (default: [tool.shipshape] app, or found)."
+            "--app", help="MODULE:APP to serve (default: \\[tool.shipshape] app, or found)."
         ),
     ] = None,
     python: Annotated[
