@@ -353,3 +353,16 @@ def test_every_leaf_has_one_origin_holding_its_value(
     assert set(resolved.origins) == leaves
     for path, origin in resolved.origins.items():
         assert _get(layers[origin.layer], path) == _get(resolved.values, path)
+
+
+def test_model_secrets_dir_is_the_default_and_none_skips_it(tmp_path: Path) -> None:
+    project(tmp_path, {"vault/api_key": "from-vault\n"})
+
+    class Vaulted(BaseSettings):
+        model_config = SettingsConfigDict(secrets_dir=str(tmp_path / "vault"))
+        api_key: SecretStr = SecretStr("")
+
+    by_model = load_settings(Vaulted, "prod", root=tmp_path, environ={})
+    assert by_model.api_key.get_secret_value() == "from-vault"
+    skipped = load_settings(Vaulted, "prod", root=tmp_path, environ={}, secrets_dir=None)
+    assert skipped.api_key.get_secret_value() == ""

@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
 
@@ -63,6 +64,15 @@ __all__ = [
 LAYERS = ("defaults", "base", "env", "dotenv", "environ", "secrets", "overrides")
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Default(Enum):
+    """The type of :data:`DEFAULT`: "use the model's setting, else the documented default"."""
+
+    token = 0
+
+
+DEFAULT = Default.token
 
 _ENV_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -227,9 +237,9 @@ def resolve_settings(
     config_dir: str | Path = "config",
     dotenv: str | Path | None = ".env",
     env_prefix: str | None = None,
-    env_nested_delimiter: str = "__",
+    env_nested_delimiter: str | None = None,
     environ: Mapping[str, str] | None = None,
-    secrets_dir: str | Path | None = "/run/secrets",
+    secrets_dir: str | Path | Default | None = DEFAULT,
     overrides: Mapping[str, Any] | None = None,
     validate: bool = True,
 ) -> ResolvedSettings[M]: ...
@@ -244,9 +254,9 @@ def resolve_settings(
     config_dir: str | Path = "config",
     dotenv: str | Path | None = ".env",
     env_prefix: str | None = None,
-    env_nested_delimiter: str = "__",
+    env_nested_delimiter: str | None = None,
     environ: Mapping[str, str] | None = None,
-    secrets_dir: str | Path | None = "/run/secrets",
+    secrets_dir: str | Path | Default | None = DEFAULT,
     overrides: Mapping[str, Any] | None = None,
     validate: bool = True,
 ) -> ResolvedSettings[Any]: ...
@@ -260,9 +270,9 @@ def resolve_settings(
     config_dir: str | Path = "config",
     dotenv: str | Path | None = ".env",
     env_prefix: str | None = None,
-    env_nested_delimiter: str = "__",
+    env_nested_delimiter: str | None = None,
     environ: Mapping[str, str] | None = None,
-    secrets_dir: str | Path | None = "/run/secrets",
+    secrets_dir: str | Path | Default | None = DEFAULT,
     overrides: Mapping[str, Any] | None = None,
     validate: bool = True,
 ) -> ResolvedSettings[M]:
@@ -270,20 +280,24 @@ def resolve_settings(
 
     ``environ`` defaults to ``os.environ``; relative paths are taken from ``root``. With a
     ``BaseSettings`` model, its ``env_prefix``, ``env_nested_delimiter`` and ``secrets_dir``
-    are the defaults. Raises :class:`SettingsError` naming the file, line, key and layer;
+    are the defaults; otherwise ``__`` and ``/run/secrets`` (``secrets_dir=None`` skips
+    it). Raises :class:`SettingsError` naming the file, line, key and layer;
     ``validate=False`` merges the layers (defaults included) without validating them.
     """
     if not _ENV_NAME.match(env) or env == "base":
         message = f"environment name {env!r}: use letters, digits, - and _ (not base)"
         raise SettingsError([SettingsProblem("file", message)])
     base_dir = Path(root)
+    model_secrets: object = None
     if model is not None and issubclass(model, BaseSettings):
         config = model.model_config
         env_prefix = config.get("env_prefix", "") if env_prefix is None else env_prefix
-        env_nested_delimiter = config.get("env_nested_delimiter") or env_nested_delimiter
+        if env_nested_delimiter is None:
+            env_nested_delimiter = config.get("env_nested_delimiter")
         model_secrets = config.get("secrets_dir")
-        if isinstance(model_secrets, str | Path):
-            secrets_dir = model_secrets
+    if secrets_dir is DEFAULT:
+        secrets_dir = model_secrets if isinstance(model_secrets, str | Path) else "/run/secrets"
+    env_nested_delimiter = env_nested_delimiter or "__"
     prefix = env_prefix or ""
     environ = os.environ if environ is None else environ
     layers: list[Layer] = []
@@ -395,9 +409,9 @@ def load_settings(
     config_dir: str | Path = "config",
     dotenv: str | Path | None = ".env",
     env_prefix: str | None = None,
-    env_nested_delimiter: str = "__",
+    env_nested_delimiter: str | None = None,
     environ: Mapping[str, str] | None = None,
-    secrets_dir: str | Path | None = "/run/secrets",
+    secrets_dir: str | Path | Default | None = DEFAULT,
     overrides: Mapping[str, Any] | None = None,
 ) -> M:
     """The validated settings for ``env``: see :func:`resolve_settings` for the layers."""
