@@ -24,6 +24,7 @@ from shipshape.cli._io import (
 )
 from shipshape.deploy.config import merge_config
 from shipshape.deploy.settings_layers import (
+    DEFAULT,
     ResolvedSettings,
     SettingsEntry,
     resolve_settings,
@@ -49,7 +50,11 @@ EnvPrefix = Annotated[
     typer.Option("--env-prefix", help="Environment variable prefix (default: the model's)."),
 ]
 SecretsDir = Annotated[
-    str, typer.Option("--secrets-dir", help="One file per key, /run/secrets style.")
+    str | None,
+    typer.Option(
+        "--secrets-dir",
+        help="One file per key, /run/secrets style (default: the model's, else /run/secrets).",
+    ),
 ]
 Overrides = Annotated[
     list[str] | None,
@@ -103,7 +108,7 @@ def resolve(
     model: str | None,
     config_dir: str,
     env_prefix: str | None,
-    secrets_dir: str,
+    secrets_dir: str | None,
     overrides: list[str] | None,
 ) -> tuple[ResolvedSettings[Any], str | None]:
     """Resolve one environment the way ``show``, ``diff`` and ``check`` all do."""
@@ -121,7 +126,7 @@ def resolve(
         root=root,
         config_dir=config_dir,
         env_prefix=prefix if isinstance(prefix, str) else None,
-        secrets_dir=secrets_dir,
+        secrets_dir=DEFAULT if secrets_dir is None else secrets_dir,
         overrides=parse_overrides(overrides),
     )
     return resolved, spec
@@ -169,7 +174,7 @@ def show(
     model: Model = None,
     config_dir: ConfigDir = "config",
     env_prefix: EnvPrefix = None,
-    secrets_dir: SecretsDir = "/run/secrets",
+    secrets_dir: SecretsDir = None,
     overrides: Overrides = None,
     as_json: AsJson = False,
 ) -> None:
@@ -214,7 +219,7 @@ def diff(
     model: Model = None,
     config_dir: ConfigDir = "config",
     env_prefix: EnvPrefix = None,
-    secrets_dir: SecretsDir = "/run/secrets",
+    secrets_dir: SecretsDir = None,
     exit_code: Annotated[
         bool, typer.Option("--exit-code", help="Exit 1 when the environments differ.")
     ] = False,

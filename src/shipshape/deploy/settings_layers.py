@@ -49,7 +49,9 @@ from shipshape.deploy.settings_sources import (
 )
 
 __all__ = [
+    "DEFAULT",
     "LAYERS",
+    "Default",
     "FeatureFlags",
     "Origin",
     "ResolvedSettings",
