@@ -8,7 +8,13 @@ from typing import TypedDict
 
 import pytest
 
-from shipshape.deploy.dockerfile import LintSettings, lint_path, rule_table, validate_dockerfile
+from shipshape.deploy.dockerfile import (
+    LintSettings,
+    lint_dockerfile,
+    lint_path,
+    rule_table,
+    validate_dockerfile,
+)
 
 CORPUS = Path(__file__).parent.parent / "corpus" / "dockerfiles"
 
@@ -71,3 +77,18 @@ def test_the_seed_check_agrees_with_the_linter_on_its_five_rules(file: str) -> N
     result = validate_dockerfile((CORPUS / file).read_text())
     assert result["errors"] == linted
     assert result["valid"] is (not linted)
+
+
+@pytest.mark.parametrize("file", sorted(EXPECTED))
+def test_windows_line_endings_change_nothing(file: str) -> None:
+    text = (CORPUS / file).read_text()
+    unix = [(f.code, f.line, f.message) for f in lint_dockerfile(text)]
+    windows = [(f.code, f.line, f.message) for f in lint_dockerfile(text.replace("\n", "\r\n"))]
+    assert windows == unix
+
+
+def test_the_docs_table_is_the_rule_table() -> None:
+    docs = (CORPUS.parents[2] / "docs" / "dockerfile.md").read_text()
+    for rule in rule_table():
+        row = f"| {rule.id} | `{rule.name}` | {rule.severity.name} | {rule.why} | {rule.fix} |"
+        assert row in docs, rule.id
