@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from _cache_support import (  # type: ignore[import-not-found]
+    forget_namespaces,
+    namespace,
+)
 from fastapi import APIRouter, FastAPI, Header, Response
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from shipshape.scale.cache import CachedRoute, TieredCache, cache_response, response_key
+
+
+@pytest.fixture(autouse=True)
+def _forget_test_keys() -> Iterator[None]:
+    yield
+    forget_namespaces()
 
 
 class Item(BaseModel):
@@ -113,7 +122,7 @@ def serve(
 
 
 def memory_cache() -> TieredCache:
-    return TieredCache(None, namespace=f"test:http:{secrets.token_hex(4)}")
+    return TieredCache(None, namespace=namespace("test:http"))
 
 
 def test_second_request_is_served_from_cache_with_etag_and_cache_control() -> None:
@@ -212,13 +221,13 @@ def test_cookies_errors_posts_and_authorized_requests_are_never_cached() -> None
 
 
 def test_responses_are_shared_through_redis(redis_url: str) -> None:
-    namespace = f"test:http:{secrets.token_hex(4)}"
+    shared = namespace("test:http")
 
     async def first_worker(client: httpx.AsyncClient, calls: dict[str, int]) -> None:
         await client.get("/items/7")
         assert calls == {"item": 1}
         redis = Redis.from_url(redis_url)
-        key = TieredCache(redis, namespace=namespace).value_key("GET /items/7")
+        key = TieredCache(redis, namespace=shared).value_key("GET /items/7")
         assert await redis.hexists(key, "http-response")
         await redis.aclose()
 
@@ -228,7 +237,7 @@ def test_responses_are_shared_through_redis(redis_url: str) -> None:
         assert calls == {}
 
     for scenario in (first_worker, second_worker):
-        serve(lambda: TieredCache.from_url(redis_url, namespace=namespace), scenario)
+        serve(lambda: TieredCache.from_url(redis_url, namespace=shared), scenario)
 
 
 def test_concurrent_cold_requests_run_the_endpoint_once() -> None:

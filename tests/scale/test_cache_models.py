@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
 import orjson
 import pytest
+from _cache_support import (  # type: ignore[import-not-found]
+    forget_namespaces,
+    namespace,
+)
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from redis.asyncio import Redis
 
 from shipshape.scale.cache import ModelCodec, TieredCache, cached_model, schema_hash
+
+
+@pytest.fixture(autouse=True)
+def _forget_test_keys() -> Iterator[None]:
+    yield
+    forget_namespaces()
 
 
 class Line(BaseModel):
@@ -33,10 +42,6 @@ class Order(BaseModel):
 ORDER = Order.model_validate(
     {"id": 7, "customerName": "Ada", "lines": [{"sku": "A-1", "quantity": 2, "unit_price": "9.99"}]}
 )
-
-
-def namespace() -> str:
-    return f"test:cache:{secrets.token_hex(6)}"
 
 
 def run(scenario: Callable[[Redis], Awaitable[None]], url: str) -> None:

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import secrets
-from collections.abc import Awaitable, Callable
+import shutil
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import _cache_worker  # type: ignore[import-not-found]
 import pytest
+from _cache_support import (  # type: ignore[import-not-found]
+    forget_namespaces,
+    namespace,
+)
 from redis.asyncio import Redis
 
 from shipshape.scale.cache import TieredCache
 from shipshape.testing import ManualClock, RedisServer
 
+
+@pytest.fixture(autouse=True)
+def _forget_test_keys() -> Iterator[None]:
+    yield
+    forget_namespaces()
+
+
 pytestmark = pytest.mark.redis
-
-
-def namespace() -> str:
-    return f"test:cache:{secrets.token_hex(6)}"
 
 
 def run(scenario: Callable[[Redis], Awaitable[None]], url: str) -> None:
@@ -220,6 +227,9 @@ def test_unreachable_redis_falls_back_to_l1_and_loader_and_says_so(free_port: in
 
 
 def test_cache_resumes_redis_and_resubscribes_after_an_outage() -> None:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+
     async def scenario(server: RedisServer) -> None:
         client = Redis.from_url(server.url, socket_timeout=1, socket_connect_timeout=1)
         ns = namespace()
@@ -265,9 +275,9 @@ def test_lock_holder_that_dies_blocks_others_only_until_the_lock_expires(redis_u
 def test_a_slow_loader_keeps_its_lock(redis_url: str) -> None:
     async def scenario(client: Redis) -> None:
         ns = namespace()
-        first = TieredCache(client, namespace=ns, lock_ttl=0.15, lock_wait=3)
-        second = TieredCache(client, namespace=ns, lock_ttl=0.15, lock_wait=3)
-        runs, loader = counting_loader("slow", delay=0.6)
+        first = TieredCache(client, namespace=ns, lock_ttl=0.5, lock_wait=10)
+        second = TieredCache(client, namespace=ns, lock_ttl=0.5, lock_wait=10)
+        runs, loader = counting_loader("slow", delay=1.2)
         results = await asyncio.gather(
             first.get_or_compute("k", loader), second.get_or_compute("k", loader)
         )
