@@ -414,6 +414,7 @@ def test_jaeger_single_traces_lists_embedded_processes_and_foreign_references() 
     [
         ({"resourceSpans": []}, "otlp"),
         ([{"resourceSpans": []}, {"resourceSpans": []}], "otlp"),
+        ([{"result": {"resourceSpans": []}}], "otlp"),
         ({"data": []}, "jaeger"),
         ({"spans": [{"spanID": "a"}]}, "jaeger"),
         ([{"service": "a", "duration_ms": 1, "parent_id": None}], "spans"),

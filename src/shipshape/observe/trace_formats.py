@@ -187,12 +187,9 @@ _JAEGER_TRACES = TypeAdapter(list[_JaegerTrace])
 
 def detect_format(document: Any) -> TraceFormat | None:
     """Which export ``document`` (parsed JSON) is, or ``None`` when it is none of them."""
+    if _is_otlp(document):
+        return "otlp"
     if isinstance(document, Mapping):
-        if "resourceSpans" in document or "resource_spans" in document:
-            return "otlp"
-        result = document.get("result")
-        if isinstance(result, Mapping) and "resourceSpans" in result:
-            return "otlp"
         if isinstance(document.get("data"), list):
             return "jaeger"
         spans = document.get("spans")
@@ -206,13 +203,26 @@ def detect_format(document: Any) -> TraceFormat | None:
         return None
     if isinstance(document, list):
         first = document[0] if document else None
-        if isinstance(first, Mapping):
-            if "resourceSpans" in first or "resource_spans" in first:
-                return "otlp"
-            if "spans" in first and ("traceID" in first or "processes" in first):
-                return "jaeger"
+        if _is_otlp(first):
+            return "otlp"
+        if (
+            isinstance(first, Mapping)
+            and "spans" in first
+            and ("traceID" in first or "processes" in first)
+        ):
+            return "jaeger"
         return "spans"
     return None
+
+
+def _is_otlp(document: Any) -> bool:
+    """``TracesData`` itself, or wrapped in ``result`` as Jaeger's API v3 answers."""
+    if not isinstance(document, Mapping):
+        return False
+    result = document.get("result")
+    if isinstance(result, Mapping):
+        document = result
+    return "resourceSpans" in document or "resource_spans" in document
 
 
 def _message(error: ValidationError) -> str:
