@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
 from typing import Any, Generic, TypeVar, overload
@@ -160,6 +160,72 @@ class ResolvedSettings(Generic[M]):
 # --- merging with provenance ------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Sources:
+    """``load_<layer>`` for each entry of :data:`LAYERS`: reads its place, or returns None."""
+
+    model: type[BaseModel] | None
+    env: str
+    root: Path
+    config_dir: Path
+    dotenv: Path | None
+    prefix: str
+    delimiter: str
+    environ: Mapping[str, str]
+    secrets_dir: Path | None
+    overrides: Mapping[str, Any]
+
+    def _file(self, name: str, stem: str) -> Layer | None:
+        file = config_file(self.config_dir, stem)
+        return None if file is None else file_layer(name, read_document(file))
+
+    def _env_like(
+        self, name: str, items: list[tuple[str, str, Origin]], known: Mapping[str, Any]
+    ) -> Layer:
+        return env_layer(
+            name,
+            items,
+            prefix=self.prefix,
+            delimiter=self.delimiter,
+            model=self.model,
+            known=known,
+            require_prefix=name != "secrets",
+            only_known=self.model is not None,
+        )
+
+    def load_defaults(self, values: Mapping[str, Any]) -> Layer | None:
+        if self.model is None:
+            return None
+        data = model_defaults(self.model)
+        return Layer("defaults", data, {path: Origin("defaults") for path, _ in leaves(data)})
+
+    def load_base(self, values: Mapping[str, Any]) -> Layer | None:
+        return self._file("base", "base")
+
+    def load_env(self, values: Mapping[str, Any]) -> Layer | None:
+        return self._file("env", self.env)
+
+    def load_dotenv(self, values: Mapping[str, Any]) -> Layer | None:
+        if self.dotenv is None or not self.dotenv.is_file():
+            return None
+        layer = self._env_like("dotenv", dotenv_items(self.dotenv), values)
+        return replace(layer, file=str(self.dotenv))
+
+    def load_environ(self, values: Mapping[str, Any]) -> Layer | None:
+        if self.model is None and not self.prefix:
+            return None
+        items = [(name, raw, Origin("environ", f"${name}")) for name, raw in self.environ.items()]
+        return self._env_like("environ", items, values)
+
+    def load_secrets(self, values: Mapping[str, Any]) -> Layer | None:
+        if self.secrets_dir is None or not self.secrets_dir.is_dir():
+            return None
+        return self._env_like("secrets", secret_items(self.secrets_dir), values)
+
+    def load_overrides(self, values: Mapping[str, Any]) -> Layer | None:
+        return override_layer(self.overrides) if self.overrides else None
+
+
 def _apply(values: dict[str, Any], origins: dict[KeyPath, Origin], layer: Layer) -> dict[str, Any]:
     for path, origin in layer.origins.items():
         below = any(known[: len(path)] == path and known != path for known in origins)
@@ -299,74 +365,31 @@ def resolve_settings(
         model_secrets = config.get("secrets_dir")
     if secrets_dir is DEFAULT:
         secrets_dir = model_secrets if isinstance(model_secrets, str | Path) else "/run/secrets"
-    env_nested_delimiter = env_nested_delimiter or "__"
-    prefix = env_prefix or ""
-    environ = os.environ if environ is None else environ
+    sources = _Sources(
+        model=model,
+        env=env,
+        root=base_dir,
+        config_dir=base_dir / config_dir,
+        dotenv=None if dotenv is None else base_dir / dotenv,
+        prefix=env_prefix or "",
+        delimiter=env_nested_delimiter or "__",
+        environ=os.environ if environ is None else environ,
+        secrets_dir=None if secrets_dir is None else base_dir / secrets_dir,
+        overrides=overrides or {},
+    )
     layers: list[Layer] = []
-    files: list[str] = []
     values: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
-
-    def add(layer: Layer) -> None:
-        nonlocal values
-        layers.append(layer)
-        values = _apply(values, origins, layer)
-
     try:
-        if model is not None:
-            defaults = model_defaults(model)
-            add(Layer("defaults", defaults, {p: Origin("defaults") for p, _ in leaves(defaults)}))
-        for layer_name, stem in (("base", "base"), ("env", env)):
-            file = config_file(base_dir / config_dir, stem)
-            if file is not None:
-                files.append(str(file))
-                add(file_layer(layer_name, read_document(file)))
-        if dotenv is not None and (base_dir / dotenv).is_file():
-            files.append(str(base_dir / dotenv))
-            add(
-                env_layer(
-                    "dotenv",
-                    dotenv_items(base_dir / dotenv),
-                    prefix=prefix,
-                    delimiter=env_nested_delimiter,
-                    model=model,
-                    known=values,
-                    require_prefix=True,
-                    only_known=model is not None,
-                )
-            )
-        if model is not None or prefix:
-            items = [(name, raw, Origin("environ", f"${name}")) for name, raw in environ.items()]
-            add(
-                env_layer(
-                    "environ",
-                    items,
-                    prefix=prefix,
-                    delimiter=env_nested_delimiter,
-                    model=model,
-                    known=values,
-                    require_prefix=True,
-                    only_known=model is not None,
-                )
-            )
-        if secrets_dir is not None and (base_dir / secrets_dir).is_dir():
-            add(
-                env_layer(
-                    "secrets",
-                    secret_items(base_dir / secrets_dir),
-                    prefix=prefix,
-                    delimiter=env_nested_delimiter,
-                    model=model,
-                    known=values,
-                    require_prefix=False,
-                    only_known=model is not None,
-                )
-            )
-        if overrides:
-            add(override_layer(overrides))
+        for name in LAYERS:
+            layer = getattr(sources, f"load_{name}")(values)
+            if layer is not None:
+                layers.append(layer)
+                values = _apply(values, origins, layer)
     except ConfigFileError as error:
         problem = SettingsProblem("file", error.message, error.file, error.line)
         raise SettingsError([problem]) from None
+    files = [layer.file for layer in layers if layer.file is not None]
     resolved: ResolvedSettings[M] = ResolvedSettings(
         env=env,
         values=values,

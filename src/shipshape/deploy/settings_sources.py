@@ -58,6 +58,7 @@ class Layer:
     data: dict[str, Any]
     origins: dict[KeyPath, Origin]
     lines: dict[KeyPath, int] = field(default_factory=dict)
+    file: str | None = None
 
 
 def leaves(value: Mapping[str, Any], prefix: KeyPath = ()) -> list[tuple[KeyPath, Any]]:
@@ -83,7 +84,7 @@ def file_layer(name: str, document: Document) -> Layer:
     origins = {
         path: Origin(name, document.file, document.lines.get(path)) for path, _ in leaves(data)
     }
-    return Layer(name, data, origins, dict(document.lines))
+    return Layer(name, data, origins, dict(document.lines), document.file)
 
 
 def config_file(config_dir: Path, stem: str) -> Path | None:
