@@ -204,19 +204,15 @@ def _op_json(op: Operation) -> dict[str, Any]:
 
 
 def _print_ops(migrations: Sequence[Migration]) -> None:
-    rows = [
-        (
-            f"{m.id}_{m.name}",
-            m.phase,
-            op.risk.level if op.risk else "",
-            op.risk.code if op.risk else "",
-            describe(op),
-            op.risk.why if op.risk else "",
-        )
+    """One plain line per operation: cheap for thousands of them, and easy to grep."""
+    lines = [
+        f"{m.id}_{m.name}  {m.phase:<8}  {op.risk.level if op.risk else '':<21}  "
+        f"{op.risk.code if op.risk else '':<23}  {describe(op)}"
+        + (f"  ({op.risk.why})" if op.risk else "")
         for m in migrations
         for op in m.up
     ]
-    table(None, ["migration", "phase", "risk", "code", "operation", "why"], rows)
+    console.file.write("\n".join(lines) + "\n")
 
 
 def _rename_hints(migrations: Sequence[Migration]) -> list[str]:
@@ -375,10 +371,8 @@ def plan(
         return
     _print_ops(planned)
     for migration, text in zip(planned, sql, strict=True):
-        console.print(
-            f"-- {migration.id}_{migration.name} ({migration.phase}, {dialect})", highlight=False
-        )
-        console.print(text.rstrip(), highlight=False, markup=False)
+        console.file.write(f"-- {migration.id}_{migration.name} ({migration.phase}, {dialect})\n")
+        console.file.write(text.rstrip() + "\n")
     for hint in _rename_hints(planned):
         console.print(
             f"hint: a drop and an add of the same type; if it is a rename, pass {hint}",
