@@ -346,3 +346,21 @@ def test_values_json_cannot_hold_fail_alike_with_or_without_redis(redis_url: str
 
     asyncio.run(scenario(None))
     run(scenario, redis_url)
+
+
+def test_l1_copy_expires_with_the_redis_value_or_l1_ttl(redis_url: str) -> None:
+    async def scenario(client: Redis) -> None:
+        ns = namespace()
+        await TieredCache(client, namespace=ns).set("short", 1, ttl=2)
+        await TieredCache(client, namespace=ns).set("long", 2, ttl=300)
+        clock = ManualClock()
+        cache = TieredCache(client, namespace=ns, l1_ttl=10, clock=clock)
+        assert await cache.get("short") == 1
+        assert await cache.get("long") == 2
+        clock.advance(2)
+        assert cache.peek_local("short") is None
+        assert cache.peek_local("long") == 2
+        clock.advance(8)
+        assert cache.peek_local("long") is None
+
+    run(scenario, redis_url)
