@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from shipshape.observe.health import HealthChecks, health_body
+from shipshape.observe.health import HealthChecks, check_health, health_body
 from shipshape.observe.logs import utc_now
 from shipshape.service._types import Receive, Scope, Send
 from shipshape.service.middleware import Endpoint
@@ -36,7 +36,7 @@ def build_endpoints(state: ServiceState) -> dict[str, Endpoint]:
         if readiness and state.draining:
             notes.append("draining: shutting down, finishing in-flight requests")
         results = await checks.results()
-        report = await checks.report()
+        report = check_health({name: result.status for name, result in results.items()})
         body = health_body(
             report, results, service_id=service_id, checked_at=utc_now(), notes=notes
         )

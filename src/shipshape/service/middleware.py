@@ -106,7 +106,8 @@ class ProductionMiddleware:
     async def _handle(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
         started = time.perf_counter()
         state = self.state
-        state.mark_serving()
+        if not state.lifespan_seen and not state.started:
+            state.mark_serving()
         method: str = scope["method"]
 
         request_id: bytes | None = None

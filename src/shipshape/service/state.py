@@ -127,14 +127,10 @@ class ServiceState:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    @property
-    def ready(self) -> bool:
-        return self.started and not self.draining
 
     def mark_serving(self) -> None:
         """A request arrived: without a lifespan protocol, that is when startup is over."""
-        if not self.lifespan_seen:
-            self.started = True
+        self.started = True
 
     async def lifespan(self, app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
         """Run the app's lifespan, noting when startup completes and when shutdown begins."""
