@@ -345,6 +345,8 @@ def test_a_span_ending_before_it_starts_reads_as_zero_duration_with_a_warning() 
     ("span_fields", "message"),
     [
         ({"spanId": "xyz"}, r"spanId: must be 16 hex digits, got 'xyz'"),
+        ({"spanId": "0x0f067aa0ba902b"}, r"spanId: must be 16 hex digits, got '0x0f"),
+        ({"spanId": "00f0_7aa0ba902b7"}, r"spanId: must be 16 hex digits"),
         ({"startTimeUnixNano": True}, r"startTimeUnixNano: must be an integer, not a boolean"),
         ({"startTimeUnixNano": "-5"}, r"startTimeUnixNano: Input should be greater than or equal"),
         ({"endTimeUnixNano": None}, r"endTimeUnixNano: Input should be a valid integer"),

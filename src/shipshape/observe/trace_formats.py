@@ -42,6 +42,7 @@ TraceFormat = Literal["otlp", "jaeger", "spans"]
 
 NO_SERVICE_NAME = "OTLPResourceNoServiceName"
 _OTLP_KINDS = ("", "internal", "server", "client", "producer", "consumer")
+_HEX = re.compile(r"[0-9a-fA-F]+")
 
 
 class TraceFormatError(ValueError):
@@ -66,13 +67,8 @@ def _id_of(size: int, *, optional: bool = False) -> Callable[[Any], str]:
             raise ValueError(f"must be a string of {size * 2} hex digits")
         if optional and (value == "" or value.strip("0") == ""):
             return ""
-        if len(value) == size * 2:
-            try:
-                int(value, 16)
-            except ValueError:
-                pass
-            else:
-                return value.lower()
+        if len(value) == size * 2 and _HEX.fullmatch(value):
+            return value.lower()
         if len(value) == (size + 2) // 3 * 4:
             try:
                 raw = base64.b64decode(value, validate=True)
