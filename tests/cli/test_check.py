@@ -234,3 +234,14 @@ def test_nothing_to_check_and_no_directory(tmp_path: Path) -> None:
     missing = run(str(tmp_path / "nope"))
     assert missing.exit_code == 2
     assert "no such directory" in missing.stderr
+
+
+def test_deploy_port_must_be_one_the_dockerfile_exposes(tmp_path: Path) -> None:
+    root = good_project(tmp_path)
+    make(root, {"deploy.yaml": GOOD_DEPLOY + "    port: 8080\n"})
+    result = run(str(root), "--json")
+    [finding] = json.loads(result.stdout)["findings"]
+    assert (finding["code"], finding["line"]) == ("SS-DEP019", 10)
+    assert "port 8080 is not EXPOSEd by the Dockerfile (8000)" in finding["message"]
+    make(root, {"Dockerfile": GOOD_DOCKERFILE.replace("EXPOSE 8000", "EXPOSE 8000/tcp 8080")})
+    assert codes(run(str(root), "--json")) == []

@@ -28,7 +28,7 @@ from shipshape.cli._io import (
 )
 from shipshape.deploy.config import CONFIG_SUFFIXES, ConfigFileError, read_document
 from shipshape.deploy.config_checks import CONFIG_RULES, PRODUCTION_ENVS, config_findings
-from shipshape.deploy.dockerfile import LintError, lint_path, rule_table
+from shipshape.deploy.dockerfile import LintError, lint_path, parse_dockerfile, rule_table
 from shipshape.deploy.settings_schema import import_model, project_options
 from shipshape.deploy.target import DEPLOY_RULES, deploy_findings
 from shipshape.findings import Finding, Rule, Severity, fails, render_text, to_json, to_sarif
@@ -73,11 +73,30 @@ def find_deploy_file(project: Project) -> Path | None:
     return found[0] if found else None
 
 
+def exposed_ports(project: Project) -> set[int]:
+    """Ports the final stage of ``PATH/Dockerfile`` EXPOSEs; empty when unknown or unreadable."""
+    try:
+        text = (project.root / "Dockerfile").read_text(encoding="utf-8")
+        final = parse_dockerfile(text).final
+    except (OSError, UnicodeDecodeError, ValueError):
+        return set()
+    if final is None:
+        return set()
+    ports = set()
+    for instruction in final.effective():
+        if instruction.keyword == "EXPOSE":
+            for word in instruction.arguments:
+                number = word.split("/", 1)[0]
+                if number.isdigit():
+                    ports.add(int(number))
+    return ports
+
+
 def check_deploy(project: Project) -> CheckResult:
     file = find_deploy_file(project)
     if file is None:
         return [], []
-    return deploy_findings(read_document(file)), [str(file)]
+    return deploy_findings(read_document(file), exposed_ports(project)), [str(file)]
 
 
 def check_config(project: Project) -> CheckResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Annotated, Any, TypedDict
 
@@ -25,6 +26,7 @@ __all__ = [
     "ValidationResult",
     "deploy_environments",
     "deploy_findings",
+    "port_problems",
     "spec_problems",
     "validate_deploy_config",
 ]
@@ -172,6 +174,7 @@ DEPLOY_CONFIG_CODES.update(
         "secret_in_plain_env": "a secret-looking variable holds a literal value",
         "env_defined_twice": "a variable is set in both `env` and `secrets`",
         "image_not_pinned": "the image has no tag or uses `latest`",
+        "port_not_exposed": "the deploy port is not a port the Dockerfile EXPOSEs",
     }
 )
 
@@ -217,6 +220,12 @@ _RULE_TABLE: list[tuple[str, str, Severity, str]] = [
     ("SS-DEP016", "secret_in_plain_env", _E, "move it to `secrets:` as a Secret reference"),
     ("SS-DEP017", "env_defined_twice", _E, "keep the name in either `env:` or `secrets:`"),
     ("SS-DEP018", "image_not_pinned", _W, "deploy an exact tag or an @sha256 digest"),
+    (
+        "SS-DEP019",
+        "port_not_exposed",
+        _W,
+        "make `port:` and the Dockerfile's EXPOSE (and the server's --port) agree",
+    ),
 ]
 
 DEPLOY_RULES: dict[str, Rule] = {
@@ -379,6 +388,15 @@ def spec_problems(spec: DeploySpec, env: str) -> list[DeployProblem]:
     return problems
 
 
+def port_problems(spec: DeploySpec, env: str, exposed: set[int]) -> list[DeployProblem]:
+    """The spec's port against the ports an image EXPOSEs (nothing to say when none)."""
+    if not exposed or spec.port in exposed:
+        return []
+    ports = ", ".join(str(port) for port in sorted(exposed))
+    message = f"port {spec.port} is not EXPOSEd by the Dockerfile ({ports})"
+    return [DeployProblem("port_not_exposed", env, message, ("port",))]
+
+
 def _image_pinned(image: str) -> bool:
     if "@sha256:" in image:
         return True
@@ -404,11 +422,20 @@ def _seed_key(code: str) -> str:
     return ""
 
 
-def deploy_findings(document: Document) -> list[Finding]:
-    """Every problem of every environment of a deploy file, as findings with ``SS-DEP`` codes."""
+def deploy_findings(
+    document: Document, exposed_ports: AbstractSet[int] = frozenset()
+) -> list[Finding]:
+    """Every problem of every environment of a deploy file, as findings with ``SS-DEP`` codes.
+
+    ``exposed_ports`` are the ports the service's Dockerfile EXPOSEs, when it is known.
+    """
     findings = []
     for environment in deploy_environments(document):
-        for problem in environment_problems(environment):
+        problems = environment_problems(environment)
+        if exposed_ports and not deploy_config_errors(environment.config):
+            spec = parse_spec(environment)
+            problems += port_problems(spec, environment.name, set(exposed_ports))
+        for problem in problems:
             rule = problem.rule
             findings.append(
                 Finding(
