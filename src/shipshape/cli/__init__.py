@@ -7,6 +7,7 @@ import typer
 from shipshape.cli import (
     balance,
     cache,
+    check,
     config,
     deploy,
     dockerfile,
@@ -32,6 +33,7 @@ app = typer.Typer(
 )
 
 app.command("serve")(serve.serve)
+app.command("check")(check.check)
 for group in (
     dockerfile,
     deploy,
