@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -31,10 +32,35 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
         client.close()
 
 
+def require_binaries(*names: str) -> None:
+    """Skip when a server binary is missing; fail instead under SHIPSHAPE_REQUIRE_SERVICES=1."""
+    missing = [name for name in names if shutil.which(name) is None]
+    if not missing:
+        return
+    message = f"{', '.join(missing)} not installed"
+    if os.environ.get("SHIPSHAPE_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"{message} (SHIPSHAPE_REQUIRE_SERVICES=1: services are required)")
+    pytest.skip(message)
+
+
 @pytest.fixture
 def redis_server() -> Iterator[RedisServer]:
     """A redis-server process of this test's own, on a free port."""
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+    require_binaries("redis-server")
     with RedisServer() as server:
         yield server
+
+
+@pytest.fixture
+def sentinel_binaries() -> None:
+    require_binaries("redis-server", "redis-sentinel")
+
+
+@pytest.fixture
+def tls_binaries() -> None:
+    require_binaries("redis-server", "openssl")
+
+
+@pytest.fixture
+def redis_binary() -> None:
+    require_binaries("redis-server")

@@ -65,7 +65,7 @@ async def test_every_concurrent_request_gets_the_typed_error(redis_server: Redis
     assert all(isinstance(result, StoreUnavailable) for result in results)
 
 
-async def test_a_store_opened_before_redis_starts_works_once_it_does() -> None:
+async def test_a_store_opened_before_redis_starts_works_once_it_does(redis_binary: None) -> None:
     server = RedisServer()
     store = RedisStore(server.url, retry_interval=0.1)
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +16,8 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def tls_server(tmp_path: Path) -> Iterator[tuple[int, Path]]:
+def tls_server(tmp_path: Path, tls_binaries: None) -> Iterator[tuple[int, Path]]:
     """A redis-server with a TLS port and a self-signed certificate for 127.0.0.1."""
-    if shutil.which("openssl") is None or shutil.which("redis-server") is None:
-        pytest.skip("openssl and redis-server are needed")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
         [

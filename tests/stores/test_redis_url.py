@@ -148,7 +148,7 @@ def test_connect_and_connect_sync_reach_a_real_server(redis_url: str) -> None:
     assert asyncio.run(round_trip())
 
 
-def test_connect_over_a_unix_socket(tmp_path: Path) -> None:
+def test_connect_over_a_unix_socket(tmp_path: Path, redis_binary: None) -> None:
     socket_path = tmp_path / "redis.sock"
     with RedisServer(args=("--unixsocket", str(socket_path)), directory=tmp_path):
         client = connect_sync(f"unix://{socket_path}?db=1")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from collections.abc import Iterator
 
@@ -17,9 +16,7 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 
 @pytest.fixture
-def cluster() -> Iterator[SentinelCluster]:
-    if shutil.which("redis-sentinel") is None:
-        pytest.skip("redis-sentinel is not installed")
+def cluster(sentinel_binaries: None) -> Iterator[SentinelCluster]:
     with SentinelCluster(down_after_ms=1000, failover_timeout_ms=3000) as started:
         yield started
 
