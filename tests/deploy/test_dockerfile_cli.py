@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from shipshape.cli import app
-from shipshape.deploy.dockerfile import LintSettings, lint_path, rule_table
+from shipshape.deploy.dockerfile import LintSettings, lint_dockerfile, lint_path, rule_table
 
 CORPUS = Path(__file__).parent.parent / "corpus" / "dockerfiles"
 runner = CliRunner()
@@ -226,6 +226,9 @@ def test_generate_serves_with_shipshape_when_the_project_uses_it(tmp_path: Path)
         '["shipshape", "serve", "orders.main:app", "--host", "0.0.0.0", "--port", "8000"]'
         in result.stdout
     )
+    assert "HEALTHCHECK" in result.stdout
+    assert "/livez" in result.stdout
+    assert lint_dockerfile(result.stdout) == []
     assert not (project / "Dockerfile").exists()
 
 

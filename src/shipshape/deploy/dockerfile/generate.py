@@ -175,6 +175,17 @@ def _command(project: Project, app: str, port: int) -> tuple[list[str], list[str
     return argv, notes
 
 
+def _healthcheck(port: int) -> list[str]:
+    """A Docker HEALTHCHECK on shipshape's ``/livez`` (Kubernetes uses its own probes)."""
+    probe = (
+        f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{port}/livez', timeout=2)"
+    )
+    return [
+        "HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \\",
+        f"    CMD {_exec_form(['python', '-c', probe])}",
+    ]
+
+
 def _exec_form(argv: list[str]) -> str:
     return "[" + ", ".join(f'"{word}"' for word in argv) + "]"
 
@@ -257,6 +268,7 @@ def render_dockerfile(
         *copies,
         "USER 10001:10001",
         f"EXPOSE {port}",
+        *(_healthcheck(port) if argv[0] == "shipshape" else []),
         f"CMD {_exec_form(argv)}",
     ]
     return "\n".join([*header, *build, "", *runtime, ""]), notes
