@@ -13,6 +13,7 @@ import orjson
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from shipshape.observe.logs import encode_json
@@ -185,9 +186,9 @@ def print_json(value: Any) -> None:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    grid = Table(title=title, title_justify="left")
+    grid = Table(title=escape(title) if title else None, title_justify="left")
     for column in columns:
         grid.add_column(column)
     for row in rows:
-        grid.add_row(*(str(cell) for cell in row))
+        grid.add_row(*(escape(str(cell)) for cell in row))
     console.print(grid)

@@ -22,6 +22,7 @@ __all__ = [
     "configure_logging",
     "encode_json",
     "format_log_entries",
+    "line_head",
     "log_entry",
     "request_id_var",
     "trace_ids_var",
@@ -83,6 +84,18 @@ def _plain(value: Any, depth: int) -> Any:
     return str(value)
 
 
+def line_head(timestamp: Any, level: Any, message: Any) -> dict[str, Any]:
+    """The three fields every shipshape log line starts with; ``level`` is uppercased.
+
+    The seed entries, the stdlib formatter and the access log all build on it.
+    """
+    return {
+        "timestamp": timestamp,
+        "level": (level if isinstance(level, str) else str(level)).upper(),
+        "message": message,
+    }
+
+
 def log_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     """The canonical shape: ``timestamp``, ``level`` (uppercased), ``message``, ``context``.
 
@@ -90,13 +103,11 @@ def log_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
     """
     if not isinstance(entry, Mapping):
         raise TypeError(f"a log entry must be a mapping, not {type(entry).__name__}")
-    level = entry.get("level", "INFO")
-    return {
-        "timestamp": entry.get("timestamp", "unknown"),
-        "level": (level if isinstance(level, str) else str(level)).upper(),
-        "message": entry.get("message", ""),
-        "context": {key: value for key, value in entry.items() if key not in RESERVED_KEYS},
-    }
+    line = line_head(
+        entry.get("timestamp", "unknown"), entry.get("level", "INFO"), entry.get("message", "")
+    )
+    line["context"] = {key: value for key, value in entry.items() if key not in RESERVED_KEYS}
+    return line
 
 
 def format_log_entries(entries: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -197,12 +208,8 @@ class JsonFormatter(logging.Formatter):
         return self.render(record).decode("utf-8")
 
     def render(self, record: logging.LogRecord) -> bytes:
-        line: dict[str, Any] = {
-            "timestamp": utc_timestamp(record.created),
-            "level": record.levelname.upper(),
-            "message": record.getMessage(),
-            "logger": record.name,
-        }
+        line = line_head(utc_timestamp(record.created), record.levelname, record.getMessage())
+        line["logger"] = record.name
         request_id = request_id_var.get()
         if request_id is not None:
             line["request_id"] = request_id

@@ -20,6 +20,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFl
 
 from shipshape.observe.logs import (
     encode_json,
+    line_head,
     request_id_var,
     trace_ids_var,
     utc_now,
@@ -328,19 +329,19 @@ class ProductionMiddleware:
             self.requests_total.inc((method_label, route, str(status)))
             self.duration.observe((method_label, route), elapsed)
         if self.access_log:
-            line: dict[str, Any] = {
-                "timestamp": utc_now(),
-                "level": "INFO" if status < 400 else ("WARNING" if status < 500 else "ERROR"),
-                "message": f"{method_label} {route} {status}",
-                "request_id": rid,
-                "method": method_label,
-                "route": route,
-                "path": scope["path"],
-                "status": status,
-                "duration_ms": round(elapsed * 1000, 3),
-                "client": client,
-                "bytes": sent_bytes,
-            }
+            line = line_head(
+                utc_now(),
+                "INFO" if status < 400 else ("WARNING" if status < 500 else "ERROR"),
+                f"{method_label} {route} {status}",
+            )
+            line["request_id"] = rid
+            line["method"] = method_label
+            line["route"] = route
+            line["path"] = scope["path"]
+            line["status"] = status
+            line["duration_ms"] = round(elapsed * 1000, 3)
+            line["client"] = client
+            line["bytes"] = sent_bytes
             if trace_ids is not None:
                 line["trace_id"], line["span_id"] = trace_ids
             if denied:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from shipshape.service.app import ProductionApp, production
 from shipshape.service.settings import ServiceSettings
 
-__all__ = ["APP_ENV", "DEFAULT_APP", "create_app", "load_app", "run"]
+__all__ = ["APP_ENV", "DEFAULT_APP", "create_app", "load_app", "run", "service_settings"]
 
 APP_ENV = "SHIPSHAPE_APP"
 DEFAULT_APP = "shipshape.examples.orders:create_app"
@@ -70,12 +70,23 @@ def _is_factory(target: Any) -> bool:
     return not required and not inspect.iscoroutinefunction(target)
 
 
+def service_settings() -> ServiceSettings:
+    """``ServiceSettings`` for ``SHIPSHAPE_ENV`` (default ``dev``), layered from the
+    working directory: defaults < ``config/base.*`` < ``config/<env>.*`` < ``.env`` <
+    ``SHIPSHAPE_*`` variables < secrets directory.
+    """
+    from shipshape.deploy.settings_layers import load_settings
+
+    env = os.environ.get("SHIPSHAPE_ENV", "dev")
+    return load_settings(ServiceSettings, env=env, root=os.getcwd(), overrides={"env": env})
+
+
 def create_app() -> ProductionApp:
     """Uvicorn factory: the app named by ``SHIPSHAPE_APP`` wrapped in the layer."""
     app = load_app(os.environ.get(APP_ENV, DEFAULT_APP))
     if isinstance(app, ProductionApp):
         return app
-    return production(app, ServiceSettings())
+    return production(app, service_settings())
 
 
 def run(
@@ -100,7 +111,7 @@ def run(
             os.environ[f"SHIPSHAPE_{name}"] = value
     os.environ[APP_ENV] = app or DEFAULT_APP
     try:
-        settings = ServiceSettings()
+        settings = service_settings()
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
@@ -124,8 +135,11 @@ def run(
                 lifespan="on",
             )
         else:
+            app_object = load_app(os.environ[APP_ENV])
+            if not isinstance(app_object, ProductionApp):
+                app_object = production(app_object, settings)
             uvicorn.run(
-                create_app(),
+                app_object,
                 host=settings.host,
                 port=settings.port,
                 access_log=False,

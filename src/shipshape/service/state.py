@@ -127,7 +127,6 @@ class ServiceState:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-
     def mark_serving(self) -> None:
         """A request arrived: without a lifespan protocol, that is when startup is over."""
         self.started = True

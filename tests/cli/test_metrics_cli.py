@@ -1,0 +1,52 @@
+"""`shipshape metrics latency` over an access log written by the layer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from shipshape.cli import app
+
+runner = CliRunner()
+
+
+def write_log(path: Path) -> None:
+    lines = [
+        {"level": "INFO", "message": "Application startup complete.", "logger": "uvicorn.error"},
+        *({"route": "/orders", "duration_ms": float(ms), "status": 200} for ms in (10, 20, 30, 40)),
+        {"route": "/orders/{order_id}", "duration_ms": 5.0, "status": 200},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_latency_per_route_from_an_access_log(tmp_path: Path) -> None:
+    log = tmp_path / "access.jsonl"
+    write_log(log)
+    result = runner.invoke(app, ["metrics", "latency", str(log), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["/orders"] == {
+        "count": 4, "mean": 25.0, "p50": 20.0, "p95": 30.0, "p99": 30.0, "max": 40.0,
+    }  # fmt: skip
+    assert report["/orders/{order_id}"]["count"] == 1
+    table = runner.invoke(app, ["metrics", "latency", str(log)])
+    assert table.exit_code == 0
+    assert "/orders/{order_id}" in table.output
+
+
+def test_a_log_without_requests_is_bad_input(tmp_path: Path) -> None:
+    log = tmp_path / "app.jsonl"
+    log.write_text('{"level": "INFO", "message": "hi"}\n{"level": "INFO", "message": "ho"}\n')
+    result = runner.invoke(app, ["metrics", "latency", str(log)])
+    assert result.exit_code == 2
+    assert "no request records" in result.output
+
+
+def test_a_non_numeric_duration_names_the_line(tmp_path: Path) -> None:
+    log = tmp_path / "bad.jsonl"
+    log.write_text('{"route": "/", "duration_ms": 1}\n{"route": "/", "duration_ms": "slow"}\n')
+    result = runner.invoke(app, ["metrics", "latency", str(log)])
+    assert result.exit_code == 2
+    assert "bad.jsonl:2" in result.output
