@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Literal, NamedTuple
 
@@ -48,14 +49,19 @@ def token_bucket_limiter(
     """Decide each request at ``timestamps`` (seconds) with a token bucket.
 
     The bucket starts full and ``last_time`` starts at 0; each allowed request spends
-    one token. Raises ``ValueError`` for a timestamp earlier than the previous one, or a
-    negative capacity or refill rate.
+    one token. Raises ``ValueError`` for a timestamp earlier than the previous one or
+    not finite (NaN, infinity), or a capacity or refill rate that is negative or NaN.
     """
-    if capacity < 0 or refill_rate < 0:
-        raise ValueError("capacity and refill_rate must be >= 0")
+    if not (capacity >= 0 and refill_rate >= 0):  # written so that NaN fails too
+        raise ValueError(
+            f"capacity and refill_rate must be >= 0 (got capacity={capacity}, "
+            f"refill_rate={refill_rate})"
+        )
     state = BucketState(capacity, 0)
     verdicts: list[Verdict] = []
     for index, timestamp in enumerate(timestamps):
+        if not math.isfinite(timestamp):
+            raise ValueError(f"timestamp #{index} ({timestamp}) is not a finite number")
         try:
             state, allowed = refill_and_take(state, timestamp, capacity, refill_rate)
         except ValueError:
