@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 from hypothesis import given, settings
@@ -74,3 +75,15 @@ def test_async_take_is_the_same_decision_as_take_nowait() -> None:
     for _ in range(4):
         clock.advance(0.3)
         assert asyncio.run(first.take("k", 3, 1.0)) == second.take_nowait("k", 3, 1.0)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_seed_rejects_a_timestamp_that_is_not_finite(bad: float) -> None:
+    with pytest.raises(ValueError, match=r"timestamp #1 \(.*\) is not a finite number"):
+        token_bucket_limiter(1, 1, [0, bad, 1])
+
+
+@pytest.mark.parametrize(("capacity", "rate"), [(math.nan, 1), (1, math.nan), (-1, 1), (1, -0.5)])
+def test_seed_rejects_a_negative_or_nan_capacity_or_rate(capacity: float, rate: float) -> None:
+    with pytest.raises(ValueError, match="capacity and refill_rate must be >= 0"):
+        token_bucket_limiter(capacity, rate, [0])
