@@ -9,6 +9,7 @@ from pathlib import Path
 import orjson
 from pydantic import ValidationError
 
+from shipshape.deploy.migrate._gc import paused_gc
 from shipshape.deploy.migrate.diff import (
     Renames,
     apply_operations,
@@ -77,6 +78,7 @@ def _slug(ops: Sequence[Operation]) -> str:
     return re.sub(r"[^A-Za-z0-9_]", "_", slug)[:48].strip("_") or "change"
 
 
+@paused_gc()
 def next_migrations(
     migrations: Sequence[Migration],
     models: Snapshot,
@@ -148,6 +150,7 @@ def _error_text(error: ValidationError) -> str:
     return f"{where}: {first['msg']}" if where else first["msg"]
 
 
+@paused_gc()
 def load_migrations(directory: Path) -> list[Migration]:
     """Every migration in ``directory`` in order, each checked against the one before.
 

@@ -30,6 +30,7 @@ from pydantic import AwareDatetime, BaseModel, NaiveDatetime
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined, to_jsonable_python
 
+from shipshape.deploy.migrate._gc import paused_gc
 from shipshape.deploy.migrate.diff import Renames
 from shipshape.deploy.migrate.spec import Column, Snapshot, Table, parse_sql_type
 
@@ -216,6 +217,7 @@ def _table(model: type[BaseModel]) -> tuple[Table, dict[str, str]]:
     return Table(columns=columns, model=f"{model.__module__}:{model.__qualname__}"), renames
 
 
+@paused_gc()
 def snapshot_models(
     models: Iterable[type[BaseModel]], sources: Sequence[str] = ()
 ) -> tuple[Snapshot, Renames]:
@@ -253,6 +255,7 @@ def find_models(module: types.ModuleType) -> list[type[BaseModel]]:
     ]
 
 
+@paused_gc()
 def import_models(specs: Sequence[str], project_dir: Path | None = None) -> list[type[BaseModel]]:
     """Import ``module`` or ``module:Class`` specs; the project dir and its ``src/`` go first."""
     if project_dir is not None:

@@ -19,6 +19,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
 
+from shipshape.deploy.migrate._gc import paused_gc
 from shipshape.deploy.migrate.diff import apply_operations, table_indexes
 from shipshape.deploy.migrate.spec import Column, Operation, Snapshot, Table, parse_sql_type
 
@@ -192,6 +193,13 @@ def run_operations(
     operations: Operations, ops: Sequence[Operation], snapshot: Snapshot
 ) -> Snapshot:
     """Emit ``ops`` against the schema ``snapshot``; returns the schema after them."""
+    with paused_gc():
+        return _run_operations(operations, ops, snapshot)
+
+
+def _run_operations(
+    operations: Operations, ops: Sequence[Operation], snapshot: Snapshot
+) -> Snapshot:
     tables = dict(snapshot.tables)
     for group in _groups(ops):
         touched = {op.table for op in group} | {
