@@ -168,3 +168,22 @@ async def test_invalid_arguments_are_refused_before_any_io() -> None:
                 await store.take("k", capacity, rate, cost)
     finally:
         await store.aclose()
+
+
+async def test_closing_fails_waiting_and_later_requests_instead_of_hanging(
+    redis_server: RedisServer,
+) -> None:
+    store = RedisStore(redis_server.url)
+    requests = [asyncio.ensure_future(store.take(f"k{index}", 5, 1.0)) for index in range(20)]
+    await asyncio.sleep(0)  # the first request is on the wire, the rest are queued
+
+    await store.aclose()
+    results = await asyncio.gather(*requests, return_exceptions=True)
+
+    assert all(
+        isinstance(result, StoreUnavailable) or getattr(result, "allowed", False)
+        for result in results
+    )
+    assert any(isinstance(result, StoreUnavailable) for result in results)
+    with pytest.raises(StoreUnavailable, match="closed"):
+        await store.take("k", 5, 1.0)

@@ -10,6 +10,7 @@ on every new connection and drop connections to a master that was demoted.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import time
 from collections.abc import Coroutine
@@ -161,6 +162,8 @@ class RedisStore:
         self._last_error = ""
         self._following = False
         self._in_flight = 0
+        self._alone = 0
+        self._closed = False
 
     @property
     def client(self) -> redis_async.Redis:
@@ -174,6 +177,8 @@ class RedisStore:
                 f"need 0 <= capacity <= {_LIMIT}, 0 <= refill_rate <= {_LIMIT} and cost >= 0; "
                 f"got {capacity}, {refill_rate}, {cost}"
             )
+        if self._closed:
+            raise self._closed_error()
         if self._open_until:
             now = time.monotonic()
             if now < self._open_until:
@@ -196,6 +201,7 @@ class RedisStore:
     async def _take_alone(self, arguments: _Arguments) -> list[int]:
         """Nothing in flight: send this decision at once rather than wait for company."""
         self._in_flight += 1
+        self._alone += 1
         try:
             async with asyncio.timeout(self._timeout):
                 reply = await self._single(arguments)
@@ -204,6 +210,7 @@ class RedisStore:
             raise self._unavailable() from error
         finally:
             self._in_flight -= 1
+            self._alone -= 1
         self._open_until = 0.0
         if isinstance(reply, Exception):
             raise StoreUnavailable(f"{self.url}: {reply}")
@@ -220,14 +227,27 @@ class RedisStore:
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, []
+        if self._closed:
+            _settle(pending, self._closed_error())
+            return
         for start in range(0, len(pending), self._max_batch):
+            batch = pending[start : start + self._max_batch]
             self._in_flight += 1
-            self._spawn(self._run(pending[start : start + self._max_batch]))
+            task = self._spawn(self._run(batch))
+            task.add_done_callback(functools.partial(self._abandon_if_cancelled, batch))
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _abandon_if_cancelled(self, batch: list[_Request], task: asyncio.Task[None]) -> None:
+        if task.cancelled():
+            _settle(batch, self._closed_error())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _closed_error(self) -> StoreUnavailable:
+        return StoreUnavailable(f"{self.url} store is closed")
 
     async def _run(self, batch: list[_Request]) -> None:
         try:
@@ -235,9 +255,7 @@ class RedisStore:
                 replies = await self._evaluate([arguments for arguments, _ in batch])
         except _FAILURES as error:
             self._note_failure(error)
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(self._unavailable())
+            _settle(batch, self._unavailable())
             return
         finally:
             self._in_flight -= 1
@@ -320,12 +338,24 @@ class RedisStore:
         self._open_until = 0.0
 
     async def aclose(self) -> None:
+        """Close the connections; pending and later decisions raise ``StoreUnavailable``."""
+        self._closed = True
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        deadline = time.monotonic() + self._timeout
+        while self._alone and time.monotonic() < deadline:  # let lone requests land
+            await asyncio.sleep(0.005)
         if self._owns_client:
             await self._client.aclose()
+
+
+def _settle(batch: list[_Request], error: StoreUnavailable) -> None:
+    """Fail every request of ``batch`` still waiting, each with its own exception."""
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(StoreUnavailable(*error.args))
 
 
 def _describe(error: BaseException) -> str:
