@@ -6,8 +6,11 @@ import asyncio
 import threading
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from shipshape.stores import MemoryStore, RateLimitStore
+from shipshape.scale.ratelimit import refill
+from shipshape.stores import MemoryStore, RateLimitStore, decide
 from shipshape.testing import ManualClock
 
 
@@ -87,3 +90,30 @@ def test_manual_clock_refuses_to_go_backwards() -> None:
     assert clock.advance(2.5) == 7.5
     with pytest.raises(ValueError, match="negative"):
         clock.advance(-1)
+
+
+@given(
+    capacity=st.integers(min_value=0, max_value=50),
+    rate=st.sampled_from([0.0, 0.5, 3.0, 1e6]),
+    steps=st.lists(
+        st.tuples(st.floats(min_value=0, max_value=5), st.integers(min_value=0, max_value=8)),
+        max_size=30,
+    ),
+)
+def test_fast_path_decisions_are_exactly_what_decide_says(
+    capacity: int, rate: float, steps: list[tuple[float, int]]
+) -> None:
+    clock = ManualClock()
+    store = MemoryStore(clock=clock)
+    tokens: float = capacity
+    last = clock.now
+    for wait, cost in steps:
+        clock.advance(wait)
+        tokens, last = refill(tokens, clock.now - last, capacity, rate), clock.now
+        allowed = tokens >= cost
+        if allowed:
+            tokens -= cost
+
+        assert store.take_nowait("k", capacity, rate, cost) == decide(
+            allowed, tokens, capacity, rate, cost
+        )

@@ -12,6 +12,7 @@ from shipshape.stores.base import Decision, decide
 __all__ = ["MemoryStore"]
 
 _MIN_SWEEP = 1024
+_new_decision = tuple.__new__
 
 
 class MemoryStore:
@@ -63,6 +64,10 @@ class MemoryStore:
             bucket[1] = now
         if tokens >= cost:
             bucket[0] = tokens = tokens - cost
+            if refill_rate > 0:  # the common case, inlined: decide(True, ...) exactly
+                return _new_decision(
+                    Decision, (True, int(tokens), 0.0, (capacity - tokens) / refill_rate)
+                )
             return decide(True, tokens, capacity, refill_rate, cost)
         bucket[0] = tokens
         return decide(False, tokens, capacity, refill_rate, cost)
