@@ -234,11 +234,6 @@ def test_deploy_validate_invalid_json_names_file_and_line(write: Any) -> None:
     assert_bad_input(invoke("deploy", "validate", path), f"{path}:3", "invalid JSON")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli._io.parse_data re-reads a multi-line JSON document with a syntax error as "
-    "JSON lines and reports line 1: 'invalid JSON line: unexpected end of data'",
-)
 def test_shared_loader_invalid_json_names_file_and_line(write: Any) -> None:
     path = write("deps.json", BROKEN_JSON)
     assert_bad_input(invoke("health", "check", path), f"{path}:3", "invalid JSON")
@@ -565,8 +560,6 @@ def test_failover_decide_table(write: Any) -> None:
 
 # --- bad values inside well-formed files ---------------------------------------------
 
-_NO_FILE = "the core's ValueError is printed as is: the message does not name the file"
-
 
 @pytest.mark.parametrize(
     ("args", "name", "content", "fragment"),
@@ -576,7 +569,6 @@ _NO_FILE = "the core's ValueError is printed as is: the message does not name th
             "times.json",
             '[1, "slow"]',
             "slow",
-            marks=pytest.mark.xfail(strict=True, reason=_NO_FILE),
             id="metrics-non-number",
         ),
         pytest.param(
@@ -598,7 +590,6 @@ _NO_FILE = "the core's ValueError is printed as is: the message does not name th
             "deps.json",
             '{"db": "ok"}',
             "db",
-            marks=pytest.mark.xfail(strict=True, reason=_NO_FILE),
             id="health-unknown-status",
         ),
         pytest.param(
@@ -606,9 +597,6 @@ _NO_FILE = "the core's ValueError is printed as is: the message does not name th
             "deps.json",
             '{"db": ["healthy"]}',
             "db",
-            marks=pytest.mark.xfail(
-                strict=True, reason="prints \"unhashable type: 'list'\": no file, no field"
-            ),
             id="health-list-status",
         ),
         pytest.param(
@@ -616,9 +604,6 @@ _NO_FILE = "the core's ValueError is printed as is: the message does not name th
             "servers.json",
             '[["a"], {"b": 1}]',
             "server",
-            marks=pytest.mark.xfail(
-                strict=True, reason="prints \"unhashable type: 'list'\": no file, no field"
-            ),
             id="balance-unhashable-server",
         ),
         pytest.param(
@@ -633,7 +618,6 @@ _NO_FILE = "the core's ValueError is printed as is: the message does not name th
             "timestamps.json",
             "[2, 1]",
             "earlier",
-            marks=pytest.mark.xfail(strict=True, reason=_NO_FILE),
             id="ratelimit-decreasing",
         ),
         pytest.param(

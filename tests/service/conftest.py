@@ -19,16 +19,28 @@ from shipshape.observe.telemetry import RequestSampler
 _EXPORTER = InMemorySpanExporter()
 
 
+_ATTACHED: list[TracerProvider] = []
+
+
 def _install_provider() -> None:
+    """Export every finished span of the process's provider to ``_EXPORTER``.
+
+    The global provider can be set once per process; whichever test set it (ours or
+    the layer's own ``configure_tracing``), the in-memory exporter is attached to it.
+    """
     current = trace.get_tracer_provider()
-    if isinstance(current, TracerProvider):
-        return
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": "tests"}),
-        sampler=ParentBased(root=RequestSampler(0.0)),
-    )
-    provider.add_span_processor(SimpleSpanProcessor(_EXPORTER))
-    trace.set_tracer_provider(provider)
+    if not isinstance(current, TracerProvider):
+        trace.set_tracer_provider(
+            TracerProvider(
+                resource=Resource.create({"service.name": "tests"}),
+                sampler=ParentBased(root=RequestSampler(0.0)),
+            )
+        )
+        current = trace.get_tracer_provider()
+    assert isinstance(current, TracerProvider)
+    if current not in _ATTACHED:
+        current.add_span_processor(SimpleSpanProcessor(_EXPORTER))
+        _ATTACHED.append(current)
 
 
 @pytest.fixture

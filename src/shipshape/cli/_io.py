@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import sys
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, ParamSpec, TypeVar
 
@@ -28,6 +29,7 @@ __all__ = [
     "fail",
     "handle_errors",
     "load_data",
+    "naming",
     "pick",
     "print_json",
     "read_text",
@@ -124,8 +126,7 @@ def parse_data(text: str, source: str, fmt: str | None = None) -> Any:
         try:
             return orjson.loads(text)
         except orjson.JSONDecodeError as error:
-            lines = [line for line in text.splitlines() if line.strip()]
-            if len(lines) > 1:
+            if _looks_like_json_lines(text):
                 return _json_lines(text, source)
             raise InputError(source, f"invalid JSON: {error.msg}", error.lineno) from None
     if fmt == "toml":
@@ -140,6 +141,18 @@ def parse_data(text: str, source: str, fmt: str | None = None) -> Any:
         line = mark.line + 1 if mark is not None else None
         problem = getattr(error, "problem", None) or str(error)
         raise InputError(source, f"invalid YAML: {problem}", line) from None
+
+
+def _looks_like_json_lines(text: str) -> bool:
+    """Several lines, the first of which is a whole JSON value on its own."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return False
+    try:
+        orjson.loads(lines[0])
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def _json_lines(text: str, source: str) -> list[Any]:
@@ -178,6 +191,15 @@ def require_mapping(value: Any, source: str, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise InputError(source, f"{what} must be a mapping, got {type(value).__name__}")
     return value
+
+
+@contextmanager
+def naming(source: str) -> Iterator[None]:
+    """Report a core's ``ValueError``/``TypeError`` as bad input in ``source``."""
+    try:
+        yield
+    except (ValueError, TypeError) as error:
+        raise InputError(source, str(error)) from None
 
 
 def print_json(value: Any) -> None:

@@ -38,6 +38,11 @@ def round_robin(
     """Assign requests to servers in turn (request i goes to server i mod n)."""
     source = source_name(path)
     servers = require_list(pick(load_data(path), "servers", source), source, "servers")
+    for index, server in enumerate(servers):
+        if isinstance(server, bool) or not isinstance(server, str | int | float):
+            raise InputError(
+                source, f"servers[{index}] must be a server name, got {type(server).__name__}"
+            )
     try:
         assignment = round_robin_balance(servers, requests)
     except ValueError as error:

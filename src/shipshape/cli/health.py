@@ -10,6 +10,7 @@ from shipshape.cli._io import (
     EXIT_FINDINGS,
     handle_errors,
     load_data,
+    naming,
     print_json,
     require_mapping,
     source_name,
@@ -30,7 +31,9 @@ def check(
 ) -> None:
     """Overall status: unhealthy beats degraded beats healthy. Exit 1 unless healthy."""
     source = source_name(path)
-    report = check_health(require_mapping(load_data(path), source, "the dependencies"))
+    deps = require_mapping(load_data(path), source, "the dependencies")
+    with naming(source):
+        report = check_health(deps)
     if as_json:
         print_json(report)
     else:

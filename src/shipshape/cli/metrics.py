@@ -11,6 +11,7 @@ from shipshape.cli._io import (
     InputError,
     handle_errors,
     load_data,
+    naming,
     pick,
     print_json,
     require_list,
@@ -78,7 +79,8 @@ def latency(
         rows = [[route, len(durations[route]), *m.values()] for route, m in routes.items()]
         table("latency per route (ms)", columns, rows)
         return
-    metrics = compute_latency_metrics(values)
+    with naming(source):
+        metrics = compute_latency_metrics(values)
     if as_json:
         print_json(metrics)
     else:

@@ -10,6 +10,7 @@ import typer
 from shipshape.cli._io import (
     handle_errors,
     load_data,
+    naming,
     pick,
     print_json,
     require_list,
@@ -39,7 +40,8 @@ def simulate(
     for index, value in enumerate(timestamps):
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"{source}: timestamps[{index}] must be a number, got {value!r}")
-    verdicts = token_bucket_limiter(capacity, refill_rate, timestamps)
+    with naming(source):
+        verdicts = token_bucket_limiter(capacity, refill_rate, timestamps)
     if as_json:
         print_json(verdicts)
         return

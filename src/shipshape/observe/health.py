@@ -29,6 +29,7 @@ __all__ = [
 Status = Literal["healthy", "degraded", "unhealthy"]
 HEALTH_STATUSES: tuple[Status, ...] = ("healthy", "degraded", "unhealthy")
 _RANK: dict[str, int] = {status: rank for rank, status in enumerate(HEALTH_STATUSES)}
+_STATUS_OF: dict[str, Status] = {status: status for status in HEALTH_STATUSES}
 
 
 class HealthReport(TypedDict):
@@ -39,12 +40,12 @@ class HealthReport(TypedDict):
 def dependency_status(name: str, value: Any) -> Status:
     """The status string of one dependency entry: a string or a mapping with ``status``."""
     status = value.get("status") if isinstance(value, Mapping) else value
-    if status not in _RANK:
+    if not isinstance(status, str) or status not in _RANK:
         raise ValueError(
             f"dependency {name!r}: unknown status {status!r}; "
             f"expected one of {', '.join(HEALTH_STATUSES)}"
         )
-    return status  # type: ignore[no-any-return]
+    return _STATUS_OF[status]
 
 
 def worst_status(statuses: Mapping[str, Status]) -> Status:

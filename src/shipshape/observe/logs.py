@@ -22,9 +22,11 @@ __all__ = [
     "configure_logging",
     "encode_json",
     "format_log_entries",
+    "jsonable",
     "line_head",
     "log_entry",
     "request_id_var",
+    "safe_str",
     "trace_ids_var",
     "utc_now",
     "utc_timestamp",
@@ -35,53 +37,85 @@ DEFAULT_REDACT_KEYS = ("password", "secret", "token", "authorization", "api_key"
 _SecretTypes = (SecretStr, SecretBytes)
 
 RESERVED_KEYS = frozenset({"timestamp", "level", "message"})
-_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
-def _fallback(value: Any) -> str:
-    return str(value)
+def safe_str(value: Any) -> str:
+    """``str(value)``, or a placeholder naming the type when ``str()`` itself fails."""
+    try:
+        return str(value)
+    except Exception:
+        try:
+            return repr(value)
+        except Exception:
+            return f"<unprintable {type(value).__name__}>"
+
+
+def _key(key: Any) -> str:
+    """A mapping key as ``json`` writes it; keys ``json`` refuses become ``str(key)``."""
+    if isinstance(key, str):
+        return str.__str__(key)
+    if key is True:
+        return "true"
+    if key is False:
+        return "false"
+    if key is None:
+        return "null"
+    if isinstance(key, int):
+        return int.__repr__(key)
+    if isinstance(key, float):
+        return float.__repr__(key) if math.isfinite(key) else safe_str(key)
+    return safe_str(key)
+
+
+def jsonable(value: Any, _path: set[int] | None = None, _depth: int = 0) -> Any:
+    """A copy made only of JSON types, as ``json.dumps(value, default=str)`` sees it.
+
+    What JSON cannot encode becomes ``str()``: datetimes, plain enums, dataclasses,
+    sets, bytes, NaN and infinities, objects; a value that contains itself, or nests
+    deeper than 500 levels, becomes its ``str()`` at that point. Never raises.
+    """
+    if value is None or value is True or value is False:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else safe_str(value)
+    if isinstance(value, dict | list | tuple):
+        path = _path if _path is not None else set()
+        if id(value) in path or _depth > 500:
+            return safe_str(value)
+        path.add(id(value))
+        try:
+            if isinstance(value, dict):
+                return {_key(k): jsonable(v, path, _depth + 1) for k, v in value.items()}
+            return [jsonable(item, path, _depth + 1) for item in value]
+        finally:
+            path.discard(id(value))
+    return safe_str(value)
 
 
 def encode_json(value: Any) -> bytes:
-    """Encode ``value`` as compact JSON; anything JSON cannot encode becomes ``str()``.
+    """Compact JSON of ``value``; never raises.
 
-    orjson does the work; the stdlib encoder is the fallback for the few values orjson
-    refuses outright (integers beyond 64 bits, recursion), so encoding never raises.
+    orjson does the work; values it cannot encode natively become ``str()``. The few
+    documents orjson refuses outright (integers beyond 64 bits, lone surrogates, deep
+    nesting, cycles) go through ``jsonable`` and the stdlib encoder.
     """
     try:
-        return orjson.dumps(value, default=_fallback, option=_ORJSON_OPTIONS)
-    except (orjson.JSONEncodeError, TypeError):
-        return _encode_slow(value).encode("utf-8")
+        return orjson.dumps(value, default=safe_str, option=_ORJSON_OPTIONS)
+    except (orjson.JSONEncodeError, TypeError, RecursionError):
+        return _encode_plain(jsonable(value))
 
 
-def _encode_slow(value: Any) -> str:
+def _encode_plain(plain: Any) -> bytes:
+    """Encode a document of JSON types only, with the stdlib encoder."""
     try:
-        return json.dumps(
-            value,
-            default=_fallback,
-            ensure_ascii=False,
-            separators=(",", ":"),
-            allow_nan=False,
-        )
-    except (ValueError, TypeError, RecursionError):
-        return json.dumps(_plain(value, 0), ensure_ascii=False, separators=(",", ":"))
-
-
-def _plain(value: Any, depth: int) -> Any:
-    """A JSON-safe copy: deep or odd values become their ``str()``."""
-    if depth > 64:
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item, depth + 1) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item, depth + 1) for item in value]
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else str(value)
-    if isinstance(value, int):
-        return value if abs(value) < 2**63 else str(value)
-    return str(value)
+        return json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(plain, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def line_head(timestamp: Any, level: Any, message: Any) -> dict[str, Any]:
@@ -114,9 +148,10 @@ def format_log_entries(entries: Iterable[Mapping[str, Any]]) -> list[str]:
     """Render each entry as one JSON object string of the canonical shape.
 
     Defaults: ``timestamp`` ``"unknown"``, ``level`` ``"INFO"``, ``message`` ``""``.
-    Values JSON cannot encode are rendered with ``str()``; this never raises on values.
+    Values JSON cannot encode are rendered with ``str()`` (as ``json.dumps(...,
+    default=str)`` would, but NaN and infinities too); this never raises on values.
     """
-    return [encode_json(log_entry(entry)).decode("utf-8") for entry in entries]
+    return [encode_json(jsonable(log_entry(entry))).decode("utf-8") for entry in entries]
 
 
 # -- the production side: request context, redaction, stdlib logging, access log --------
