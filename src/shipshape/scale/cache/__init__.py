@@ -17,11 +17,11 @@ from shipshape.scale.cache._lru import (
     LRUSimulation,
     lru_cache_sim,
 )
-from shipshape.scale.cache._models import ModelCache, ModelCodec, cached_model, schema_hash
-from shipshape.scale.cache._tiered import TieredCache
 
 if TYPE_CHECKING:
     from shipshape.scale.cache._http import CachedRoute, cache_response, response_key
+    from shipshape.scale.cache._models import ModelCache, ModelCodec, cached_model, schema_hash
+    from shipshape.scale.cache._tiered import TieredCache
 
 __all__ = [
     "COARSE_CLOCK_RESOLUTION",
@@ -43,10 +43,23 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # The FastAPI response cache is imported on first use: the CLI need not load FastAPI.
-    if name in ("CachedRoute", "cache_response", "response_key"):
-        from shipshape.scale.cache import _http
+_LAZY = {
+    "CachedRoute": "_http",
+    "cache_response": "_http",
+    "response_key": "_http",
+    "ModelCache": "_models",
+    "ModelCodec": "_models",
+    "cached_model": "_models",
+    "schema_hash": "_models",
+    "TieredCache": "_tiered",
+}
 
-        return getattr(_http, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __getattr__(name: str) -> Any:
+    # Redis and FastAPI are imported on first use: the CLI and the seed need neither.
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"shipshape.scale.cache.{module}"), name)
