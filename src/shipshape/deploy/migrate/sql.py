@@ -8,6 +8,7 @@ table it copies from is built from the snapshot, never reflected.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -29,10 +30,25 @@ _TABLE_LEVEL = {"create_table", "drop_table", "rename_table"}
 
 
 def sa_type(column: Column) -> TypeEngine[Any]:
-    """The SQLAlchemy type of a snapshot column; compiled per dialect by SQLAlchemy."""
-    name, args = parse_sql_type(column.type)
+    """The SQLAlchemy type of a snapshot column; compiled per dialect by SQLAlchemy.
+
+    Types that attach nothing to a table are shared between columns; ENUM and
+    BOOLEAN (schema types, which bind to their table) are built fresh each time.
+    """
+    if column.type in {"ENUM", "BOOLEAN"}:
+        return _build_type(column.type, column.enum)
+    return _shared_type(column.type)
+
+
+@functools.lru_cache(maxsize=256)
+def _shared_type(type_name: str) -> TypeEngine[Any]:
+    return _build_type(type_name, None)
+
+
+def _build_type(type_name: str, enum: tuple[str, ...] | None) -> TypeEngine[Any]:
+    name, args = parse_sql_type(type_name)
     if name == "ENUM":
-        values = column.enum or ()
+        values = enum or ()
         return sa.Enum(
             *values,
             native_enum=False,
