@@ -127,6 +127,18 @@ def test_table_names_and_opting_out() -> None:
     assert snapshot.tables["order_line"].columns["sku"].primary_key
 
 
+def test_an_optional_id_is_a_not_null_primary_key_the_database_assigns() -> None:
+    class Item(BaseModel):
+        id: int | None = None
+        name: str
+
+    cols = columns_of(Item)
+    assert (cols["id"].primary_key, cols["id"].nullable) == (True, False)
+    snapshot, _ = snapshot_models([Item])
+    sql = render_sql(diff_snapshots(Snapshot(), snapshot), Snapshot(), "postgresql")
+    assert "id SERIAL NOT NULL" in sql
+
+
 def test_bad_models_name_the_field() -> None:
     class Odd(BaseModel):
         value: complex

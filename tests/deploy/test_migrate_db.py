@@ -308,3 +308,16 @@ def test_four_processes_applying_at_once_apply_each_migration_exactly_once(
             "nickname",
             "email",
         }
+
+
+def test_an_optional_integer_id_is_assigned_by_the_database(tmp_path: Path, database: str) -> None:
+    body = """
+class Item(BaseModel):
+    id: Optional[int] = None
+    name: str
+"""
+    apply(database, make(tmp_path, body))
+    execute(
+        database, "insert into item (name) values ('a')", "insert into item (name) values ('b')"
+    )
+    assert rows(database, "select id, name from item order by id") == [(1, "a"), (2, "b")]

@@ -7,6 +7,8 @@ Conventions (all optional):
 * ``Field(json_schema_extra={...})`` keys: ``primary_key``, ``unique``,
   ``index``, ``renamed_from`` (old field name), ``sql_type`` (override);
 * without any ``primary_key`` marker a field named ``id`` is the primary key;
+  a primary key is NOT NULL even when ``Optional`` (the database assigns it);
+  a single integer primary key autoincrements;
 * ``__renamed_from__ = "old_table"`` on the class declares a table rename.
 """
 
@@ -213,7 +215,8 @@ def _table(model: type[BaseModel]) -> tuple[Table, dict[str, str]]:
         columns["id"] = columns["id"].model_copy(update={"primary_key": True})
     for name, column in columns.items():
         if column.primary_key and column.nullable:
-            raise ModelError(f"{where}: primary key {name!r} cannot be Optional")
+            # ``id: int | None = None``: None until the database assigns it.
+            columns[name] = column.model_copy(update={"nullable": False})
     return Table(columns=columns, model=f"{model.__module__}:{model.__qualname__}"), renames
 
 

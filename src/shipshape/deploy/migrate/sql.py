@@ -97,7 +97,7 @@ def sa_column(name: str, column: Column) -> sa.Column[Any]:
         nullable=column.nullable,
         primary_key=column.primary_key,
         server_default=server_default(column.default),
-        autoincrement=False,
+        autoincrement="auto" if column.primary_key else False,
     )
 
 
