@@ -144,6 +144,19 @@ def test_plan_prints_sql_for_either_dialect(project: Path) -> None:
     assert not (project / "migrations").exists()  # plan writes nothing
 
 
+def test_plan_pending_shows_what_apply_would_run(project: Path) -> None:
+    migrate("make", "-m", models(project, USERS))
+    migrate("apply", "-d", "app.db")
+    migrate("make", "-m", models(project, USERS + "    email: Optional[str] = None\n"))
+    code, out, _ = migrate("plan", "--pending", "-d", "app.db", "--json")
+    assert code == 0
+    [migration] = json.loads(out)["migrations"]
+    assert migration["id"] == "0002"
+    assert migration["sql"].strip() == "ALTER TABLE users ADD COLUMN email TEXT;"
+    migrate("apply", "-d", "app.db")
+    assert migrate("plan", "--pending", "-d", "app.db")[1].strip() == "nothing pending"
+
+
 def test_an_edited_applied_migration_makes_apply_exit_1(project: Path) -> None:
     migrate("make", "-m", models(project, USERS))
     migrate("apply", "-d", "app.db")

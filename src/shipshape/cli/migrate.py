@@ -166,6 +166,16 @@ def _load(
     return migrations, snapshot, declared.merged(asked)
 
 
+def _states(database: str | None, migrations: Sequence[Migration]) -> list[Any]:
+    from shipshape.deploy.migrate.db import database_url, migration_states, open_engine
+
+    engine = open_engine(database_url(database))
+    try:
+        return migration_states(engine, migrations)
+    finally:
+        engine.dispose()
+
+
 def describe(op: Operation) -> str:
     """One line for one operation, e.g. ``add_column users.email VARCHAR(255) NULL``."""
     if op.kind in {"create_table", "drop_table"}:
@@ -329,23 +339,42 @@ def plan(
         ),
     ] = None,
     database: DatabaseOption = None,
+    pending: Annotated[
+        bool,
+        typer.Option(
+            "--pending", help="Instead: the SQL of the migration files --database has not applied."
+        ),
+    ] = False,
     directory: DirOption = Path("migrations"),
     as_json: JsonOption = False,
 ) -> None:
-    """Show the operations, their risk and the SQL that `make` + `apply` would run. Exit 0."""
+    """Show the operations, their risk and the SQL that `make` + `apply` would run.
+
+    With --pending, the SQL that `apply` would run for the files already written.
+    Exit 0; 2 on bad input.
+    """
     from shipshape.deploy.migrate.db import database_url
     from shipshape.deploy.migrate.sql import render_sql
 
     if dialect is None:
-        scheme = database_url(database).split("://", 1)[0] if database else "sqlite"
+        scheme = database_url(database).split("://", 1)[0] if database or pending else "sqlite"
         dialect = scheme.split("+", 1)[0]
     if dialect not in {"sqlite", "postgresql"}:
         raise InputError(f"--dialect {dialect}", "expected sqlite or postgresql")
-    migrations, snapshot, renames = _load(directory, models, rename)
-    planned = next_migrations(migrations, snapshot, renames, allow_destructive=True)
+    if pending:
+        migrations = load_migrations(directory)
+        waiting = {state.id for state in _states(database, migrations) if state.state == "pending"}
+        planned = [m for m in migrations if m.id in waiting]
+        befores = [Snapshot(), *(m.snapshot for m in migrations)]
+        previous = {m.id: before for m, before in zip(migrations, befores, strict=False)}
+    else:
+        migrations, snapshot, renames = _load(directory, models, rename)
+        planned = next_migrations(migrations, snapshot, renames, allow_destructive=True)
+        previous = {}
     before = last_snapshot(migrations)
     sql: list[str] = []
     for migration in planned:
+        before = previous.get(migration.id, before)
         sql.append(render_sql(migration.up, before, dialect))
         before = migration.snapshot
     if as_json:
@@ -367,7 +396,9 @@ def plan(
         )
         return
     if not planned:
-        console.print("no changes: the models match the last migration")
+        console.print(
+            "nothing pending" if pending else "no changes: the models match the last migration"
+        )
         return
     _print_ops(planned)
     for migration, text in zip(planned, sql, strict=True):
