@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import uuid
 from collections.abc import Iterator
@@ -15,11 +16,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy.engine import make_url
 
 from shipshape.deploy.migrate import (
+    Column,
     Migration,
     MigrationError,
+    Snapshot,
+    Table,
     apply_migrations,
     import_models,
     load_migrations,
@@ -321,3 +327,44 @@ class Item(BaseModel):
         database, "insert into item (name) values ('a')", "insert into item (name) values ('b')"
     )
     assert rows(database, "select id, name from item order by id") == [(1, "a"), (2, "b")]
+
+
+_column = st.builds(
+    Column,
+    type=st.sampled_from(["INTEGER", "FLOAT", "TEXT", "VARCHAR(10)", "BOOLEAN", "JSON"]),
+    nullable=st.booleans(),
+    default=st.none() | st.integers(0, 1),
+    unique=st.booleans(),
+    index=st.booleans(),
+)
+_table = st.dictionaries(st.sampled_from(["x", "y", "z"]), _column, max_size=3).map(
+    lambda cols: Table(columns={"id": Column(type="INTEGER", primary_key=True), **cols})
+)
+_snapshot = st.dictionaries(st.sampled_from(["a", "b"]), _table, max_size=2).map(
+    lambda tables: Snapshot(tables=tables)
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(old=_snapshot, new=_snapshot)
+def test_random_changes_apply_and_roll_back_on_sqlite(old: Snapshot, new: Snapshot) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{directory}/random.db"
+        first = next_migrations([], old)
+        second = next_migrations(first, new, allow_destructive=True)
+        apply(url, first)
+        before = reflect(url)
+        apply(url, [*first, *second], contract=True)
+        after = reflect(url)
+        assert {t: set(spec["columns"]) for t, spec in after.items()} == {
+            t: set(table.columns) for t, table in new.tables.items()
+        }
+        for name, table in new.tables.items():
+            nullable = {col: spec[1] for col, spec in after[name]["columns"].items()}
+            assert nullable == {col: c.nullable for col, c in table.columns.items()}
+            unique = {index[1][0] for index in after[name]["indexes"] if index[2]}
+            assert unique == {
+                col for col, c in table.columns.items() if c.unique and not c.primary_key
+            }
+        rollback(url, [*first, *second], len(second))
+        assert reflect(url) == before
