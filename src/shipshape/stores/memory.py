@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from shipshape.scale.ratelimit import refill
 from shipshape.stores.base import Decision, decide
@@ -12,6 +13,13 @@ from shipshape.stores.base import Decision, decide
 __all__ = ["MemoryStore"]
 
 _MIN_SWEEP = 1024
+_SHARED_DECISIONS = 256
+
+
+class TakeNowait(Protocol):
+    def __call__(self, key: str, capacity: int, refill_rate: float, cost: int = 1) -> Decision: ...
+
+
 _new_decision = tuple.__new__
 
 
@@ -38,39 +46,64 @@ class MemoryStore:
         # key -> [tokens, last_time, capacity, refill_rate]; lists are updated in place.
         self._buckets: dict[str, list[float]] = {}
         self._sweep_at = _MIN_SWEEP
+        take = self._fast_path()
         if thread_safe:
             lock = threading.Lock()
-            unlocked = self.take_nowait
+            unlocked = take
 
-            def take_locked(key: str, capacity: int, refill_rate: float, cost: int = 1) -> Decision:
+            def take(key: str, capacity: int, refill_rate: float, cost: int = 1) -> Decision:
                 with lock:
                     return unlocked(key, capacity, refill_rate, cost)
 
-            self.take_nowait = take_locked  # type: ignore[method-assign]
+        self.take_nowait: TakeNowait = take
+        """Decide now: spend ``cost`` tokens from ``key``'s bucket if it has them.
+
+        An attribute rather than a method: a closure over locals is the cheapest call
+        Python has, and this runs on every request.
+        """
 
     def __len__(self) -> int:
         return len(self._buckets)
 
-    def take_nowait(self, key: str, capacity: int, refill_rate: float, cost: int = 1) -> Decision:
-        """Decide now: spend ``cost`` tokens from ``key``'s bucket if it has them."""
-        now = self._clock()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            tokens: float = capacity
-            bucket = self._add(key, capacity, refill_rate, now)
-        else:
-            elapsed = now - bucket[1]
-            tokens = refill(bucket[0], elapsed if elapsed > 0 else 0.0, capacity, refill_rate)
-            bucket[1] = now
-        if tokens >= cost:
-            bucket[0] = tokens = tokens - cost
-            if refill_rate > 0:  # the common case, inlined: decide(True, ...) exactly
-                return _new_decision(
-                    Decision, (True, int(tokens), 0.0, (capacity - tokens) / refill_rate)
-                )
-            return decide(True, tokens, capacity, refill_rate, cost)
-        bucket[0] = tokens
-        return decide(False, tokens, capacity, refill_rate, cost)
+    def _fast_path(self) -> TakeNowait:
+        clock, buckets, add = self._clock, self._buckets, self._add
+        get = buckets.get
+        # A request that finds its bucket full always gets the same (immutable)
+        # decision for its policy: most clients are below their limit, so most
+        # decisions are shared rather than built.
+        from_full: dict[tuple[int, float, int], Decision] = {}
+        from_full_get = from_full.get
+
+        def take_nowait(key: str, capacity: int, refill_rate: float, cost: int = 1) -> Decision:
+            now = clock()
+            bucket = get(key)
+            if bucket is None:
+                tokens: float = capacity
+                bucket = add(key, capacity, refill_rate, now)
+            else:
+                elapsed = now - bucket[1]
+                tokens = refill(bucket[0], elapsed if elapsed > 0 else 0.0, capacity, refill_rate)
+                bucket[1] = now
+            if tokens >= cost:
+                if tokens == capacity:
+                    bucket[0] = capacity - cost
+                    policy = (capacity, refill_rate, cost)
+                    decision = from_full_get(policy)
+                    if decision is None:
+                        decision = decide(True, capacity - cost, capacity, refill_rate, cost)
+                        if len(from_full) < _SHARED_DECISIONS:
+                            from_full[policy] = decision
+                    return decision
+                bucket[0] = tokens = tokens - cost
+                if refill_rate > 0:  # the common case, inlined: decide(True, ...) exactly
+                    return _new_decision(
+                        Decision, (True, int(tokens), 0.0, (capacity - tokens) / refill_rate)
+                    )
+                return decide(True, tokens, capacity, refill_rate, cost)
+            bucket[0] = tokens
+            return decide(False, tokens, capacity, refill_rate, cost)
+
+        return take_nowait
 
     async def take(self, key: str, capacity: int, refill_rate: float, cost: int = 1) -> Decision:
         return self.take_nowait(key, capacity, refill_rate, cost)
