@@ -29,6 +29,9 @@ async def test_limiter_resumes_on_the_new_master_within_ten_seconds(
     try:
         assert (await store.take("k", 100, 0.0)).allowed
         await cache_client.set("plain", "before")
+        # Replication is asynchronous: wait until the replica has both writes, or the
+        # failover may (legitimately) lose them.
+        assert await cache_client.wait(1, 2000) == 1
         old_master = cluster.master_address()
 
         cluster.server_at(old_master).kill()
@@ -45,7 +48,7 @@ async def test_limiter_resumes_on_the_new_master_within_ten_seconds(
 
         assert failures > 0  # the old master really was gone for a while
         assert cluster.master_address() != old_master
-        # The replica had the bucket (one token spent) before it was promoted.
+        # The replica had the bucket (one token spent) when it was promoted.
         assert decision.allowed
         assert decision.remaining == 98
         assert await cache_client.get("plain") == b"before"
@@ -58,6 +61,7 @@ async def test_a_demoted_master_is_left_for_the_new_one(cluster: SentinelCluster
     store = RedisStore(cluster.url)
     try:
         assert (await store.take("k", 10, 0.0)).allowed
+        assert await store.client.wait(1, 2000) == 1
         old_master = cluster.master_address()
         replica = next(server for server in cluster.servers if server.address != old_master)
         # A manual failover demotes the old master to a read-only replica that stays up:
