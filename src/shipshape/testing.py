@@ -318,6 +318,22 @@ class SentinelCluster:
             time.sleep(0.1)
         raise TimeoutError(f"no failover away from {old} within {timeout}s")
 
+    def failover(self, timeout: float = 15.0) -> tuple[str, int]:
+        """Ask the Sentinels for a manual failover (the old master stays up, demoted
+        to a replica) and block until a new master is reported; return it."""
+        old = self.master_address()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for sentinel in self.sentinels:
+                # Refused while a Sentinel has no fresh view of a replica yet
+                # (NOGOODSLAVE) or a failover is already under way (INPROG).
+                with contextlib.suppress(OSError, RedisReplyError):
+                    sentinel.command("SENTINEL", "failover", self.service)
+                    break
+            with contextlib.suppress(TimeoutError):
+                return self.wait_for_new_master(old, timeout=min(2.0, timeout))
+        raise TimeoutError(f"no manual failover away from {old} within {timeout}s")
+
     def _replicas_in_sync(self) -> bool:
         info = str(self.primary.command("INFO", "replication"))
         return f"connected_slaves:{len(self.replicas)}" in info and all(
