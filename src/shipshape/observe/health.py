@@ -173,24 +173,25 @@ class HealthChecks:
         return register
 
     async def results(self) -> dict[str, CheckResult]:
+        """Every check's latest result: cached, or from the one run in flight, or fresh.
+
+        The run is a task of its own, so a probe that gives up (its client left) never
+        cancels the run other probes are waiting for.
+        """
         cached = self._cached
         if cached is not None and self._clock() - cached[0] < self.cache_seconds:
             return cached[1]
-        if self._running is not None and not self._running.done():
-            return await asyncio.shield(self._running)
-        future: asyncio.Future[dict[str, CheckResult]] = asyncio.get_running_loop().create_future()
-        self._running = future
-        try:
-            checks = list(self._checks.values())
-            outcomes = await asyncio.gather(*(self._run(check) for check in checks))
-            results = {check.name: outcome for check, outcome in zip(checks, outcomes, strict=True)}
-            self._cached = (self._clock(), results)
-            future.set_result(results)
-            return results
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()
-            raise
+        running = self._running
+        if running is None or running.done():
+            running = self._running = asyncio.ensure_future(self._run_all())
+        return await asyncio.shield(running)
+
+    async def _run_all(self) -> dict[str, CheckResult]:
+        checks = list(self._checks.values())
+        outcomes = await asyncio.gather(*(self._run(check) for check in checks))
+        results = {check.name: outcome for check, outcome in zip(checks, outcomes, strict=True)}
+        self._cached = (self._clock(), results)
+        return results
 
     async def _run(self, check: _Check) -> CheckResult:
         started = time.perf_counter()
@@ -265,12 +266,22 @@ def health_body(
 
 
 class sql_check:
-    """``SELECT 1`` through SQLAlchemy in a worker thread; one small engine, reused."""
+    """``SELECT 1`` through SQLAlchemy on a thread of its own; one small engine, reused.
+
+    A ping still blocked from an earlier run (a blackholed database) is not joined by
+    another: the check answers unhealthy at once instead of piling up threads.
+    """
 
     def __init__(self, url: str) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         from sqlalchemy import create_engine
 
-        self.engine = create_engine(url, pool_pre_ping=True, pool_size=1, max_overflow=1)
+        self.engine = create_engine(
+            url, pool_pre_ping=True, pool_size=1, max_overflow=0, pool_timeout=5
+        )
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sql-check")
+        self._pending: asyncio.Future[None] | None = None
 
     def _ping(self) -> None:
         from sqlalchemy import text
@@ -278,11 +289,24 @@ class sql_check:
         with self.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
 
-    async def __call__(self) -> None:
-        await asyncio.to_thread(self._ping)
+    async def __call__(self) -> CheckResult | None:
+        if self._pending is not None and not self._pending.done():
+            return CheckResult("unhealthy", "the previous check is still waiting for the database")
+        pending = asyncio.get_running_loop().run_in_executor(self._executor, self._ping)
+        pending.add_done_callback(_consume_outcome)
+        self._pending = pending
+        await asyncio.shield(pending)
+        return None
 
     async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
+
+
+def _consume_outcome(future: asyncio.Future[None]) -> None:
+    """Mark a ping's outcome as seen, even when the probe that started it gave up."""
+    if not future.cancelled():
+        future.exception()
 
 
 class redis_check:

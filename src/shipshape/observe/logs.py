@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -12,7 +13,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import orjson
-from pydantic import SecretBytes, SecretStr
+from pydantic import BaseModel, SecretBytes, SecretStr
 
 __all__ = [
     "DEFAULT_REDACT_KEYS",
@@ -185,34 +186,58 @@ class Redactor:
         return verdict
 
     def redact(self, value: Any, depth: int = 0) -> Any:
+        """A copy of ``value`` with every secret masked: values under secret-looking keys
+        (in mappings, Pydantic models, dataclasses and ``(key, value)`` pairs such as
+        header lists), and every ``SecretStr``/``SecretBytes``. Past 32 levels of
+        nesting the rest is masked rather than searched.
+        """
         if isinstance(value, _SecretTypes):
             return MASK
-        if depth > 32:
+        if value is None or isinstance(value, str | int | float | bytes):
             return value
+        if depth > 32:
+            return MASK
+        if isinstance(value, BaseModel):
+            value = value.model_dump()
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
         if isinstance(value, Mapping):
             return {
-                key: MASK if self.is_secret_key(key) else self.redact(item, depth + 1)
+                key: MASK if self.is_secret_key(_text(key)) else self.redact(item, depth + 1)
                 for key, item in value.items()
             }
-        if isinstance(value, list | tuple):
+        if isinstance(value, list | tuple | set | frozenset):
+            if (
+                isinstance(value, tuple)
+                and len(value) == 2
+                and isinstance(value[0], str | bytes)
+                and self.is_secret_key(_text(value[0]))
+            ):
+                return (value[0], MASK)
             return [self.redact(item, depth + 1) for item in value]
         return value
 
 
-_second_cache: list[Any] = [-1, ""]
+def _text(key: Any) -> Any:
+    return key.decode("latin-1") if isinstance(key, bytes) else key
+
+
+_second_cache: tuple[int, str] = (-1, "")
 
 
 def utc_timestamp(epoch_seconds: float) -> str:
     """RFC 3339 UTC with millisecond precision: ``2026-11-25T15:28:07.123Z``.
 
-    The date-and-time part is formatted once per second and reused.
+    The date-and-time part is formatted once per second and reused; the second and
+    its text are swapped in together, so threads never pair one with the other's.
     """
+    global _second_cache
     whole = int(epoch_seconds)
-    cache = _second_cache
-    if cache[0] != whole:
-        cache[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-        cache[0] = whole
-    return f"{cache[1]}.{int((epoch_seconds - whole) * 1000):03d}Z"
+    second, text = _second_cache
+    if second != whole:
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _second_cache = (whole, text)
+    return f"{text}.{int((epoch_seconds - whole) * 1000):03d}Z"
 
 
 def utc_now() -> str:

@@ -166,7 +166,8 @@ class MetricsRegistry:
         self.flush_interval = flush_interval
         self._flusher: threading.Thread | None = None
         self._stop = threading.Event()
-        self._pid = os.getpid()
+        self._flush_lock = threading.Lock()
+        self._file: Path | None = None
 
     def counter(self, name: str, documentation: str, labelnames: tuple[str, ...] = ()) -> Counter:
         return self._register(Counter(name, documentation, labelnames))
@@ -205,7 +206,7 @@ class MetricsRegistry:
         if self.multiprocess_dir is None or self._flusher is not None:
             return
         self.multiprocess_dir.mkdir(parents=True, exist_ok=True)
-        self._pid = os.getpid()
+        self._file = self.multiprocess_dir / f"{os.getpid()}-{os.urandom(6).hex()}.json"
         self._stop.clear()
         self._flusher = threading.Thread(target=self._flush_loop, name="metrics-flush", daemon=True)
         self._flusher.start()
@@ -224,49 +225,61 @@ class MetricsRegistry:
             self.flush()
 
     def flush(self) -> None:
-        if self.multiprocess_dir is None:
+        """Write this process's snapshot (atomically) to its own file."""
+        if self._file is None:
             return
-        target = self.multiprocess_dir / f"{self._pid}.json"
-        temporary = target.with_suffix(".tmp")
-        try:
-            temporary.write_bytes(orjson.dumps(self.snapshot()))
-            temporary.replace(target)
-        except OSError:
-            return
+        temporary = self._file.with_suffix(".tmp")
+        with self._flush_lock:
+            try:
+                temporary.write_bytes(orjson.dumps(self.snapshot()))
+                temporary.replace(self._file)
+            except OSError:
+                return
 
-    def _other_processes(self) -> list[tuple[bool, dict[str, Any]]]:
-        if self.multiprocess_dir is None:
-            return []
+    def _snapshots(self) -> list[tuple[bool, dict[str, Any]]] | None:
+        """Every process's latest snapshot (this one's written just now), or ``None``
+        when this registry is not shared. Files are named ``<pid>-<token>.json`` so a
+        reused pid never overwrites an exited worker's counts; every file only grows,
+        so a sum over files never goes down between scrapes.
+        """
+        if self._file is None or self.multiprocess_dir is None:
+            return None
+        self.flush()
         snapshots = []
         for file in self.multiprocess_dir.glob("*.json"):
             try:
-                pid = int(file.stem)
-            except ValueError:
-                continue
-            if pid == os.getpid():
-                continue
-            try:
+                pid = int(file.stem.split("-", 1)[0])
                 data = orjson.loads(file.read_bytes())
-            except (OSError, orjson.JSONDecodeError):
+            except (ValueError, OSError, orjson.JSONDecodeError):
                 continue
-            snapshots.append((_alive(pid), data))
+            if isinstance(data, dict):
+                snapshots.append((_alive(pid), data))
         return snapshots
 
     # -- exposition ---------------------------------------------------------------------
 
     def collect(self) -> Iterator[PromMetric]:
-        others = self._other_processes()
+        snapshots = self._snapshots()
         for name, metric in list(self.metrics.items()):
             if isinstance(metric, Histogram):
-                yield self._histogram_family(metric, [data.get(name, []) for _, data in others])
+                if snapshots is None:
+                    rows = [[list(labels), row] for labels, row in metric.series.items()]
+                    yield self._histogram_family(metric, [rows])
+                else:
+                    yield self._histogram_family(
+                        metric, [data.get(name, []) for _, data in snapshots]
+                    )
                 continue
-            merged: dict[tuple[str, ...], float] = dict(metric.values)
-            for alive, data in others:
-                if isinstance(metric, Gauge) and not alive:
-                    continue
-                for labels, value in data.get(name, []):
-                    key = tuple(labels)
-                    merged[key] = merged.get(key, 0.0) + value
+            if snapshots is None:
+                merged: dict[tuple[str, ...], float] = dict(metric.values)
+            else:
+                merged = {}
+                for alive, data in snapshots:
+                    if isinstance(metric, Gauge) and not alive:
+                        continue
+                    for labels, value in _pairs(data.get(name)):
+                        if isinstance(value, int | float):
+                            merged[labels] = merged.get(labels, 0.0) + value
             family: PromMetric
             if isinstance(metric, Counter):
                 family = CounterMetricFamily(
@@ -275,26 +288,32 @@ class MetricsRegistry:
             else:
                 family = GaugeMetricFamily(name, metric.documentation, labels=metric.labelnames)
             for labels, value in sorted(merged.items()):
-                family.add_metric(list(labels), value)
+                if len(labels) == len(metric.labelnames):
+                    family.add_metric(list(labels), value)
             yield family
 
     def _histogram_family(
-        self, metric: Histogram, others: list[list[list[Any]]]
+        self, metric: Histogram, sources: list[list[Any]]
     ) -> HistogramMetricFamily:
-        merged: dict[tuple[str, ...], list[float]] = {
-            labels: list(row) for labels, row in metric.series.items()
-        }
-        for rows in others:
-            for labels, row in rows:
-                key = tuple(labels)
-                current = merged.get(key)
-                if current is None or len(current) != len(row):
-                    merged[key] = list(row)
-                else:
-                    merged[key] = [a + b for a, b in zip(current, row, strict=True)]
+        width = len(metric.bounds) + 2
+        merged: dict[tuple[str, ...], list[float]] = {}
+        for rows in sources:
+            for labels, row in _pairs(rows):
+                if (
+                    not isinstance(row, list)
+                    or len(row) != width
+                    or not all(isinstance(count, int | float) for count in row)
+                ):
+                    continue
+                current = merged.get(labels)
+                merged[labels] = (
+                    list(row) if current is None else [a + b for a, b in zip(current, row)]
+                )
         family = HistogramMetricFamily(metric.name, metric.documentation, labels=metric.labelnames)
         bounds = [*(_bound_text(bound) for bound in metric.bounds), "+Inf"]
         for labels, row in sorted(merged.items()):
+            if len(labels) != len(metric.labelnames):
+                continue
             cumulative, buckets = 0.0, []
             for bound, count in zip(bounds, row[:-1], strict=True):
                 cumulative += count
@@ -315,6 +334,15 @@ class _Adapter(Collector):
 
     def collect(self) -> Iterable[PromMetric]:
         return self.registry.collect()
+
+
+def _pairs(rows: Any) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """``(labels, value)`` pairs of a snapshot list, skipping malformed entries."""
+    if not isinstance(rows, list):
+        return
+    for entry in rows:
+        if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list):
+            yield tuple(str(label) for label in entry[0]), entry[1]
 
 
 def _bound_text(bound: float) -> str:

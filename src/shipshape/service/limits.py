@@ -94,41 +94,64 @@ def _template_regex(template: str) -> re.Pattern[str]:
 
 
 class ClientKeys:
-    """Who a request counts against: its client address (trusted-proxy aware) or API key."""
+    """Who a request counts against: its client address (trusted-proxy aware) or API key.
+
+    ``trusted_proxies`` holds CIDRs, and ``unix`` to trust a proxy on a Unix socket.
+    ``X-Forwarded-For`` is read right to left; the first hop that is not a trusted
+    proxy is the client. Hops may carry a port (``203.0.113.7:5123``,
+    ``[2001:db8::1]:443``), and IPv4-mapped IPv6 addresses count as IPv4.
+    """
 
     def __init__(self, key: str, trusted_proxies: Iterable[str]) -> None:
         self.header: bytes | None = (
             key.removeprefix("header:").lower().encode("latin-1") if key != "client" else None
         )
+        entries = list(trusted_proxies)
+        self.trust_unix = "unix" in entries
         self.proxies: tuple[Network, ...] = tuple(
-            ipaddress.ip_network(cidr, strict=False) for cidr in trusted_proxies
+            ipaddress.ip_network(cidr, strict=False) for cidr in entries if cidr != "unix"
         )
 
-    def _trusted(self, address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in self.proxies)
+    @property
+    def uses_forwarded(self) -> bool:
+        return bool(self.proxies) or self.trust_unix
+
+    def _trusted(self, address: IP | None) -> bool:
+        return address is not None and any(address in network for network in self.proxies)
 
     def client_address(self, scope: MutableMapping[str, Any], forwarded_for: bytes | None) -> str:
         """The peer address, or, behind trusted proxies, the first untrusted hop from the right."""
         client = scope.get("client")
-        peer = client[0] if client else "unknown"
-        if forwarded_for is None or not self.proxies or not self._trusted(peer):
-            return str(peer)
-        hops = [hop.strip() for hop in forwarded_for.decode("latin-1").split(",") if hop.strip()]
+        peer = str(client[0]) if client else "unknown"
+        peer_trusted = self.trust_unix if not client else self._trusted(parse_address(peer))
+        if forwarded_for is None or not peer_trusted:
+            return peer
+        hops = [parse_address(hop) for hop in forwarded_for.decode("latin-1").split(",")]
         for hop in reversed(hops):
+            if hop is None:
+                return peer
             if not self._trusted(hop):
-                return _valid_address(hop) or str(peer)
-        return _valid_address(hops[0]) or str(peer) if hops else str(peer)
+                return str(hop)
+        return str(hops[0]) if hops and hops[0] is not None else peer
 
 
-def _valid_address(text: str) -> str | None:
+IP = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def parse_address(text: str) -> IP | None:
+    """An address from a peer or ``X-Forwarded-For`` hop, port and brackets stripped."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].split("]", 1)[0]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
     try:
-        return str(ipaddress.ip_address(text))
+        address = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def ratelimit_headers(policy: Policy, decision: Decision) -> list[tuple[bytes, bytes]]:

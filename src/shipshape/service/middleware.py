@@ -6,6 +6,8 @@ one pass; probes and ``/metrics`` are answered before the application is called.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import re
 import time
@@ -16,7 +18,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
 
 from shipshape.observe.logs import (
     encode_json,
@@ -40,12 +42,13 @@ from shipshape.stores.base import StoreUnavailable
 
 __all__ = ["ProductionMiddleware"]
 
+_logger = logging.getLogger("shipshape.service")
+
 SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"}
 )
 UNMATCHED_ROUTE = "<unmatched>"
-_BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "TRACE"})
 
 Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -76,7 +79,7 @@ class ProductionMiddleware:
         self.limiter = state.limiter if settings.ratelimit.enabled else None
         self.exempt = tuple(settings.ratelimit.exempt_paths)
         self.key_header = state.client_keys.header
-        self.use_forwarded = bool(state.client_keys.proxies)
+        self.use_forwarded = state.client_keys.uses_forwarded
         self.tracing = settings.tracing.enabled
         self.sample_ratio = settings.tracing.sample_ratio
         self.native_telemetry = state.native_telemetry
@@ -91,10 +94,13 @@ class ProductionMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         scope_type = scope["type"]
         if scope_type == "http":
+            state = self.state
+            if not state.started and not state.lifespan_seen:
+                state.mark_serving()
             endpoint = self.endpoints.get(scope["path"])
             if endpoint is not None:
                 if self.log_probes:
-                    await self._handle(scope, receive, send, endpoint)
+                    await self._handle(scope, receive, send, endpoint, exempt=True)
                 else:
                     await endpoint(scope, receive, send)
                 return
@@ -104,17 +110,16 @@ class ProductionMiddleware:
         else:
             await self.app(scope, receive, send)
 
-    async def _handle(self, scope: Scope, receive: Receive, send: Send, app: ASGIApp) -> None:
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, app: ASGIApp, *, exempt: bool = False
+    ) -> None:
         started = time.perf_counter()
         state = self.state
-        if not state.lifespan_seen and not state.started:
-            state.mark_serving()
         method: str = scope["method"]
 
         request_id: bytes | None = None
         traceparent: bytes | None = None
         content_length: bytes | None = None
-        chunked = False
         forwarded_for: bytes | None = None
         api_key: bytes | None = None
         id_header, key_header = self.request_id_header, self.key_header
@@ -125,8 +130,6 @@ class ProductionMiddleware:
                 traceparent = value
             elif name == b"content-length":
                 content_length = value
-            elif name == b"transfer-encoding":
-                chunked = True
             elif name == b"x-forwarded-for":
                 forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
             elif name == key_header:
@@ -146,6 +149,7 @@ class ProductionMiddleware:
         sent_bytes = 0
         response_started = False
         body_refused = False
+        body_over = False
         body_total = 0
         parent: TraceParent | None = None
         sampled = False
@@ -173,14 +177,16 @@ class ProductionMiddleware:
             await send(message)
 
         async def limited_receive() -> Message:
-            """Count a chunked body; past the limit, answer 413 and tell the app we left."""
-            nonlocal body_total, body_refused
-            if body_refused:
+            """Count a body of undeclared length; past the limit, answer 413 (unless the
+            app already answered) and tell the app the client is gone."""
+            nonlocal body_total, body_refused, body_over
+            if body_over:
                 return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 body_total += len(message.get("body", b""))
                 if body_total > self.max_body:
+                    body_over = True
                     if not response_started:
                         await send_problem(
                             send_wrapper,
@@ -188,7 +194,7 @@ class ProductionMiddleware:
                             "Content Too Large",
                             f"request body exceeds the limit of {self.max_body} bytes",
                         )
-                    body_refused = True
+                        body_refused = True
                     return {"type": "http.disconnect"}
             return message
 
@@ -215,12 +221,12 @@ class ProductionMiddleware:
                         f"request body is {declared} bytes; the limit is {self.max_body}",
                     )
                     return
-            elif chunked and method not in _BODYLESS:
+            else:
                 app_receive = limited_receive
 
             # -- rate limit
             limiter = self.limiter
-            if limiter is not None and not (self.exempt and scope["path"].startswith(self.exempt)):
+            if limiter is not None and not exempt and not self._exempt_path(scope["path"]):
                 key = api_key.decode("latin-1") if api_key else client
                 policy = limiter.policies.lookup(method, scope["path"])
                 try:
@@ -280,19 +286,33 @@ class ProductionMiddleware:
             finally:
                 if self.metrics:
                     self.in_flight.add((), -1)
+            if not response_started:
+                raise RuntimeError("the application returned without sending a response")
         except Exception as error:
-            if body_refused:
-                pass
-            elif response_started:
-                self._log(scope, method, status or 500, started, rid, client, sent_bytes, error)
-                raise
-            else:
-                status = 500
-                await send_problem(
-                    send_wrapper, 500, "Internal Server Error", "unexpected error", request_id=rid
-                )
-                self._log(scope, method, 500, started, rid, client, sent_bytes, error)
+            if not body_refused:
+                answered_here = not response_started
+                if answered_here:
+                    status = 500
+                    await send_problem(
+                        send_wrapper,
+                        500,
+                        "Internal Server Error",
+                        "unexpected error",
+                        request_id=rid,
+                    )
+                if span is not None:
+                    span.record_exception(error)
+                    span.set_status(StatusCode.ERROR)
+                self._log(scope, method, status, started, rid, client, sent_bytes, trace_ids, error)
+                if not answered_here:
+                    raise
                 return
+        except asyncio.CancelledError:
+            # the client went away (or the server is stopping): nginx calls this 499
+            self._record(
+                scope, method, status or 499, started, rid, client, sent_bytes, trace_ids, denied
+            )
+            raise
         finally:
             if span is not None:
                 if status:
@@ -309,6 +329,13 @@ class ProductionMiddleware:
                 trace_ids_var.reset(trace_token)
             request_id_var.reset(rid_token)
         self._record(scope, method, status, started, rid, client, sent_bytes, trace_ids, denied)
+
+    def _exempt_path(self, path: str) -> bool:
+        """``exempt_paths`` entries match a path exactly or as a prefix ending at ``/``."""
+        for prefix in self.exempt:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return True
+        return False
 
     def _record(
         self,
@@ -357,16 +384,14 @@ class ProductionMiddleware:
         rid: str,
         client: str,
         sent_bytes: int,
+        trace_ids: tuple[str, str] | None,
         error: BaseException,
     ) -> None:
-        self._record(scope, method, status, started, rid, client, sent_bytes, None, False)
-        import logging
-
+        """The access line of a failed request, then the error with its traceback."""
+        self._record(scope, method, status, started, rid, client, sent_bytes, trace_ids, False)
         token = request_id_var.set(rid)
         try:
-            logging.getLogger("shipshape.service").error(
-                "unhandled error in %s %s", method, _route_label(scope), exc_info=error
-            )
+            _logger.error("unhandled error in %s %s", method, _route_label(scope), exc_info=error)
         finally:
             request_id_var.reset(token)
 
