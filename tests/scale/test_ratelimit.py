@@ -17,6 +17,7 @@ from shipshape.testing import ManualClock
 amounts = st.floats(min_value=0, max_value=1e6, allow_nan=False)
 
 
+@settings(deadline=None)
 @given(tokens=amounts, elapsed=amounts, capacity=amounts, rate=amounts)
 def test_refill_is_min_of_capacity_and_tokens_plus_elapsed_times_rate(
     tokens: float, elapsed: float, capacity: float, rate: float
@@ -24,6 +25,7 @@ def test_refill_is_min_of_capacity_and_tokens_plus_elapsed_times_rate(
     assert refill(tokens, elapsed, capacity, rate) == min(capacity, tokens + elapsed * rate)
 
 
+@settings(deadline=None)
 @given(tokens=amounts, elapsed=amounts, capacity=amounts, rate=amounts)
 def test_refill_never_passes_capacity_nor_loses_tokens(
     tokens: float, elapsed: float, capacity: float, rate: float
@@ -49,7 +51,7 @@ timestamps = st.lists(
 ).map(sorted)
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(
     capacity=st.integers(min_value=0, max_value=20),
     rate=st.floats(min_value=0, max_value=50, allow_nan=False),

@@ -6,7 +6,7 @@ import asyncio
 import threading
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipshape.scale.ratelimit import refill
@@ -92,6 +92,7 @@ def test_manual_clock_refuses_to_go_backwards() -> None:
         clock.advance(-1)
 
 
+@settings(deadline=None)
 @given(
     capacity=st.integers(min_value=0, max_value=50),
     rate=st.sampled_from([0.0, 0.5, 3.0, 1e6]),
