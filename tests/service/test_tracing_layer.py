@@ -98,6 +98,7 @@ def test_plain_asgi_apps_get_our_own_server_span(spans: InMemorySpanExporter) ->
         b"ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
         b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
         b"00-0AF7651916CD43DD8448EB211C80319G-b7ad6b7169203331-01",
+        b"00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01",
     ],
 )
 def test_invalid_traceparent_headers_are_ignored(header: bytes) -> None:
@@ -108,3 +109,12 @@ def test_future_versions_may_carry_more_fields() -> None:
     parsed = parse_traceparent(b"01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-what")
     assert parsed is not None
     assert parsed.sampled
+
+
+def test_two_traceparent_headers_make_the_context_invalid(
+    spans: InMemorySpanExporter, capfd: pytest.CaptureFixture[str]
+) -> None:
+    with traced(make_app(), 0.0) as client:
+        client.get("/things/5", headers=[("traceparent", SAMPLED), ("traceparent", SAMPLED)])
+    assert server_spans(spans) == []
+    assert "trace_id" not in access_lines(capfd.readouterr().out)[0]

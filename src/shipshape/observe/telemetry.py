@@ -58,8 +58,9 @@ class TraceParent:
 
 
 def parse_traceparent(value: bytes) -> TraceParent | None:
-    """``None`` for anything that is not a valid W3C trace context (version 00 rules)."""
-    match = _TRACEPARENT.match(value.strip().lower())
+    """``None`` for anything that is not a valid W3C trace context (version 00 rules):
+    lowercase hex only, no all-zero ids, version ``ff`` refused."""
+    match = _TRACEPARENT.match(value.strip())
     if match is None:
         return None
     version, trace_id, span_id, flags = match.groups()

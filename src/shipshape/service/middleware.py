@@ -127,7 +127,8 @@ class ProductionMiddleware:
             if name == id_header:
                 request_id = value
             elif name == b"traceparent":
-                traceparent = value
+                # W3C: more than one traceparent header makes the context invalid
+                traceparent = value if traceparent is None else b"invalid"
             elif name == b"content-length":
                 content_length = value
             elif name == b"x-forwarded-for":
