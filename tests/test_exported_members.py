@@ -10,15 +10,40 @@ import shipshape
 
 # Keep sorted. Add a name here in the same change that exports and documents it.
 EXPORTED = [
+    "AsyncBalancingTransport",
+    "BalancingTransport",
+    "CheckResult",
+    "DeploySpec",
+    "FeatureFlags",
+    "Finding",
+    "HealthChecks",
+    "LRUCache",
+    "ProductionApp",
+    "Rule",
+    "ServiceSettings",
+    "SettingsError",
+    "Severity",
+    "TieredCache",
     "__version__",
+    "cache_response",
+    "cached_model",
     "check_health",
     "compute_latency_metrics",
     "compute_migration",
+    "critical_paths",
     "failover_decisions",
     "find_critical_path",
     "format_log_entries",
+    "lint_dockerfile",
+    "lint_path",
+    "load_settings",
     "lru_cache_sim",
     "merge_config",
+    "plan_failover",
+    "production",
+    "read_traces",
+    "render_kubernetes",
+    "resolve_settings",
     "round_robin_balance",
     "token_bucket_limiter",
     "validate_deploy_config",
@@ -85,3 +110,18 @@ def test_seed_functions_are_documented() -> None:
 
 def test_version_matches_the_installed_distribution() -> None:
     assert shipshape.__version__ == importlib.metadata.version("shipshape")
+
+
+def test_importing_shipshape_loads_no_optional_driver() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, shipshape\n"
+        "shipshape.lru_cache_sim(1, [1])\n"
+        "print(sorted(m for m in ('redis', 'fastapi', 'sqlalchemy') if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "[]"
