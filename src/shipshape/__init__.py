@@ -41,6 +41,14 @@ if TYPE_CHECKING:
     from shipshape.scale.failover import plan_failover
     from shipshape.scale.transport import AsyncBalancingTransport, BalancingTransport
     from shipshape.service import ProductionApp, ServiceSettings, production
+    from shipshape.stores import (
+        Decision,
+        MemoryStore,
+        RateLimitStore,
+        StoreError,
+        StoreUnavailable,
+        open_store,
+    )
 
 # The production API, imported on first use so that `import shipshape` and the CLI
 # stay light: name -> module that defines it.
@@ -70,6 +78,12 @@ _LAZY = {
     "BalancingTransport": "shipshape.scale.transport",
     "AsyncBalancingTransport": "shipshape.scale.transport",
     "plan_failover": "shipshape.scale.failover",
+    "open_store": "shipshape.stores",
+    "MemoryStore": "shipshape.stores",
+    "RateLimitStore": "shipshape.stores",
+    "Decision": "shipshape.stores",
+    "StoreError": "shipshape.stores",
+    "StoreUnavailable": "shipshape.stores",
 }
 
 
@@ -88,16 +102,21 @@ __all__ = [
     "AsyncBalancingTransport",
     "BalancingTransport",
     "CheckResult",
+    "Decision",
     "DeploySpec",
     "FeatureFlags",
     "Finding",
     "HealthChecks",
     "LRUCache",
+    "MemoryStore",
     "ProductionApp",
+    "RateLimitStore",
     "Rule",
     "ServiceSettings",
     "SettingsError",
     "Severity",
+    "StoreError",
+    "StoreUnavailable",
     "TieredCache",
     "__version__",
     "cache_response",
@@ -114,6 +133,7 @@ __all__ = [
     "load_settings",
     "lru_cache_sim",
     "merge_config",
+    "open_store",
     "plan_failover",
     "production",
     "read_traces",
