@@ -3,6 +3,7 @@
     uv run python bench/soak.py                      # 60 s, access log to a temp file
     uv run python bench/soak.py --seconds 20 --access-log /dev/null
     uv run python bench/soak.py --mix nodb          # GET /, a 422 and a 404: no SQLite
+    uv run python bench/soak.py --app pkg.mod:app   # another build of the orders API
 
 Starts ``python -m shipshape serve`` (one uvicorn worker, the bundled orders API on a
 fresh SQLite file, rate limiting off so no 429s) on a free 127.0.0.1 port, seeds a few
@@ -271,6 +272,11 @@ def main() -> int:
         default="orders",
         help="orders: every route of the example (default); nodb: no database calls",
     )
+    parser.add_argument(
+        "--app",
+        default=None,
+        help="MODULE:APP to serve instead of the bundled example (it must serve its routes)",
+    )
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds before 'after warm-up'")
     args = parser.parse_args()
     if args.seconds < 3 or args.connections < 1 or args.threads < 1:
@@ -287,6 +293,8 @@ def main() -> int:
         "SHIPSHAPE_HEALTH__CACHE_SECONDS": "1",
     }
     command = [sys.executable, "-m", "shipshape", "serve", "--port", str(port)]
+    if args.app:
+        command.insert(4, args.app)
     print(f"server: {' '.join(command)}  (rate limit off, stdout -> {log_path})")
     with open(log_path, "wb") as log_file:
         server = subprocess.Popen(command, env=env, stdout=log_file, stderr=subprocess.PIPE)
