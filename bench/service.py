@@ -21,7 +21,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-APPS = ("bare", "shipshape", "shipshape-traced", "anchor")
+APPS = ("bare", "shipshape", "shipshape-traced", "shipshape-traced-own-span", "anchor")
 HERE = Path(__file__).resolve().parent
 
 
@@ -104,16 +104,16 @@ def main() -> None:
         for kind in args.apps:
             rps = measure(kind, args.seconds, args.connections)
             results[kind].append(rps)
-            print(f"round {round_number} {kind:>17}: {rps:10.0f} req/s", flush=True)
+            print(f"round {round_number} {kind:>26}: {rps:10.0f} req/s", flush=True)
     medians = {kind: statistics.median(values) for kind, values in results.items()}
     print("\nmedian requests/s and ratios")
     for kind, median in medians.items():
-        line = f"{kind:>17}: {median:10.0f}"
+        line = f"{kind:>26}: {median:10.0f}"
         if "bare" in medians and kind != "bare":
             line += f"   {median / medians['bare']:.2f}x bare"
         print(line)
     if "anchor" in medians:
-        for kind in ("shipshape", "shipshape-traced"):
+        for kind in ("shipshape", "shipshape-traced", "shipshape-traced-own-span"):
             if kind in medians:
                 print(f"{kind} / anchor: {medians[kind] / medians['anchor']:.2f}x")
 

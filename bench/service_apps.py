@@ -3,7 +3,9 @@
 - ``bare``: FastAPI with one trivial async GET route, nothing else.
 - ``shipshape``: the same app wrapped by ``production()`` with its defaults
   (request id, JSON access log, metrics, memory rate limit, tracing at default sampling).
-- ``shipshape-traced``: the same with 100% trace sampling.
+- ``shipshape-traced``: the same with 100% trace sampling (FastAPI's built-in telemetry
+  records the spans).
+- ``shipshape-traced-own-span``: 100% sampling, the layer's own server span instead.
 - ``anchor``: the same app with the stack teams assemble today: slowapi,
   prometheus-fastapi-instrumentator, asgi-correlation-id, a python-json-logger access
   log and OpenTelemetry's FastAPIInstrumentor (same sampling as shipshape's default).
@@ -33,7 +35,7 @@ def trivial_app() -> FastAPI:
     return app
 
 
-def shipshape_app(sample_ratio: float | None = None) -> Any:
+def shipshape_app(sample_ratio: float | None = None, fastapi_telemetry: bool = True) -> Any:
     from shipshape.service import ServiceSettings, production
 
     overrides: dict[str, Any] = {
@@ -41,7 +43,10 @@ def shipshape_app(sample_ratio: float | None = None) -> Any:
         "drain_seconds": 0,
     }
     if sample_ratio is not None:
-        overrides["tracing"] = {"sample_ratio": sample_ratio}
+        overrides["tracing"] = {
+            "sample_ratio": sample_ratio,
+            "fastapi_telemetry": fastapi_telemetry,
+        }
     return production(trivial_app(), ServiceSettings(**overrides))
 
 
@@ -104,6 +109,8 @@ def create() -> Any:
         return shipshape_app()
     if KIND == "shipshape-traced":
         return shipshape_app(sample_ratio=1.0)
+    if KIND == "shipshape-traced-own-span":
+        return shipshape_app(sample_ratio=1.0, fastapi_telemetry=False)
     if KIND == "anchor":
         return anchor_app()
     raise SystemExit(f"unknown BENCH_APP {KIND!r}")

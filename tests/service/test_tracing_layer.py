@@ -118,3 +118,21 @@ def test_two_traceparent_headers_make_the_context_invalid(
         client.get("/things/5", headers=[("traceparent", SAMPLED), ("traceparent", SAMPLED)])
     assert server_spans(spans) == []
     assert "trace_id" not in access_lines(capfd.readouterr().out)[0]
+
+
+def test_the_layers_own_span_replaces_fastapis_when_asked(
+    spans: InMemorySpanExporter, capfd: pytest.CaptureFixture[str]
+) -> None:
+    settings = ServiceSettings(
+        drain_seconds=0, tracing={"sample_ratio": 1.0, "fastapi_telemetry": False}
+    )
+    with TestClient(production(make_app(), settings)) as client:
+        client.get("/things/6")
+    [span] = server_spans(spans)
+    assert span.instrumentation_scope is not None
+    assert span.instrumentation_scope.name == "shipshape"
+    assert span.attributes is not None
+    assert span.attributes["http.route"] == "/things/{thing_id}"
+    assert access_lines(capfd.readouterr().out)[0]["trace_id"] == format(
+        span.context.trace_id, "032x"
+    )

@@ -223,6 +223,8 @@ def _text(key: Any) -> Any:
 
 
 _second_cache: tuple[int, str] = (-1, "")
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+_MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))
 
 
 def utc_timestamp(epoch_seconds: float) -> str:
@@ -237,7 +239,7 @@ def utc_timestamp(epoch_seconds: float) -> str:
     if second != whole:
         text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
         _second_cache = (whole, text)
-    return f"{text}.{int((epoch_seconds - whole) * 1000):03d}Z"
+    return text + _MILLIS[int((epoch_seconds - whole) * 1000)]
 
 
 def utc_now() -> str:
@@ -282,8 +284,14 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = record.exc_text
         redactor = self.redactor
         for key, value in record.__dict__.items():
-            if key not in _RECORD_ATTRIBUTES and key not in line:
-                line[key] = MASK if redactor.is_secret_key(key) else redactor.redact(value)
+            if key in _RECORD_ATTRIBUTES or key in line:
+                continue
+            if redactor.is_secret_key(key):
+                line[key] = MASK
+            elif type(value) in _PLAIN:
+                line[key] = value
+            else:
+                line[key] = redactor.redact(value)
         return encode_json(line)
 
 

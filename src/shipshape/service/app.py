@@ -65,6 +65,8 @@ def production(app: ASGIApp, settings: ServiceSettings | None = None) -> Product
 def _use_native_telemetry(app: Any, settings: ServiceSettings) -> bool:
     """Use FastAPI's built-in telemetry where it exists, configured for our sampling."""
     config = getattr(app, "_telemetry", None)
+    if not settings.tracing.fastapi_telemetry:
+        return False
     if not isinstance(config, dict) or not hasattr(app, "_native_telemetry"):
         return False
     config["operation_spans"] = settings.tracing.operation_spans

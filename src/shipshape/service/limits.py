@@ -5,21 +5,37 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, MutableMapping
 from typing import Any
 
 from shipshape.service.settings import RateLimitSettings
 from shipshape.stores.base import Decision
 
-__all__ = ["ClientKeys", "Policy", "PolicyTable", "ratelimit_headers"]
+__all__ = ["ClientKeys", "Limiter", "Policy", "PolicyTable"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Policy:
-    """One token bucket: ``name`` shows in the RateLimit headers and the bucket key."""
+    """One token bucket: ``name`` shows in the RateLimit headers and the bucket key.
 
-    __slots__ = ("capacity", "name", "policy_header", "quoted_name", "refill_rate")
+    Everything a request needs from it (the bucket key prefix, the header bytes, the
+    metric labels) is made once, here.
+    """
+
+    __slots__ = (
+        "allowed_labels",
+        "bucket_prefix",
+        "capacity",
+        "closed_labels",
+        "denied_labels",
+        "name",
+        "open_labels",
+        "policy_header",
+        "quoted_name",
+        "refill_rate",
+        "state_prefix",
+    )
 
     def __init__(self, name: str, capacity: int, refill_rate: float) -> None:
         self.name = name
@@ -30,6 +46,12 @@ class Policy:
         if self.window_seconds:
             header += f";w={self.window_seconds}"
         self.policy_header = header.encode("ascii")
+        self.state_prefix = f"{self.quoted_name};r=".encode("ascii")
+        self.bucket_prefix = f"{name}:"
+        self.allowed_labels = (name, "allowed")
+        self.denied_labels = (name, "denied")
+        self.open_labels = (name, "open")
+        self.closed_labels = (name, "closed")
 
     def __repr__(self) -> str:
         return f"Policy({self.name!r}, capacity={self.capacity}, refill_rate={self.refill_rate})"
@@ -40,6 +62,30 @@ class Policy:
         if self.refill_rate <= 0:
             return 0
         return max(1, math.ceil(self.capacity / self.refill_rate))
+
+    def headers(self, decision: Decision) -> list[tuple[bytes, bytes]]:
+        """IETF ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers),
+        and ``Retry-After`` when the request is refused."""
+        reset = decision.reset_after
+        if reset <= 0:
+            reset_seconds = 0
+        elif reset == math.inf:
+            reset_seconds = _FOREVER
+        else:
+            reset_seconds = math.ceil(reset)
+        remaining = decision.remaining if decision.remaining > 0 else 0
+        headers = [
+            (b"ratelimit-policy", self.policy_header),
+            (b"ratelimit", self.state_prefix + b"%d;t=%d" % (remaining, reset_seconds)),
+        ]
+        if not decision.allowed:
+            retry = decision.retry_after
+            retry_seconds = _FOREVER if retry == math.inf else max(1, math.ceil(retry))
+            headers.append((b"retry-after", b"%d" % retry_seconds))
+        return headers
+
+
+_FOREVER = 2**31 - 1
 
 
 def _policy_name(route: str, method: str | None) -> str:
@@ -154,26 +200,6 @@ def parse_address(text: str) -> IP | None:
     return address
 
 
-def ratelimit_headers(policy: Policy, decision: Decision) -> list[tuple[bytes, bytes]]:
-    """IETF ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers)."""
-    reset = decision.reset_after
-    reset_seconds = 0 if reset <= 0 else (2**31 - 1 if math.isinf(reset) else math.ceil(reset))
-    remaining = decision.remaining if decision.remaining > 0 else 0
-    headers = [
-        (b"ratelimit-policy", policy.policy_header),
-        (b"ratelimit", f"{policy.quoted_name};r={remaining};t={reset_seconds}".encode("ascii")),
-    ]
-    if not decision.allowed:
-        retry = decision.retry_after
-        retry_seconds = 2**31 - 1 if math.isinf(retry) else max(1, math.ceil(retry))
-        headers.append((b"retry-after", str(retry_seconds).encode("ascii")))
-    return headers
-
-
-def policy_names(policies: Sequence[Policy]) -> list[str]:
-    return [policy.name for policy in policies]
-
-
 class Limiter:
     """Policies over a store; decisions made without the store follow the fail policy."""
 
@@ -183,21 +209,13 @@ class Limiter:
         self.policies = PolicyTable(settings)
         self.store = store
         self.fail_open = settings.fail_open
-        self._sync = getattr(store, "take_nowait", None)
         self._clock = clock or time.monotonic
         self.last_store_error: float | None = None
         self.unstored_decisions = 0
 
-    def take_nowait(self, policy: Policy, key: str) -> Decision | None:
-        """The decision, when the store answers synchronously; ``None`` otherwise."""
-        if self._sync is None:
-            return None
-        decision: Decision = self._sync(f"{policy.name}:{key}", policy.capacity, policy.refill_rate)
-        return decision
-
     async def take(self, policy: Policy, key: str) -> Decision:
         decision: Decision = await self.store.take(
-            f"{policy.name}:{key}", policy.capacity, policy.refill_rate
+            policy.bucket_prefix + key, policy.capacity, policy.refill_rate
         )
         self.last_store_error = None
         return decision

@@ -7,6 +7,7 @@ one pass; probes and ``/metrics`` are answered before the application is called.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import re
@@ -22,7 +23,6 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusC
 
 from shipshape.observe.logs import (
     encode_json,
-    line_head,
     request_id_var,
     trace_ids_var,
     utc_now,
@@ -35,7 +35,6 @@ from shipshape.observe.telemetry import (
     sample_request,
 )
 from shipshape.service._types import ASGIApp, Message, Receive, Scope, Send
-from shipshape.service.limits import ratelimit_headers
 from shipshape.service.responses import send_problem
 from shipshape.service.state import ServiceState
 from shipshape.stores.base import StoreUnavailable
@@ -44,11 +43,17 @@ __all__ = ["ProductionMiddleware"]
 
 _logger = logging.getLogger("shipshape.service")
 
+# Request ids made here: 16 random hex digits per process, then a 16-digit counter,
+# so ids are unique across workers and cost no system call.
+_ID_PREFIX = os.urandom(8).hex()
+_ID_COUNTER = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
 SAFE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"}
 )
 UNMATCHED_ROUTE = "<unmatched>"
+_STATUS_TEXT = {status: str(status) for status in range(100, 600)}
 
 Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -79,6 +84,17 @@ class ProductionMiddleware:
         self.limiter = state.limiter if settings.ratelimit.enabled else None
         self.exempt = tuple(settings.ratelimit.exempt_paths)
         self.key_header = state.client_keys.header
+        self.wanted_headers = frozenset(
+            name
+            for name in (
+                self.request_id_header,
+                b"traceparent",
+                b"content-length",
+                b"x-forwarded-for",
+                self.key_header,
+            )
+            if name is not None
+        )
         self.use_forwarded = state.client_keys.uses_forwarded
         self.tracing = settings.tracing.enabled
         self.sample_ratio = settings.tracing.sample_ratio
@@ -88,34 +104,36 @@ class ProductionMiddleware:
         self.requests_total = state.requests_total
         self.duration = state.request_duration
         self.in_flight = state.in_flight
+        self.in_flight.values.setdefault((), 0.0)
+        self.in_flight_values = self.in_flight.values if self.metrics else None
         self.ratelimit_total = state.ratelimit_decisions
         self.ratelimit_unstored = state.ratelimit_unstored
+        self.policy = state.limiter.policies.default
+        self.route_policies = bool(state.limiter.policies)
+        self.take_nowait = getattr(state.limiter.store, "take_nowait", None)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope_type = scope["type"]
-        if scope_type == "http":
-            state = self.state
-            if not state.started and not state.lifespan_seen:
-                state.mark_serving()
-            endpoint = self.endpoints.get(scope["path"])
-            if endpoint is not None:
-                if self.log_probes:
-                    await self._handle(scope, receive, send, endpoint, exempt=True)
-                else:
-                    await endpoint(scope, receive, send)
-                return
-            await self._handle(scope, receive, send, self.app)
-        elif scope_type == "lifespan":
-            await self.state.lifespan(self.app, scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
-
-    async def _handle(
-        self, scope: Scope, receive: Receive, send: Send, app: ASGIApp, *, exempt: bool = False
-    ) -> None:
-        started = time.perf_counter()
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                await self.state.lifespan(self.app, scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
         state = self.state
+        if not state.started and not state.lifespan_seen:
+            state.mark_serving()
+        app = self.app
+        exempt = False
+        endpoint = self.endpoints.get(scope["path"])
+        if endpoint is not None:
+            if not self.log_probes:
+                await endpoint(scope, receive, send)
+                return
+            app, exempt = endpoint, True
+
+        started = time.perf_counter()
         method: str = scope["method"]
+        path: str = scope["path"]
 
         request_id: bytes | None = None
         traceparent: bytes | None = None
@@ -123,7 +141,10 @@ class ProductionMiddleware:
         forwarded_for: bytes | None = None
         api_key: bytes | None = None
         id_header, key_header = self.request_id_header, self.key_header
+        wanted = self.wanted_headers
         for name, value in scope["headers"]:
+            if name not in wanted:
+                continue
             if name == id_header:
                 request_id = value
             elif name == b"traceparent":
@@ -135,9 +156,11 @@ class ProductionMiddleware:
                 forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
             elif name == key_header:
                 api_key = value
-        if request_id is None or SAFE_REQUEST_ID.fullmatch(request_id) is None:
-            request_id = os.urandom(16).hex().encode("ascii")
-        rid = request_id.decode("ascii")
+        if request_id is not None and SAFE_REQUEST_ID.fullmatch(request_id) is not None:
+            rid = request_id.decode("ascii")
+        else:
+            rid = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}"
+            request_id = rid.encode("ascii")
         rid_token = request_id_var.set(rid)
 
         client = (
@@ -227,23 +250,29 @@ class ProductionMiddleware:
 
             # -- rate limit
             limiter = self.limiter
-            if limiter is not None and not exempt and not self._exempt_path(scope["path"]):
+            if limiter is not None and not exempt and not (self.exempt and self._exempt_path(path)):
                 key = api_key.decode("latin-1") if api_key else client
-                policy = limiter.policies.lookup(method, scope["path"])
+                policy = (
+                    limiter.policies.lookup(method, path) if self.route_policies else self.policy
+                )
                 try:
-                    decision = limiter.take_nowait(policy, key)
-                    if decision is None:
+                    take = self.take_nowait
+                    if take is not None:
+                        decision = take(
+                            policy.bucket_prefix + key, policy.capacity, policy.refill_rate
+                        )
+                    else:
                         decision = await limiter.take(policy, key)
                 except StoreUnavailable:
                     decision = limiter.without_store(policy)
                     if self.metrics:
                         self.ratelimit_unstored.inc(
-                            (policy.name, "open" if limiter.fail_open else "closed")
+                            policy.open_labels if limiter.fail_open else policy.closed_labels
                         )
-                extra_headers.extend(ratelimit_headers(policy, decision))
+                extra_headers += policy.headers(decision)
                 if self.metrics:
                     self.ratelimit_total.inc(
-                        (policy.name, "allowed" if decision.allowed else "denied")
+                        policy.allowed_labels if decision.allowed else policy.denied_labels
                     )
                 if not decision.allowed:
                     denied = True
@@ -264,6 +293,7 @@ class ProductionMiddleware:
                 if sampled:
                     sampled_token = request_sampled_var.set(True)
                     if not self.native_telemetry:
+                        scope["fastapi.telemetry"] = None
                         span, context_token = self._start_span(scope, parent)
                         span_context = span.get_span_context()
                         trace_ids = (
@@ -280,13 +310,14 @@ class ProductionMiddleware:
                 if trace_ids is not None:
                     trace_token = trace_ids_var.set(trace_ids)
 
-            if self.metrics:
-                self.in_flight.add((), 1)
+            in_flight = self.in_flight_values
+            if in_flight is not None:
+                in_flight[()] += 1
             try:
                 await app(scope, app_receive, send_wrapper)
             finally:
-                if self.metrics:
-                    self.in_flight.add((), -1)
+                if in_flight is not None:
+                    in_flight[()] -= 1
             if not response_started:
                 raise RuntimeError("the application returned without sending a response")
         except Exception as error:
@@ -351,25 +382,32 @@ class ProductionMiddleware:
         denied: bool,
     ) -> None:
         elapsed = time.perf_counter() - started
-        route = _route_label(scope)
+        matched = scope.get("route")
+        route = (
+            getattr(matched, "path", UNMATCHED_ROUTE) if matched is not None else UNMATCHED_ROUTE
+        )
+        if type(route) is not str:
+            route = UNMATCHED_ROUTE
         method_label = method if method in KNOWN_METHODS else "_OTHER"
         if self.metrics:
-            self.requests_total.inc((method_label, route, str(status)))
+            self.requests_total.inc((method_label, route, _STATUS_TEXT.get(status) or str(status)))
             self.duration.observe((method_label, route), elapsed)
         if self.access_log:
-            line = line_head(
-                utc_now(),
-                "INFO" if status < 400 else ("WARNING" if status < 500 else "ERROR"),
-                f"{method_label} {route} {status}",
-            )
-            line["request_id"] = rid
-            line["method"] = method_label
-            line["route"] = route
-            line["path"] = scope["path"]
-            line["status"] = status
-            line["duration_ms"] = round(elapsed * 1000, 3)
-            line["client"] = client
-            line["bytes"] = sent_bytes
+            # the same head as every shipshape log line (``line_head``), spelled out
+            # as one literal: this runs once per request
+            line: dict[str, Any] = {
+                "timestamp": utc_now(),
+                "level": "INFO" if status < 400 else ("WARNING" if status < 500 else "ERROR"),
+                "message": f"{method_label} {route} {status}",
+                "request_id": rid,
+                "method": method_label,
+                "route": route,
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 3),
+                "client": client,
+                "bytes": sent_bytes,
+            }
             if trace_ids is not None:
                 line["trace_id"], line["span_id"] = trace_ids
             if denied:

@@ -120,6 +120,11 @@ class TracingSettings(_Section):
     operation_spans: bool = Field(
         False, description="FastAPI's dependency/endpoint/serialization spans."
     )
+    fastapi_telemetry: bool = Field(
+        True,
+        description="Record sampled requests with FastAPI's built-in telemetry (true) or "
+        "with the layer's own lighter server span (false). Never both.",
+    )
 
 
 class ServiceSettings(BaseSettings):
