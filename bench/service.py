@@ -22,6 +22,9 @@ import urllib.request
 from pathlib import Path
 
 APPS = ("bare", "shipshape", "shipshape-traced", "shipshape-traced-own-span", "anchor")
+ABLATIONS = tuple(
+    f"shipshape-no-{part}" for part in ("ratelimit", "log", "metrics", "tracing")
+)
 HERE = Path(__file__).resolve().parent
 
 
@@ -95,7 +98,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--apps", nargs="+", default=list(APPS), choices=APPS)
+    parser.add_argument("--apps", nargs="+", default=list(APPS), choices=APPS + ABLATIONS)
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is required: apt-get install wrk")

@@ -102,7 +102,31 @@ def anchor_app() -> FastAPI:
     return app
 
 
+def _variant(kind: str) -> Any:
+    """Ablations for finding the layer's cost: ``shipshape-no-<part>``."""
+    from shipshape.service import ServiceSettings, production
+
+    overrides: dict[str, Any] = {
+        "ratelimit": {"capacity": BIG_LIMIT, "refill_rate": float(BIG_LIMIT)},
+        "drain_seconds": 0,
+    }
+    part = kind.removeprefix("shipshape-no-")
+    if part == "ratelimit":
+        overrides["ratelimit"] = {"enabled": False}
+    elif part == "log":
+        overrides["logs"] = {"access_log": False}
+    elif part == "metrics":
+        overrides["metrics"] = {"enabled": False}
+    elif part == "tracing":
+        overrides["tracing"] = {"enabled": False}
+    else:
+        raise SystemExit(f"unknown BENCH_APP {kind!r}")
+    return production(trivial_app(), ServiceSettings(**overrides))
+
+
 def create() -> Any:
+    if KIND.startswith("shipshape-no-"):
+        return _variant(KIND)
     if KIND == "bare":
         return trivial_app()
     if KIND == "shipshape":

@@ -24,6 +24,8 @@ class Policy:
     """
 
     __slots__ = (
+        "_allowed_headers",
+        "_policy_pair",
         "allowed_labels",
         "bucket_prefix",
         "capacity",
@@ -52,6 +54,8 @@ class Policy:
         self.denied_labels = (name, "denied")
         self.open_labels = (name, "open")
         self.closed_labels = (name, "closed")
+        self._policy_pair = (b"ratelimit-policy", self.policy_header)
+        self._allowed_headers: dict[tuple[int, int], list[tuple[bytes, bytes]]] = {}
 
     def __repr__(self) -> str:
         return f"Policy({self.name!r}, capacity={self.capacity}, refill_rate={self.refill_rate})"
@@ -65,7 +69,8 @@ class Policy:
 
     def headers(self, decision: Decision) -> list[tuple[bytes, bytes]]:
         """IETF ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers),
-        and ``Retry-After`` when the request is refused."""
+        and ``Retry-After`` when the request is refused. The header lists of allowed
+        decisions are remembered per (remaining, reset) and must not be mutated."""
         reset = decision.reset_after
         if reset <= 0:
             reset_seconds = 0
@@ -74,8 +79,20 @@ class Policy:
         else:
             reset_seconds = math.ceil(reset)
         remaining = decision.remaining if decision.remaining > 0 else 0
+        if decision.allowed:
+            key = (remaining, reset_seconds)
+            cached = self._allowed_headers.get(key)
+            if cached is None:
+                cached = [
+                    self._policy_pair,
+                    (b"ratelimit", self.state_prefix + b"%d;t=%d" % key),
+                ]
+                if len(self._allowed_headers) >= 1024:
+                    self._allowed_headers.clear()
+                self._allowed_headers[key] = cached
+            return cached
         headers = [
-            (b"ratelimit-policy", self.policy_header),
+            self._policy_pair,
             (b"ratelimit", self.state_prefix + b"%d;t=%d" % (remaining, reset_seconds)),
         ]
         if not decision.allowed:

@@ -14,6 +14,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from contextvars import Token
+from random import random
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -26,13 +27,11 @@ from shipshape.observe.logs import (
     request_id_var,
     trace_ids_var,
     utc_now,
-    write_line,
 )
 from shipshape.observe.telemetry import (
     TraceParent,
     parse_traceparent,
     request_sampled_var,
-    sample_request,
 )
 from shipshape.service._types import ASGIApp, Message, Receive, Scope, Send
 from shipshape.service.responses import send_problem
@@ -53,6 +52,7 @@ KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"}
 )
 UNMATCHED_ROUTE = "<unmatched>"
+_HTTP1 = frozenset({"1.0", "1.1"})
 _STATUS_TEXT = {status: str(status) for status in range(100, 600)}
 
 Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
@@ -80,6 +80,7 @@ class ProductionMiddleware:
         self.request_id_header = settings.request_id_header.lower().encode("latin-1")
         self.request_id_response_header = settings.request_id_header.encode("latin-1")
         self.access_log = settings.logs.access_log
+        self.log_writer = state.log_writer
         self.log_probes = settings.logs.log_probes
         self.limiter = state.limiter if settings.ratelimit.enabled else None
         self.exempt = tuple(settings.ratelimit.exempt_paths)
@@ -90,6 +91,7 @@ class ProductionMiddleware:
                 self.request_id_header,
                 b"traceparent",
                 b"content-length",
+                b"transfer-encoding",
                 b"x-forwarded-for",
                 self.key_header,
             )
@@ -138,6 +140,7 @@ class ProductionMiddleware:
         request_id: bytes | None = None
         traceparent: bytes | None = None
         content_length: bytes | None = None
+        chunked = False
         forwarded_for: bytes | None = None
         api_key: bytes | None = None
         id_header, key_header = self.request_id_header, self.key_header
@@ -152,6 +155,8 @@ class ProductionMiddleware:
                 traceparent = value if traceparent is None else b"invalid"
             elif name == b"content-length":
                 content_length = value
+            elif name == b"transfer-encoding":
+                chunked = True
             elif name == b"x-forwarded-for":
                 forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
             elif name == key_header:
@@ -245,7 +250,8 @@ class ProductionMiddleware:
                         f"request body is {declared} bytes; the limit is {self.max_body}",
                     )
                     return
-            else:
+            elif chunked or scope.get("http_version", "1.1") not in _HTTP1:
+                # HTTP/1 without Content-Length or Transfer-Encoding has no body at all
                 app_receive = limited_receive
 
             # -- rate limit
@@ -289,7 +295,11 @@ class ProductionMiddleware:
             if self.tracing:
                 if traceparent is not None:
                     parent = parse_traceparent(traceparent)
-                sampled = sample_request(parent, self.sample_ratio)
+                if parent is None:
+                    ratio = self.sample_ratio
+                    sampled = ratio >= 1.0 or (ratio > 0.0 and random() < ratio)
+                else:
+                    sampled = parent.sampled
                 if sampled:
                     sampled_token = request_sampled_var.set(True)
                     if not self.native_telemetry:
@@ -412,7 +422,7 @@ class ProductionMiddleware:
                 line["trace_id"], line["span_id"] = trace_ids
             if denied:
                 line["rate_limited"] = True
-            write_line(1, encode_json(line))
+            self.log_writer.write(encode_json(line))
 
     def _log(
         self,

@@ -16,6 +16,7 @@ from shipshape.observe.health import (
     redis_check,
     sql_check,
 )
+from shipshape.observe.logs import LineWriter
 from shipshape.observe.metrics import MetricsRegistry
 from shipshape.service._types import ASGIApp, Message, Receive, Scope, Send
 from shipshape.service.limits import ClientKeys, Limiter
@@ -75,6 +76,7 @@ class ServiceState:
         )
         self._builtin_checks()
         self.native_telemetry = False
+        self.log_writer = LineWriter(1)
         self.started = False
         self.lifespan_seen = False
         self.draining = False
@@ -186,6 +188,7 @@ class ServiceState:
 
     async def _on_shutdown(self) -> None:
         self.draining = True
+        self.log_writer.flush()
         self.registry.stop()
         await self.health.aclose()
         with contextlib.suppress(Exception):
