@@ -239,3 +239,24 @@ def test_stdlib_logging_outside_requests_has_no_request_id(
     assert line["level"] == "ERROR"
     assert line["token"] == "**********"
     assert orjson.dumps(line)
+
+
+def test_a_locked_database_gives_503_with_retry_after(tmp_path: Path) -> None:
+    import sqlite3
+
+    from shipshape.examples.orders import create_app
+
+    database = tmp_path / "orders.db"
+    app = production(create_app(f"sqlite:///{database}", busy_timeout_ms=50), settings())
+    with TestClient(app) as client:
+        assert client.post("/orders", json=ORDER).status_code == 201
+        holder = sqlite3.connect(database, timeout=0.05)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            busy = client.post("/orders", json=ORDER)
+        finally:
+            holder.rollback()
+            holder.close()
+        assert busy.status_code == 503
+        assert busy.headers["retry-after"] == "1"
+        assert client.post("/orders", json=ORDER).status_code == 201

@@ -29,6 +29,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 
 __all__ = ["Order", "OrderIn", "OrderItem", "create_app"]
 
@@ -117,7 +118,7 @@ orders_table = Table(
 )
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
     engine = create_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
 
@@ -125,7 +126,7 @@ def make_engine(url: str) -> Engine:
         def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
             cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cursor.close()
 
     return engine
@@ -156,10 +157,10 @@ def get_connection(request: Request) -> Iterator[Connection]:
 Conn = Annotated[Connection, Depends(get_connection)]
 
 
-def create_app(database_url: str | None = None) -> FastAPI:
+def create_app(database_url: str | None = None, *, busy_timeout_ms: int = 5000) -> FastAPI:
     """The orders API; ``SHIPSHAPE_EXAMPLE_DATABASE_URL`` overrides the SQLite file."""
     url = database_url or os.environ.get("SHIPSHAPE_EXAMPLE_DATABASE_URL", DEFAULT_DATABASE_URL)
-    engine = make_engine(url)
+    engine = make_engine(url, busy_timeout_ms)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -179,19 +180,36 @@ def create_app(database_url: str | None = None) -> FastAPI:
     def index() -> dict[str, str]:
         return {"service": "orders", "docs": "/docs"}
 
-    @app.post("/orders", status_code=status.HTTP_201_CREATED, response_model=Order)
-    def create_order(order: OrderIn, conn: Conn) -> Order:
+    @app.post(
+        "/orders",
+        status_code=status.HTTP_201_CREATED,
+        response_model=Order,
+        responses={503: {"description": "The database is busy; retry after a second"}},
+    )
+    def create_order(order: OrderIn) -> Order:
         total = sum((item.unit_price * item.quantity for item in order.items), Decimal("0"))
         created = datetime.now(UTC)
-        result = conn.execute(
-            insert(orders_table).values(
-                customer_email=order.customer_email,
-                status=OrderStatus.pending.value,
-                total=str(total),
-                payload=order.model_dump_json(),
-                created_at=created,
-            )
-        )
+        try:
+            # a short transaction of its own: the write lock is released before the
+            # response is built, not when the request's dependencies are torn down
+            with engine.begin() as conn:
+                result = conn.execute(
+                    insert(orders_table).values(
+                        customer_email=order.customer_email,
+                        status=OrderStatus.pending.value,
+                        total=str(total),
+                        payload=order.model_dump_json(),
+                        created_at=created,
+                    )
+                )
+        except OperationalError as error:
+            if "locked" not in str(error.orig):
+                raise
+            raise HTTPException(
+                status_code=503,
+                detail="the database is busy; retry shortly",
+                headers={"Retry-After": "1"},
+            ) from None
         order_id = result.inserted_primary_key[0] if result.inserted_primary_key else 0
         return Order(
             id=int(order_id),
