@@ -190,8 +190,8 @@ def test_sarif_lists_every_rule_and_each_result(tmp_path: Path) -> None:
 def test_every_rule_id_is_unique_and_namespaced() -> None:
     ids = [rule.id for rule in check_rules()]
     assert len(ids) == len(set(ids))
-    assert all(rule_id.startswith(("SS-DF", "SS-DEP", "SS-CFG")) for rule_id in ids)
-    assert [name for name, _ in CHECKERS] == ["dockerfile", "deploy", "config"]
+    assert all(rule_id.startswith(("SS-DF", "SS-DEP", "SS-CFG", "SS-MIG")) for rule_id in ids)
+    assert [name for name, _ in CHECKERS] == ["dockerfile", "deploy", "config", "migrations"]
 
 
 def test_bad_input_exits_2_and_still_reports_the_rest(tmp_path: Path) -> None:

@@ -1,12 +1,13 @@
 """``shipshape check [PATH]``: one production-readiness report over a project.
 
 Each part of a project is one checker in :data:`CHECKERS` (Dockerfile, deploy spec,
-configuration layers); a checker returns its findings and the files it read. Adding a
-part, such as pending migrations, is one more entry in that tuple.
+configuration layers, migrations); a checker returns its findings and the files it read.
+Adding a part is one more entry in that tuple.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -29,11 +30,21 @@ from shipshape.cli._io import (
 from shipshape.deploy.config import CONFIG_SUFFIXES, ConfigFileError, read_document
 from shipshape.deploy.config_checks import CONFIG_RULES, PRODUCTION_ENVS, config_findings
 from shipshape.deploy.dockerfile import LintError, lint_path, parse_dockerfile, rule_table
+from shipshape.deploy.migrate import (
+    DATABASE_ENV,
+    Migration,
+    diff_snapshots,
+    import_models,
+    last_snapshot,
+    load_migrations,
+    snapshot_models,
+)
+from shipshape.deploy.migrate.files import file_name
 from shipshape.deploy.settings_schema import import_model, project_options
 from shipshape.deploy.target import DEPLOY_RULES, deploy_findings
 from shipshape.findings import Finding, Rule, Severity, fails, render_text, to_json, to_sarif
 
-__all__ = ["CHECKERS", "Project", "check", "check_rules"]
+__all__ = ["CHECKERS", "MIGRATION_RULES", "Project", "check", "check_rules"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class Project:
     model: type[BaseModel] | None = None
     prod_envs: tuple[str, ...] = PRODUCTION_ENVS
     deploy_file: Path | None = None
+    database: str | None = None
 
 
 CheckResult = tuple[list[Finding], list[str]]
@@ -109,16 +121,187 @@ def check_config(project: Project) -> CheckResult:
     )
 
 
+MIGRATION_RULES: dict[str, Rule] = {
+    rule.id: rule
+    for rule in (
+        Rule(
+            "SS-MIG001",
+            "pending_migration",
+            Severity.warning,
+            "a migration file is not applied to the database yet",
+            "run `shipshape migrate apply` (a contract migration: with --contract, once no "
+            "running code uses what it drops)",
+        ),
+        Rule(
+            "SS-MIG002",
+            "migration_modified_after_apply",
+            Severity.error,
+            "a migration file was changed after it was applied: its checksum no longer matches "
+            "the database's record, so other databases get a different schema",
+            "restore the file as it was applied and put the change in a new migration "
+            "(`shipshape migrate make`)",
+        ),
+        Rule(
+            "SS-MIG003",
+            "applied_migration_missing",
+            Severity.error,
+            "the database applied a migration that has no file: it cannot be rolled back and "
+            "a fresh database will not get it",
+            "restore the migration file from version control",
+        ),
+        Rule(
+            "SS-MIG004",
+            "models_drifted",
+            Severity.error,
+            "the models changed since the last migration's snapshot: the database will not "
+            "match the code",
+            "run `shipshape migrate make` and commit the new migration",
+        ),
+        Rule(
+            "SS-MIG005",
+            "database_unreadable",
+            Severity.warning,
+            "the database's migration history could not be read, so pending migrations are unknown",
+            "pass a reachable --database (or $SHIPSHAPE_DATABASE_URL), or check from where the "
+            "database is reachable",
+        ),
+    )
+}
+
+
+def _finding(code: str, message: str, file: Path, fix: str | None = None) -> Finding:
+    rule = MIGRATION_RULES[code]
+    return Finding(code, rule.severity, message, str(file), fix=fix or rule.fix)
+
+
+def _model_specs(project: Project, migrations: list[Migration]) -> list[str]:
+    """``[tool.shipshape] models`` (a module or a list), else the last migration's modules."""
+    configured = project.options.get("models")
+    if configured is None:
+        return list(last_snapshot(migrations).models)
+    if isinstance(configured, str) and configured:
+        return [configured]
+    if (
+        isinstance(configured, list)
+        and configured
+        and all(isinstance(spec, str) and spec for spec in configured)
+    ):
+        return list(configured)
+    raise InputError(
+        str(project.root / "pyproject.toml"),
+        "[tool.shipshape] models must be a module name or a list of them",
+    )
+
+
+def _drift(project: Project, migrations: list[Migration], where: Path) -> list[Finding]:
+    from shipshape.cli.migrate import describe
+
+    specs = _model_specs(project, migrations)
+    if not specs:
+        return []
+    classes = import_models(specs, project.root)
+    if not classes:
+        raise InputError(f"models {' '.join(specs)}", "no Pydantic models found there")
+    snapshot, renames = snapshot_models(classes, specs)
+    return [
+        _finding("SS-MIG004", f"the models drifted from the last migration: {describe(op)}", where)
+        for op in diff_snapshots(last_snapshot(migrations), snapshot, renames)
+    ]
+
+
+def _database_source(project: Project) -> str:
+    if project.database:
+        return "--database"
+    if os.environ.get(DATABASE_ENV):
+        return f"${DATABASE_ENV}"
+    return str(project.root / "shipshape.db")
+
+
+def _masked(url: str) -> tuple[str, str | None]:
+    """The URL with its password hidden, and the password (to scrub it from messages)."""
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    return parsed.render_as_string(hide_password=True), parsed.password
+
+
+def check_migrations(project: Project) -> CheckResult:
+    """SS-MIG: pending, modified and missing migrations, and models drifted from the files.
+
+    Reads the database read-only: a SQLite file that does not exist is not created (every
+    migration is pending there).
+    """
+    setting = project.options.get("migrations_dir", "migrations")
+    directory = project.root / (setting if isinstance(setting, str) else "migrations")
+    if not directory.exists():
+        return [], []
+    import sqlalchemy as sa
+
+    from shipshape.deploy.migrate.db import database_url, read_migration_states
+
+    migrations = load_migrations(directory)
+    last = directory / file_name(migrations[-1]) if migrations else directory
+    findings = _drift(project, migrations, last)
+    if not migrations:
+        return findings, [str(directory)]
+    files = [str(directory / file_name(migration)) for migration in migrations]
+    try:
+        url, password = _masked(database_url(project.database, project.root))
+    except (sa.exc.ArgumentError, ValueError):
+        # The message never repeats the URL: it may hold a password that cannot be parsed out.
+        raise InputError(_database_source(project), "not a database URL or file path") from None
+    try:
+        states = read_migration_states(migrations, project.database, project.root)
+    except ValueError as error:
+        reason = str(error).split(": ", 1)[-1]
+        raise InputError(_database_source(project), f"cannot open {url}: {reason}") from None
+    except sa.exc.SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        if password:
+            reason = reason.replace(password, "***")
+        message = f"cannot read the migration history from {url}: {reason}"
+        return [*findings, _finding("SS-MIG005", message, directory)], files
+    for state in states:
+        label = f"{state.id}_{state.name}"
+        file = directory / f"{label}.json"
+        if state.state == "pending" and state.phase == "contract":
+            message = f"contract migration {label} is not applied to {url}"
+            fix = "run `shipshape migrate apply --contract` once no running code uses what it drops"
+            findings.append(_finding("SS-MIG001", message, file, fix))
+        elif state.state == "pending":
+            message = f"migration {label} is not applied to {url}"
+            findings.append(_finding("SS-MIG001", message, file, "run `shipshape migrate apply`"))
+        elif state.state == "modified":
+            message = (
+                f"migration {label} was changed after it was applied to {url} "
+                f"(on {state.applied_at}): its checksum no longer matches"
+            )
+            findings.append(_finding("SS-MIG002", message, file))
+        elif state.state == "missing":
+            message = (
+                f"migration {label} was applied to {url} (on {state.applied_at}) "
+                f"but {file.name} is not in {directory}"
+            )
+            findings.append(_finding("SS-MIG003", message, directory))
+    return findings, files
+
+
 CHECKERS: tuple[tuple[str, Checker], ...] = (
     ("dockerfile", check_dockerfile),
     ("deploy", check_deploy),
     ("config", check_config),
+    ("migrations", check_migrations),
 )
 
 
 def check_rules() -> list[Rule]:
     """Every rule ``check`` can report, for SARIF and the docs."""
-    return [*rule_table(), *DEPLOY_RULES.values(), *CONFIG_RULES.values()]
+    return [
+        *rule_table(),
+        *DEPLOY_RULES.values(),
+        *CONFIG_RULES.values(),
+        *MIGRATION_RULES.values(),
+    ]
 
 
 class OutputFormat(StrEnum):
@@ -157,8 +340,18 @@ def check(
     deploy: Annotated[
         Path | None, typer.Option("--deploy", help="Deploy spec (default: deploy.* in PATH).")
     ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(
+            "--database",
+            "-d",
+            help="Database whose migration history to read: SQLAlchemy URL or SQLite path "
+            "(default: $SHIPSHAPE_DATABASE_URL, else PATH/shipshape.db). Read only.",
+        ),
+    ] = None,
 ) -> None:
-    """Production-readiness report: Dockerfile (SS-DF), deploy spec (SS-DEP), config (SS-CFG).
+    """Production-readiness report: Dockerfile (SS-DF), deploy spec (SS-DEP), config (SS-CFG),
+    migrations (SS-MIG).
 
     Exit 0 when no finding reaches --fail-level, 1 when one does, 2 when a file cannot be
     read or is invalid (every other part is still reported).
@@ -173,6 +366,7 @@ def check(
         model=import_model(spec, path) if isinstance(spec, str) and spec else None,
         prod_envs=tuple(prod_env) if prod_env else PRODUCTION_ENVS,
         deploy_file=deploy,
+        database=database,
     )
     findings: list[Finding] = []
     checked: list[str] = []
@@ -186,7 +380,9 @@ def check(
         findings += found
         checked += files
     if not checked and not errors:
-        raise InputError(str(path), "found no Dockerfile, deploy spec (deploy.*) or config/ here")
+        raise InputError(
+            str(path), "found no Dockerfile, deploy spec (deploy.*), config/ or migrations/ here"
+        )
     if output is OutputFormat.sarif and not as_json:
         print_json(to_sarif(findings, check_rules()))
     elif as_json or output is OutputFormat.json:

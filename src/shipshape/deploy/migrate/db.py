@@ -11,10 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from alembic.operations import Operations
@@ -36,6 +38,7 @@ __all__ = [
     "migration_states",
     "open_engine",
     "pending_migrations",
+    "read_migration_states",
     "rollback_migrations",
 ]
 
@@ -248,5 +251,38 @@ def pending_migrations(
     engine = open_engine(database_url(database, root))
     try:
         return [state for state in migration_states(engine, migrations) if state.state == "pending"]
+    finally:
+        engine.dispose()
+
+
+def read_migration_states(
+    migrations: Sequence[Migration], database: str | None = None, project_dir: Path | None = None
+) -> list[MigrationState]:
+    """:func:`migration_states` without writing anything: no lock, no history table.
+
+    A SQLite file is opened read-only; one that does not exist is not created:
+    every migration is pending there. Used by ``shipshape check``.
+    """
+    url = database_url(database, project_dir)
+    try:
+        parsed = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        raise ValueError("not a database URL or file path") from None
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database
+        if not path or path == ":memory:" or not Path(path).is_file():
+            return [
+                MigrationState(m.id, m.name, m.phase, "pending", m.checksum()) for m in migrations
+            ]
+        uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+        engine = sa.create_engine(
+            "sqlite://",
+            creator=lambda: sqlite3.connect(uri, uri=True, timeout=60, check_same_thread=False),
+            poolclass=NullPool,
+        )
+    else:
+        engine = open_engine(url)
+    try:
+        return migration_states(engine, migrations)
     finally:
         engine.dispose()
