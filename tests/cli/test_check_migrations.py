@@ -299,3 +299,20 @@ def test_pending_then_applied_on_postgresql(project: Path, postgres_schema: str)
     [pending] = findings(check(".", "--json", "-d", postgres_schema))
     assert pending["code"] == "SS-MIG001"
     assert "0002_add_users_email" in pending["message"]
+
+
+def test_migrations_dir_setting_and_models_that_cannot_be_imported(project: Path) -> None:
+    migrate("make", "-m", models(project, USERS), "--dir", "db/migrations")
+    assert "found no Dockerfile" in check(".").stderr  # no migrations/ here
+    (project / "pyproject.toml").write_text(
+        '[tool.shipshape]\nmigrations_dir = "db/migrations"\n', encoding="utf-8"
+    )
+    assert codes(check(".", "--json")) == ["SS-MIG001"]
+    (project / "pyproject.toml").write_text(
+        '[tool.shipshape]\nmigrations_dir = "db/migrations"\nmodels = "no_such_models_xyz"\n',
+        encoding="utf-8",
+    )
+    result = check(".")
+    assert result.exit_code == 2
+    assert "no module named 'no_such_models_xyz'" in result.stderr
+    assert "Traceback" not in result.output
