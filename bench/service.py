@@ -22,8 +22,9 @@ import urllib.request
 from pathlib import Path
 
 APPS = ("bare", "shipshape", "shipshape-traced", "shipshape-traced-own-span", "anchor")
-ABLATIONS = tuple(
-    f"shipshape-no-{part}" for part in ("ratelimit", "log", "metrics", "tracing")
+ABLATIONS = (
+    "bare-plus-headers",
+    *(f"shipshape-no-{part}" for part in ("ratelimit", "log", "metrics", "tracing")),
 )
 HERE = Path(__file__).resolve().parent
 

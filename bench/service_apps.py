@@ -124,7 +124,29 @@ def _variant(kind: str) -> Any:
     return production(trivial_app(), ServiceSettings(**overrides))
 
 
+class _ThreeHeaders:
+    """Bare app plus the three response headers the layer adds (an ablation)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        async def add(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"x-request-id", b"0123456789abcdef0123456789abcdef"),
+                    (b"ratelimit-policy", b'"default";q=100;w=2'),
+                    (b"ratelimit", b'"default";r=99;t=1'),
+                ]
+            await send(message)
+
+        await self.app(scope, receive, add)
+
+
 def create() -> Any:
+    if KIND == "bare-plus-headers":
+        return _ThreeHeaders(trivial_app())
     if KIND.startswith("shipshape-no-"):
         return _variant(KIND)
     if KIND == "bare":
