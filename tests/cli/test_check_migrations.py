@@ -136,6 +136,9 @@ def test_an_applied_migration_without_its_file_is_an_error(project: Path) -> Non
     assert [f["code"] for f in found] == ["SS-MIG003"]
     assert f"{second.stem} was applied to sqlite:///" in found[0]["message"]
     assert found[0]["file"] == "migrations"
+    # with every file gone, the history still names what was applied
+    (project / "migrations" / "0001_initial.json").unlink()
+    assert codes(check(".", "--json", "-d", "app.db")) == ["SS-MIG003", "SS-MIG003"]
 
 
 def test_a_pending_contract_migration_says_when_to_apply_it(project: Path) -> None:

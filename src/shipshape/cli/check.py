@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import typer
 from pydantic import BaseModel
@@ -242,9 +243,7 @@ def check_migrations(project: Project) -> CheckResult:
     migrations = load_migrations(directory)
     last = directory / file_name(migrations[-1]) if migrations else directory
     findings = _drift(project, migrations, last)
-    if not migrations:
-        return findings, [str(directory)]
-    files = [str(directory / file_name(migration)) for migration in migrations]
+    files = [str(directory / file_name(migration)) for migration in migrations] or [str(directory)]
     try:
         url, password = _masked(database_url(project.database, project.root))
     except (sa.exc.ArgumentError, ValueError):
@@ -257,8 +256,8 @@ def check_migrations(project: Project) -> CheckResult:
         raise InputError(_database_source(project), f"cannot open {url}: {reason}") from None
     except sa.exc.SQLAlchemyError as error:
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        if password:
-            reason = reason.replace(password, "***")
+        for secret in (password, quote(password, safe="")) if password else ():
+            reason = reason.replace(secret, "***")
         message = f"cannot read the migration history from {url}: {reason}"
         return [*findings, _finding("SS-MIG005", message, directory)], files
     for state in states:

@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 HISTORY_TABLE = "shipshape_migrations"
+CHECK_CONNECT_TIMEOUT = 10  # seconds; read_migration_states only
 State = Literal["applied", "pending", "modified", "missing"]
 
 _history = sa.Table(
@@ -281,7 +282,10 @@ def read_migration_states(
             poolclass=NullPool,
         )
     else:
-        engine = open_engine(url)
+        if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
+            # a report must not hang for minutes on an unroutable host
+            parsed = parsed.update_query_dict({"connect_timeout": str(CHECK_CONNECT_TIMEOUT)})
+        engine = open_engine(parsed.render_as_string(hide_password=False))
     try:
         return migration_states(engine, migrations)
     finally:
