@@ -307,7 +307,9 @@ class MetricsRegistry:
                     continue
                 current = merged.get(labels)
                 merged[labels] = (
-                    list(row) if current is None else [a + b for a, b in zip(current, row)]
+                    list(row)
+                    if current is None
+                    else [a + b for a, b in zip(current, row, strict=True)]
                 )
         family = HistogramMetricFamily(metric.name, metric.documentation, labels=metric.labelnames)
         bounds = [*(_bound_text(bound) for bound in metric.bounds), "+Inf"]
