@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from shipshape._files import UnreadableFile, read_utf8
 from shipshape.observe.logs import encode_json
 
 __all__ = [
@@ -90,19 +91,10 @@ def read_text(path: str) -> str:
             return sys.stdin.read()
         except UnicodeDecodeError as error:
             raise InputError("<stdin>", f"not UTF-8 text ({error.reason})") from None
-    file = Path(path)
     try:
-        return file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory, expected a file") from None
-    except PermissionError:
-        raise InputError(path, "permission denied") from None
-    except UnicodeDecodeError as error:
-        raise InputError(path, f"not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except OSError as error:
-        raise InputError(path, error.strerror or str(error)) from None
+        return read_utf8(path)
+    except UnreadableFile as error:
+        raise InputError(error.path, error.reason) from None
 
 
 def _format_of(path: str, text: str) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 import orjson
 import yaml
 
+from shipshape._files import UnreadableFile, read_utf8
+
 __all__ = [
     "CONFIG_SUFFIXES",
     "ConfigFileError",
@@ -135,20 +137,11 @@ def parse_document(text: str, file: str, fmt: str | None = None) -> Document:
 
 def read_document(path: str | Path) -> Document:
     """Read and parse one configuration file; every failure is a :class:`ConfigFileError`."""
-    file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigFileError(file, "no such file") from None
-    except IsADirectoryError:
-        raise ConfigFileError(file, "is a directory, expected a file") from None
-    except PermissionError:
-        raise ConfigFileError(file, "permission denied") from None
-    except UnicodeDecodeError as error:
-        raise ConfigFileError(file, f"not UTF-8 text ({error.reason})") from None
-    except OSError as error:
-        raise ConfigFileError(file, error.strerror or str(error)) from None
-    return parse_document(text, file)
+        text = read_utf8(path)
+    except UnreadableFile as error:
+        raise ConfigFileError(error.path, error.reason) from None
+    return parse_document(text, str(path))
 
 
 def _toml_error_line(message: str) -> int | None:

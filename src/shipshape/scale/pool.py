@@ -14,11 +14,21 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from shipshape.scale.balance import Strategy
+
+
+def _http_base_url(url: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return url.rstrip("/")
+
+
+HttpBaseUrl = Annotated[str, Field(min_length=1), AfterValidator(_http_base_url)]
+"""An http(s) base URL without its trailing slash (backends, servers to watch)."""
 
 __all__ = ["Backend", "BackendStatus", "HealthPolicy", "NoBackendAvailable", "Pool"]
 
@@ -29,15 +39,8 @@ class Backend(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    url: str = Field(min_length=1)
+    url: HttpBaseUrl
     weight: float = Field(default=1.0, gt=0)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return url.rstrip("/")
 
 
 class HealthPolicy(BaseModel):

@@ -19,6 +19,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shipshape.scale.failover import FailoverPlan, ServerSnapshot, plan_failover
+from shipshape.scale.pool import HttpBaseUrl
 
 __all__ = ["FailoverWatcher", "Hook", "HookResult", "WatchConfig", "WatchedServer", "run_hooks"]
 
@@ -29,16 +30,9 @@ class WatchedServer(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    url: str = Field(min_length=1)
+    url: HttpBaseUrl
     role: Literal["primary", "replica"]
     priority: int = Field(default=100, ge=0)
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, url: str) -> str:
-        if not url.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return url.rstrip("/")
 
 
 class Hook(BaseModel):
