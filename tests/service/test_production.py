@@ -260,3 +260,12 @@ def test_a_locked_database_gives_503_with_retry_after(tmp_path: Path) -> None:
         assert busy.status_code == 503
         assert busy.headers["retry-after"] == "1"
         assert client.post("/orders", json=ORDER).status_code == 201
+
+
+def test_the_example_declares_a_readiness_check_on_its_database(tmp_path: Path) -> None:
+    from shipshape.examples.orders import create_app
+
+    app = production(create_app(f"sqlite:///{tmp_path / 'orders.db'}"), settings())
+    with TestClient(app) as client:
+        body = client.get("/readyz").json()
+    assert body["details"] == {"database": "healthy"}

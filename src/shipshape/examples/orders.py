@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import OperationalError
 
+from shipshape.observe.health import sql_check
+
 __all__ = ["Order", "OrderIn", "OrderItem", "create_app"]
 
 DEFAULT_DATABASE_URL = "sqlite:///./shipshape-orders.db"
@@ -175,6 +177,8 @@ def create_app(database_url: str | None = None, *, busy_timeout_ms: int = 5000) 
         lifespan=lifespan,
     )
     app.state.engine = engine
+    # readiness: the production layer runs this check on /readyz and /healthz
+    app.state.shipshape_checks = {"database": sql_check(url)}
 
     @app.get("/", summary="Service banner")
     def index() -> dict[str, str]:

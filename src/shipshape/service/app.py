@@ -32,11 +32,19 @@ class ProductionApp:
             configure_tracing(settings.service_name, settings.tracing.sample_ratio)
             self.state.native_telemetry = _use_native_telemetry(app, settings)
         _count_validation_errors(app, self.state)
+        self._declared_checks(app)
         _document_layer_responses(app, settings)
         self.middleware = ProductionMiddleware(app, self.state, build_endpoints(self.state))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.middleware(scope, receive, send)
+
+    def _declared_checks(self, app: Any) -> None:
+        """Checks the app declares itself, in ``app.state.shipshape_checks`` (name → check)."""
+        declared = getattr(getattr(app, "state", None), "shipshape_checks", None)
+        if isinstance(declared, dict):
+            for name, check in declared.items():
+                self.state.health.add(str(name), check, component_type="datastore")
 
     @property
     def health(self) -> HealthChecks:
