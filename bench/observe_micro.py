@@ -43,7 +43,7 @@ import prometheus_client
 from pythonjsonlogger.json import JsonFormatter as PjlJsonFormatter
 from pythonjsonlogger.orjson import OrjsonFormatter as PjlOrjsonFormatter
 
-from shipshape.observe.logs import JsonFormatter, encode_json, line_head, utc_now
+from shipshape.observe.logs import JsonFormatter, encode_json, utc_now
 from shipshape.observe.metrics import Counter, Histogram
 from shipshape.service import production
 from shipshape.service._types import Receive, Scope, Send
@@ -195,19 +195,19 @@ def log_loops(ops: int) -> tuple[dict[str, Loop], dict[str, Loop], list[str]]:
             elapsed = 0.001234
             status = 200
             method_label, route = fields["method"], fields["route"]
-            line = line_head(
-                utc_now(),
-                "INFO" if status < 400 else ("WARNING" if status < 500 else "ERROR"),
-                f"{method_label} {route} {status}",
-            )
-            line["request_id"] = fields["request_id"]
-            line["method"] = method_label
-            line["route"] = route
-            line["path"] = fields["path"]
-            line["status"] = status
-            line["duration_ms"] = round(elapsed * 1000, 3)
-            line["client"] = fields["client"]
-            line["bytes"] = fields["bytes"]
+            line = {
+                "timestamp": utc_now(),
+                "level": "INFO" if status < 400 else ("WARNING" if status < 500 else "ERROR"),
+                "message": f"{method_label} {route} {status}",
+                "request_id": fields["request_id"],
+                "method": method_label,
+                "route": route,
+                "path": fields["path"],
+                "status": status,
+                "duration_ms": round(elapsed * 1000, 3),
+                "client": fields["client"],
+                "bytes": fields["bytes"],
+            }
             encode_json(line)
 
     def access_pjl() -> None:
