@@ -10,7 +10,6 @@ the server span, and the provider's sampler agrees with the decision through
 from __future__ import annotations
 
 import os
-import random
 import re
 from collections.abc import Sequence
 from contextvars import ContextVar
@@ -36,7 +35,6 @@ __all__ = [
     "configure_tracing",
     "parse_traceparent",
     "request_sampled_var",
-    "sample_request",
 ]
 
 request_sampled_var: ContextVar[bool | None] = ContextVar("shipshape_request_sampled", default=None)
@@ -69,13 +67,6 @@ def parse_traceparent(value: bytes) -> TraceParent | None:
     if version == b"00" and len(value.strip()) != 55:
         return None
     return TraceParent(trace_id.decode(), span_id.decode(), bool(int(flags, 16) & 1))
-
-
-def sample_request(parent: TraceParent | None, ratio: float) -> bool:
-    """Parent-based: follow the caller's sampled flag; otherwise sample ``ratio`` of roots."""
-    if parent is not None:
-        return parent.sampled
-    return ratio >= 1.0 or (ratio > 0.0 and random.random() < ratio)
 
 
 class RequestSampler(Sampler):

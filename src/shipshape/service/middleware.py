@@ -295,6 +295,7 @@ class ProductionMiddleware:
             if self.tracing:
                 if traceparent is not None:
                     parent = parse_traceparent(traceparent)
+                # parent-based: follow the caller's sampled flag, else sample a ratio of roots
                 if parent is None:
                     ratio = self.sample_ratio
                     sampled = ratio >= 1.0 or (ratio > 0.0 and random() < ratio)
@@ -392,12 +393,7 @@ class ProductionMiddleware:
         denied: bool,
     ) -> None:
         elapsed = time.perf_counter() - started
-        matched = scope.get("route")
-        route = (
-            getattr(matched, "path", UNMATCHED_ROUTE) if matched is not None else UNMATCHED_ROUTE
-        )
-        if type(route) is not str:
-            route = UNMATCHED_ROUTE
+        route = _route_label(scope)
         method_label = method if method in KNOWN_METHODS else "_OTHER"
         if self.metrics:
             self.requests_total.inc((method_label, route, _STATUS_TEXT.get(status) or str(status)))
