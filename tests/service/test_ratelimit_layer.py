@@ -106,3 +106,25 @@ def test_disabled_rate_limit_sends_no_headers() -> None:
 def test_bad_key_setting_is_refused(key: str) -> None:
     with pytest.raises(ValueError, match="key must be"):
         ServiceSettings(ratelimit={"key": key})
+
+
+def test_refused_requests_are_logged_and_counted(capfd: pytest.CaptureFixture[str]) -> None:
+    from tests.service.conftest import access_lines
+
+    settings = ServiceSettings(
+        drain_seconds=0,
+        tracing={"enabled": False},
+        logs={"configure_logging": False},
+        ratelimit={"capacity": 1, "refill_rate": 0.001},
+        max_body_bytes=10,
+    )
+    with TestClient(production(make_app(), settings)) as client:
+        assert client.get("/cheap").status_code == 200
+        assert client.get("/cheap").status_code == 429
+        big = client.post("/validate/x", content=b"x" * 100)
+        assert big.status_code == 413
+        metrics = client.get("/metrics").text
+    lines = access_lines(capfd.readouterr().out)
+    assert [line["status"] for line in lines] == [200, 429, 413]
+    assert lines[1]["rate_limited"] is True
+    assert 'http_requests_total{method="GET",route="<unmatched>",status="429"} 1.0' in metrics

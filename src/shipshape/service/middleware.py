@@ -229,6 +229,7 @@ class ProductionMiddleware:
 
         sampled_token = None
         denied = False
+        logged = False
         app_receive: Receive = receive
         try:
             # -- body limit: refuse a declared oversize body without reading it
@@ -346,15 +347,13 @@ class ProductionMiddleware:
                 if span is not None:
                     span.record_exception(error)
                     span.set_status(StatusCode.ERROR)
+                logged = True
                 self._log(scope, method, status, started, rid, client, sent_bytes, trace_ids, error)
                 if not answered_here:
                     raise
-                return
         except asyncio.CancelledError:
             # the client went away (or the server is stopping): nginx calls this 499
-            self._record(
-                scope, method, status or 499, started, rid, client, sent_bytes, trace_ids, denied
-            )
+            status = status or 499
             raise
         finally:
             if span is not None:
@@ -371,7 +370,12 @@ class ProductionMiddleware:
             if trace_token is not None:
                 trace_ids_var.reset(trace_token)
             request_id_var.reset(rid_token)
-        self._record(scope, method, status, started, rid, client, sent_bytes, trace_ids, denied)
+            if not logged:
+                # every way out (an answer of the layer's own, 4xx/5xx, a cancelled
+                # request) leaves exactly one access line and one metrics sample
+                self._record(
+                    scope, method, status, started, rid, client, sent_bytes, trace_ids, denied
+                )
 
     def _exempt_path(self, path: str) -> bool:
         """``exempt_paths`` entries match a path exactly or as a prefix ending at ``/``."""
