@@ -78,7 +78,7 @@ class ProductionMiddleware:
         settings = state.settings
         self.max_body = settings.max_body_bytes
         self.request_id_header = settings.request_id_header.lower().encode("latin-1")
-        self.request_id_response_header = settings.request_id_header.encode("latin-1")
+        self.request_id_response_header = self.request_id_header
         self.access_log = settings.logs.access_log
         self.log_writer = state.log_writer
         self.log_probes = settings.logs.log_probes
