@@ -30,6 +30,7 @@ __all__ = [
     "log_entry",
     "request_id_var",
     "safe_str",
+    "span_ids",
     "trace_ids_var",
     "utc_now",
     "utc_timestamp",
@@ -297,13 +298,18 @@ class JsonFormatter(logging.Formatter):
         return encode_json(line)
 
 
-def _current_span_ids() -> tuple[str, str] | None:
-    from opentelemetry import trace
-
-    span_context = trace.get_current_span().get_span_context()
+def span_ids(span: Any) -> tuple[str, str] | None:
+    """A span's ``(trace_id, span_id)`` in W3C hex, or ``None`` for an invalid one."""
+    span_context = span.get_span_context()
     if not span_context.is_valid:
         return None
     return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
+
+
+def _current_span_ids() -> tuple[str, str] | None:
+    from opentelemetry import trace
+
+    return span_ids(trace.get_current_span())
 
 
 class JsonLineHandler(logging.Handler):

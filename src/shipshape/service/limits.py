@@ -220,27 +220,19 @@ def parse_address(text: str) -> IP | None:
 class Limiter:
     """Policies over a store; decisions made without the store follow the fail policy."""
 
-    def __init__(self, settings: RateLimitSettings, store: Any, clock: Any = None) -> None:
-        import time
-
+    def __init__(self, settings: RateLimitSettings, store: Any) -> None:
         self.policies = PolicyTable(settings)
         self.store = store
         self.fail_open = settings.fail_open
-        self._clock = clock or time.monotonic
-        self.last_store_error: float | None = None
-        self.unstored_decisions = 0
 
     async def take(self, policy: Policy, key: str) -> Decision:
         decision: Decision = await self.store.take(
             policy.bucket_prefix + key, policy.capacity, policy.refill_rate
         )
-        self.last_store_error = None
         return decision
 
     def without_store(self, policy: Policy) -> Decision:
         """The store is unreachable: admit (fail open) or refuse (fail closed)."""
-        self.last_store_error = self._clock()
-        self.unstored_decisions += 1
         if self.fail_open:
             return Decision(True, policy.capacity, 0.0, 0.0)
         retry = 1.0

@@ -25,6 +25,7 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusC
 from shipshape.observe.logs import (
     encode_json,
     request_id_var,
+    span_ids,
     trace_ids_var,
     utc_now,
 )
@@ -307,11 +308,7 @@ class ProductionMiddleware:
                     if not self.native_telemetry:
                         scope["fastapi.telemetry"] = None
                         span, context_token = self._start_span(scope, parent)
-                        span_context = span.get_span_context()
-                        trace_ids = (
-                            format(span_context.trace_id, "032x"),
-                            format(span_context.span_id, "016x"),
-                        )
+                        trace_ids = span_ids(span)
                 else:
                     scope["fastapi.telemetry"] = None
                     if parent is not None:
@@ -495,9 +492,4 @@ def _span_context(parent: TraceParent) -> SpanContext:
 def _native_trace_ids(scope: Scope) -> tuple[str, str] | None:
     """The ids of the server span FastAPI's built-in telemetry opened for this request."""
     span = getattr(scope.get("fastapi.telemetry"), "span", None)
-    if span is None:
-        return None
-    span_context = span.get_span_context()
-    if not span_context.is_valid:
-        return None
-    return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
+    return None if span is None else span_ids(span)

@@ -7,7 +7,6 @@ import contextlib
 import logging
 import signal
 from types import FrameType
-from typing import Any
 
 from shipshape.observe.health import (
     HealthChecks,
@@ -80,7 +79,6 @@ class ServiceState:
         self.started = False
         self.lifespan_seen = False
         self.draining = False
-        self._previous_sigterm: Any = None
 
     # -- checks --------------------------------------------------------------------------
 
@@ -219,7 +217,6 @@ class ServiceState:
             signal.signal(signal.SIGTERM, on_sigterm)
         except ValueError:
             return
-        self._previous_sigterm = previous
 
 
 def _url_secrets(url: str) -> list[str]:
