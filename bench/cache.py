@@ -4,7 +4,7 @@
 
 Anchors: ``cachetools.LRUCache`` (both ``cache[key]`` and ``cache.get(key)``),
 ``functools.lru_cache``, pydantic ``model_validate_json``; with ``--redis``, a bare
-redis-py ``HGET`` round trip. Every hit loop calls a pre-bound callable over the same
+redis-py ``GET`` round trip. Every hit loop calls a pre-bound callable over the same
 keys (best of ``--repeat`` runs); validation gets a fresh ``bytes`` object per call,
 as a server does, so no payload hash is reused. Ratios are ours / anchor in
 operations per second (>1 is faster).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import OrderedDict
 from typing import Any
 
@@ -262,3 +263,69 @@ def test_concurrent_hits_writes_and_deletes_keep_the_cache_consistent() -> None:
         cache.delete(key)
     cache.get(keys[3])
     assert all(key not in cache for key in keys[::3])
+
+
+def _wait_until(predicate: Any, seconds: float = 3.0) -> bool:
+    pause = threading.Event()
+    for _ in range(int(seconds / 0.01)):
+        if predicate():
+            return True
+        pause.wait(0.01)
+    return bool(predicate())
+
+
+def test_expiry_thread_drops_expired_entries_without_any_read() -> None:
+    cache: LRUCache[int, int] = LRUCache(10_000, ttl=0.05)
+    for index in range(5_000):
+        cache.set(index, index)
+    cache.set(-1, -1, ttl=3600)
+    assert _wait_until(lambda: len(cache) == 1)
+    assert cache.keys() == [-1]
+    assert cache.get(-1) == -1
+
+
+def test_replacing_and_evicting_entries_keeps_the_expiry_index_bounded() -> None:
+    clock = ManualClock()
+    cache: LRUCache[int, int] = LRUCache(100, ttl=60, clock=clock)
+    for round_ in range(200):
+        for key in range(150):  # every set replaces or evicts an entry with a TTL
+            cache.set(key, round_)
+    assert len(cache) == 100
+    # The heap keeps stale items only until they outnumber live entries (+ slack).
+    assert len(cache._heap) <= 2 * 100 + 1024 + 1
+    assert len(cache._expires) == 100
+    clock.advance(60)
+    assert cache.purge_expired() == 100
+    assert len(cache) == 0
+
+
+def test_a_replaced_entry_expires_on_its_new_ttl_not_the_old_one() -> None:
+    cache: LRUCache[str, int] = LRUCache(4, ttl=0.05)
+    cache.set("a", 1)
+    cache.set("a", 2, ttl=3600)
+    cache.set("b", 3)
+    assert _wait_until(lambda: "b" not in cache and len(cache) == 1)
+    assert cache.get("a") == 2
+
+
+def test_a_forked_child_keeps_expiring_entries() -> None:
+    import multiprocessing
+
+    cache: LRUCache[str, int] = LRUCache(4, ttl=60)
+    cache.set("started", 1)  # the expiry thread runs in the parent before the fork
+
+    def child(queue: Any) -> None:
+        cache.set("short", 1, ttl=0.05)
+        queue.put(_wait_until(lambda: len(cache) == 1) and cache.keys() == ["started"])
+
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    process = context.Process(target=child, args=(queue,))
+    with warnings.catch_warnings():  # Python 3.12+ warns about forking with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        process.start()
+    try:
+        assert queue.get(timeout=20) is True
+    finally:
+        process.join(20)
+    assert process.exitcode == 0

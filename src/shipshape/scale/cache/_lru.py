@@ -1,28 +1,31 @@
 """The L1: an O(1), thread-safe, size- and TTL-bounded least-recently-used map.
 
-The hit path takes no lock. Every step of it is one call into C on an
-``OrderedDict`` (a lookup, then ``move_to_end``), each atomic under the GIL for keys
-whose ``__hash__``/``__eq__`` are builtin (str, bytes, int, tuples of them). A hit
-never removes and re-inserts its key, so a concurrent ``set`` or ``delete`` is never
-undone by it: a ``delete`` that lands between the two calls makes ``move_to_end``
-raise ``KeyError`` (ignored: the value was read before the delete). Writes take a lock.
+The map itself is cachebox's ``LRUCache`` (Rust, thread-safe on its own), so a hit is
+one call into compiled code: ``LRUCache.get`` is cachebox's bound ``get``, with no
+Python frame in between. Writes take a lock of ours, because a write updates the map
+and the expiry index together.
 
-Expiry is checked against a coarse clock: a module-level float refreshed every
-``COARSE_CLOCK_RESOLUTION`` seconds by one daemon thread per process (started when the
-first entry with a TTL is stored, restarted after ``fork``), so a hit reads a float
-instead of calling ``time.monotonic()``. An entry may therefore be served up to one
-resolution step after it expired. With an injected clock every TTL check calls it.
+Expiry: an entry stored with a TTL is also recorded in a heap of expiry times. By
+default one daemon thread per process (started when the first entry with a TTL is
+stored, restarted after ``fork``) drops the entries whose time has come every
+``COARSE_CLOCK_RESOLUTION`` seconds, so a hit never reads a clock; an entry may be
+served up to one resolution step (plus scheduling delay) after it expired. With an
+injected clock there is no thread: reads check the entry's expiry against the clock.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import math
 import os
 import threading
 import time
-from collections import OrderedDict
+import weakref
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any, Generic, Protocol, TypedDict, TypeVar, overload
+from typing import Any, Generic, Protocol, TypedDict, TypeVar, cast, overload
+
+import cachebox
 
 __all__ = ["COARSE_CLOCK_RESOLUTION", "LRUCache", "LRUSimulation", "lru_cache_sim"]
 
@@ -33,40 +36,69 @@ _KT_contra = TypeVar("_KT_contra", contravariant=True)
 _VT_co = TypeVar("_VT_co", covariant=True)
 
 COARSE_CLOCK_RESOLUTION = 0.01
-_NEVER = math.inf
-_coarse_now = [time.monotonic()]
-_always_check = [math.inf]
-_ticker_lock = threading.Lock()
-_ticker: threading.Thread | None = None
+"""How often (seconds) the expiry thread drops expired entries."""
+
+_MISSING: Any = object()
+_SWEEP_BATCH = 4096
+"""Expired entries dropped per hold of a cache's lock, so writers never wait long."""
+
+# Caches holding entries with a TTL, swept by the expiry thread; `_sweep_lock` is held
+# while it sweeps, so a fork never copies a cache lock taken by that thread.
+_expiring: weakref.WeakSet[LRUCache[Any, Any]] = weakref.WeakSet()
+_registry_lock = threading.Lock()
+_sweep_lock = threading.Lock()
+_sweeper: threading.Thread | None = None
 
 
-def _tick() -> None:
-    now = _coarse_now
+def _sweep_forever() -> None:
     while True:
         time.sleep(COARSE_CLOCK_RESOLUTION)
-        now[0] = time.monotonic()
+        with _registry_lock:
+            caches = list(_expiring)
+        now = time.monotonic()
+        with _sweep_lock:
+            for cache in caches:
+                cache._expire(now)
+        del caches
 
 
-def _ensure_ticker() -> None:
-    global _ticker
-    with _ticker_lock:
-        if _ticker is None or not _ticker.is_alive():
-            _coarse_now[0] = time.monotonic()
-            _ticker = threading.Thread(target=_tick, name="shipshape-coarse-clock", daemon=True)
-            _ticker.start()
+def _watch(cache: LRUCache[Any, Any]) -> None:
+    global _sweeper
+    with _registry_lock:
+        _expiring.add(cache)
+        if _sweeper is None or not _sweeper.is_alive():
+            _sweeper = threading.Thread(
+                target=_sweep_forever, name="shipshape-lru-expiry", daemon=True
+            )
+            _sweeper.start()
 
 
-def _restart_ticker_in_child() -> None:
-    global _ticker, _ticker_lock
-    _ticker_lock = threading.Lock()
-    had_ticker, _ticker = _ticker is not None, None
-    _coarse_now[0] = time.monotonic()
-    if had_ticker:
-        _ensure_ticker()
+def _before_fork() -> None:
+    _sweep_lock.acquire()
+
+
+def _after_fork_in_parent() -> None:
+    _sweep_lock.release()
+
+
+def _after_fork_in_child() -> None:
+    global _registry_lock, _sweep_lock, _sweeper
+    _registry_lock = threading.Lock()
+    _sweep_lock = threading.Lock()
+    running, _sweeper = _sweeper is not None, None
+    if running:
+        with _registry_lock:
+            caches = list(_expiring)
+        for cache in caches:
+            _watch(cache)
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_restart_ticker_in_child)
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=_after_fork_in_child,
+    )
 
 
 class _Get(Protocol[_KT_contra, _VT_co]):
@@ -86,15 +118,20 @@ class LRUCache(Generic[K, V]):
     """A map of at most ``capacity`` entries, each optionally expiring ``ttl`` s after set.
 
     Order is least to most recently used: a hit moves the key to the end, inserting
-    into a full cache evicts the first key. Every operation is O(1). ``clock`` (seconds,
-    monotonic) is injectable for tests; by default expiry uses the coarse clock.
+    into a full cache evicts the first key. Every operation is O(1) (amortised
+    O(log n) for entries with a TTL). ``clock`` (seconds, monotonic) is injectable
+    for tests; by default expired entries are dropped by the expiry thread.
     """
 
     __slots__ = (
+        "__weakref__",
+        "_box",
         "_clock",
-        "_data",
-        "_horizon",
+        "_expires",
+        "_heap",
         "_lock",
+        "_order",
+        "_swept",
         "capacity",
         "get",
         "ttl",
@@ -116,75 +153,69 @@ class LRUCache(Generic[K, V]):
             raise ValueError(f"capacity must be >= 0, got {capacity}")
         self.capacity = capacity
         self.ttl = _check_ttl(ttl)
-        self._data: OrderedDict[K, tuple[V, float]] = OrderedDict()
+        # cachebox reads maxsize 0 as "unbounded"; a capacity-0 cache never inserts.
+        self._box: cachebox.LRUCache[K, V] = cachebox.LRUCache(max(capacity, 1))
+        self._expires: dict[K, float] = {}
+        self._heap: list[tuple[float, int, K]] = []
+        self._order = itertools.count()
         self._lock = threading.Lock()
         self._clock = clock or time.monotonic
-        self._horizon = _always_check if clock is not None else _coarse_now
-        self.get = _make_get(self._data, self._horizon, self._drop_if_expired)
+        self._swept = clock is None
+        self.get = self._box.get if self._swept else self._checked_get
 
     def __len__(self) -> int:
         """Entries held, expired ones not yet dropped included."""
-        return len(self._data)
+        return len(self._box)
 
     def __contains__(self, key: object) -> bool:
         """Whether ``key`` holds a live entry; does not count as a use."""
-        entry = self._data.get(key)  # type: ignore[arg-type]
-        return entry is not None and entry[1] > self._clock()
+        return cast(K, key) in self._box and self._live(key)
 
     def __repr__(self) -> str:
-        return f"LRUCache(capacity={self.capacity}, ttl={self.ttl}, size={len(self._data)})"
+        return f"LRUCache(capacity={self.capacity}, ttl={self.ttl}, size={len(self._box)})"
 
     def peek(self, key: K, default: Any = None) -> Any:
         """The value for ``key`` without counting as a use."""
-        entry = self._data.get(key)
-        if entry is None or entry[1] <= self._clock():
+        value = self._box.peek(key, _MISSING)
+        if value is _MISSING or not self._live(key):
             return default
-        return entry[0]
+        return value
 
     def set(self, key: K, value: V, ttl: float | None = None) -> None:
         """Store ``value`` as the most recently used; ``ttl`` overrides the cache's."""
         if self.capacity == 0:
             return
         seconds = self.ttl if ttl is None else _check_ttl(ttl)
-        if seconds is None:
-            expires = _NEVER
-        else:
-            if self._horizon is _coarse_now and _ticker is None:
-                _ensure_ticker()
-            expires = self._clock() + seconds
+        expires = None if seconds is None else self._clock() + seconds
         with self._lock:
-            data = self._data
-            if key in data:
-                data.move_to_end(key)
-            elif len(data) >= self.capacity:
-                data.popitem(last=False)
-            data[key] = (value, expires)
+            self._store(key, value, expires)
+        if expires is not None and self._swept:
+            _watch(self)
 
     def delete(self, key: K) -> bool:
         """Remove ``key``; ``True`` when it held a live entry."""
         with self._lock:
-            entry = self._data.pop(key, None)
-        return entry is not None and entry[1] > self._clock()
+            expires = self._expires.pop(key, None)
+            value = self._box.pop(key, _MISSING)
+        return value is not _MISSING and (expires is None or expires > self._clock())
 
     def clear(self) -> None:
         with self._lock:
-            self._data.clear()
+            self._box.clear()
+            self._expires.clear()
+            self._heap.clear()
 
     def keys(self) -> list[K]:
         """Live keys from least to most recently used."""
         now = self._clock()
         with self._lock:
-            return [key for key, (_, expires) in self._data.items() if expires > now]
+            snapshot = self._box.copy()  # one atomic copy: hits may reorder the original
+            expires = self._expires.copy()
+        return [key for key in snapshot if expires.get(key, math.inf) > now]
 
     def purge_expired(self) -> int:
-        """Drop every expired entry now (O(n)); returns how many were dropped."""
-        now = self._clock()
-        with self._lock:
-            data = self._data
-            expired = [key for key, (_, expires) in data.items() if expires <= now]
-            for key in expired:
-                del data[key]
-        return len(expired)
+        """Drop every expired entry now; returns how many were dropped."""
+        return self._expire(self._clock())
 
     def access(self, key: K) -> bool:
         """Touch ``key`` as the course's simulation does; ``True`` on a hit.
@@ -193,48 +224,68 @@ class LRUCache(Generic[K, V]):
         least recently used key when full.
         """
         with self._lock:
-            data = self._data
-            entry = data.get(key)
-            if entry is not None and (entry[1] == _NEVER or entry[1] > self._clock()):
-                data.move_to_end(key)
-                return True
+            if self._box.get(key, _MISSING) is not _MISSING:
+                expires = self._expires.get(key)
+                if expires is None or expires > self._clock():
+                    return True
             if self.capacity:
-                if entry is not None:
-                    del data[key]
-                elif len(data) >= self.capacity:
-                    data.popitem(last=False)
-                expires = _NEVER if self.ttl is None else self._clock() + self.ttl
-                data[key] = (None, expires)  # type: ignore[assignment]
-            return False
+                expires = None if self.ttl is None else self._clock() + self.ttl
+                self._store(key, None, expires)  # type: ignore[arg-type]
+        if self.ttl is not None and self.capacity and self._swept:
+            _watch(self)
+        return False
 
-    def _drop_if_expired(self, key: K, entry: tuple[V, float]) -> bool:
-        if entry[1] > self._clock():
-            return False
-        with self._lock:
-            if self._data.get(key) is entry:
-                del self._data[key]
-        return True
+    def _store(self, key: K, value: V, expires: float | None) -> None:
+        """Insert or replace ``key`` as the most recently used; the lock is held."""
+        box = self._box
+        if key not in box and len(box) >= self.capacity:
+            evicted, _ = box.popitem()
+            self._expires.pop(evicted, None)
+        box.insert(key, value)
+        if expires is None:
+            self._expires.pop(key, None)
+            return
+        self._expires[key] = expires
+        heap = self._heap
+        heapq.heappush(heap, (expires, next(self._order), key))
+        if len(heap) > 2 * len(self._expires) + 1024:
+            # Entries replaced, deleted or evicted leave stale heap items; rebuild
+            # from the live index once they outnumber it (amortised O(1) per set).
+            order = self._order
+            self._heap = [(when, next(order), k) for k, when in self._expires.items()]
+            heapq.heapify(self._heap)
 
+    def _expire(self, now: float) -> int:
+        """Drop every entry whose expiry is at or before ``now``; returns the count."""
+        dropped = 0
+        while True:
+            with self._lock:
+                heap, expires, box = self._heap, self._expires, self._box
+                for _ in range(_SWEEP_BATCH):
+                    if not heap or heap[0][0] > now:
+                        return dropped
+                    when, _, key = heapq.heappop(heap)
+                    if expires.get(key) == when:
+                        del expires[key]
+                        box.pop(key, None)
+                        dropped += 1
 
-def _make_get(
-    data: OrderedDict[K, tuple[V, float]],
-    horizon: list[float],
-    drop_if_expired: Callable[[K, tuple[V, float]], bool],
-) -> _Get[K, V]:
-    """The lock-free hit path, a closure so that it reads no attributes."""
-    move_to_end = data.move_to_end
+    def _live(self, key: Any) -> bool:
+        expires = self._expires.get(key)
+        return expires is None or expires > self._clock()
 
-    def get(key: K, default: Any = None) -> Any:
-        try:
-            entry = data[key]
-            move_to_end(key)
-        except KeyError:
+    def _checked_get(self, key: K, default: Any = None) -> Any:
+        value = self._box.get(key, _MISSING)
+        if value is _MISSING:
             return default
-        if entry[1] <= horizon[0] and drop_if_expired(key, entry):
+        expires = self._expires.get(key)
+        if expires is not None and expires <= self._clock():
+            with self._lock:
+                if self._expires.get(key) == expires:
+                    del self._expires[key]
+                    self._box.pop(key, None)
             return default
-        return entry[0]
-
-    return get
+        return value
 
 
 def _check_ttl(ttl: float | None) -> float | None:
