@@ -136,3 +136,55 @@ def test_the_layers_own_span_replaces_fastapis_when_asked(
     assert access_lines(capfd.readouterr().out)[0]["trace_id"] == format(
         span.context.trace_id, "032x"
     )
+
+
+def test_fastapi_telemetry_records_the_span_with_our_provider_and_nothing_twice(
+    spans: InMemorySpanExporter,
+) -> None:
+    from opentelemetry import trace
+
+    app = make_app()
+    with traced(app, 1.0) as client:
+        client.get("/things/7")
+    [span] = server_spans(spans)
+    assert span.instrumentation_scope is not None
+    assert span.instrumentation_scope.name == "fastapi"
+    config = app._telemetry  # FastAPI's own settings, as the layer left them
+    assert config["tracer_provider"] is trace.get_tracer_provider()
+    # request metrics and log events are the layer's (Prometheus, JSON lines)
+    assert config["metrics"] is False
+    assert config["logs"] is False
+
+
+@pytest.mark.parametrize("ratio", [0.0, 1.0])
+def test_fastapi_telemetry_given_its_own_meter_provider_measures_every_request(
+    spans: InMemorySpanExporter, ratio: float
+) -> None:
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import HistogramDataPoint, InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    app = FastAPI(telemetry={"meter_provider": MeterProvider(metric_readers=[reader])})
+
+    @app.get("/")
+    async def root() -> dict[str, bool]:
+        return {"ok": True}
+
+    with traced(app, ratio) as client:
+        for _ in range(3):
+            client.get("/")
+        client.get("/", headers={"traceparent": UNSAMPLED})
+    data = reader.get_metrics_data()
+    assert data is not None
+    [duration] = [
+        metric
+        for resource in data.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+        if metric.name == "http.server.request.duration"
+    ]
+    [point] = duration.data.data_points
+    assert isinstance(point, HistogramDataPoint)
+    assert point.count == 4  # sampled or not, FastAPI measured each request once
+    # spans follow the layer's one decision: the ratio's, or the caller's unsampled flag
+    assert len(server_spans(spans)) == (3 if ratio == 1.0 else 0)

@@ -70,7 +70,8 @@ def parse_traceparent(value: bytes) -> TraceParent | None:
 
 
 class RequestSampler(Sampler):
-    """Root sampler: samples when the request layer already decided to, else by ratio."""
+    """Root sampler: follows the request layer's decision when it made one (``True``
+    samples, ``False`` drops), else samples a ratio of new traces."""
 
     def __init__(self, ratio: float) -> None:
         self._ratio = TraceIdRatioBased(ratio)
@@ -86,8 +87,10 @@ class RequestSampler(Sampler):
         links: Sequence[Link] | None = None,
         trace_state: Any = None,
     ) -> SamplingResult:
-        if request_sampled_var.get():
-            return SamplingResult(Decision.RECORD_AND_SAMPLE, attributes, trace_state)
+        decided = request_sampled_var.get()
+        if decided is not None:
+            decision = Decision.RECORD_AND_SAMPLE if decided else Decision.DROP
+            return SamplingResult(decision, attributes if decided else None, trace_state)
         return self._ratio.should_sample(
             parent_context, trace_id, name, kind, attributes, links, trace_state
         )

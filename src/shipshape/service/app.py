@@ -29,8 +29,12 @@ class ProductionApp:
         self.settings = settings
         self.state = ServiceState(settings)
         if settings.tracing.enabled:
-            configure_tracing(settings.service_name, settings.tracing.sample_ratio)
-            self.state.native_telemetry = _use_native_telemetry(app, settings)
+            provider = configure_tracing(settings.service_name, settings.tracing.sample_ratio)
+            self.state.native_telemetry = _use_native_telemetry(app, settings, provider)
+            config = getattr(app, "_telemetry", None)
+            self.state.native_every_request = self.state.native_telemetry and bool(
+                isinstance(config, dict) and (config.get("metrics") or config.get("logs"))
+            )
         _count_validation_errors(app, self.state)
         self._declared_checks(app)
         _document_layer_responses(app, settings)
@@ -70,14 +74,29 @@ def production(app: ASGIApp, settings: ServiceSettings | None = None) -> Product
     return ProductionApp(app, settings)
 
 
-def _use_native_telemetry(app: Any, settings: ServiceSettings) -> bool:
-    """Use FastAPI's built-in telemetry where it exists, configured for our sampling."""
+def _use_native_telemetry(app: Any, settings: ServiceSettings, provider: Any) -> bool:
+    """Use FastAPI's built-in telemetry where it exists, configured for our sampling.
+
+    It records the server spans of sampled requests with the layer's tracer provider
+    (handed over explicitly, so FastAPI does not look the global one up per request).
+    Its OpenTelemetry metrics and log events are turned off unless the app gave them
+    a provider of their own: the layer's Prometheus metrics and JSON logs already
+    cover every request, and one request should not be instrumented twice. With
+    them off, FastAPI's telemetry is skipped entirely for unsampled requests; with
+    them on, it runs for every request and its spans follow the layer's decision.
+    """
     config = getattr(app, "_telemetry", None)
     if not settings.tracing.fastapi_telemetry:
         return False
     if not isinstance(config, dict) or not hasattr(app, "_native_telemetry"):
         return False
     config["operation_spans"] = settings.tracing.operation_spans
+    if config.get("tracer_provider") is None:
+        config["tracer_provider"] = provider
+    if config.get("meter_provider") is None:
+        config["metrics"] = False
+    if config.get("logger_provider") is None:
+        config["logs"] = False
     return bool(config.get("tracing", True))
 
 

@@ -102,6 +102,7 @@ class ProductionMiddleware:
         self.tracing = settings.tracing.enabled
         self.sample_ratio = settings.tracing.sample_ratio
         self.native_telemetry = state.native_telemetry
+        self.native_every_request = state.native_every_request
         self.tracer = trace.get_tracer("shipshape") if self.tracing else None
         self.metrics = settings.metrics.enabled
         self.requests_total = state.requests_total
@@ -310,7 +311,12 @@ class ProductionMiddleware:
                         span, context_token = self._start_span(scope, parent)
                         trace_ids = span_ids(span)
                 else:
-                    scope["fastapi.telemetry"] = None
+                    if self.native_every_request:
+                        # FastAPI's telemetry still records metrics or log events; its
+                        # span follows this decision (dropped) instead of sampling again
+                        sampled_token = request_sampled_var.set(False)
+                    else:
+                        scope["fastapi.telemetry"] = None
                     if parent is not None:
                         context_token = otel_context.attach(
                             trace.set_span_in_context(NonRecordingSpan(_span_context(parent)))

@@ -75,6 +75,7 @@ class ServiceState:
         )
         self._builtin_checks()
         self.native_telemetry = False
+        self.native_every_request = False
         self.log_writer = LineWriter(1)
         self.started = False
         self.lifespan_seen = False
