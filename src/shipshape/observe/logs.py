@@ -9,7 +9,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -230,18 +230,28 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 _MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))
 
 
+def _second_text(whole: int) -> str:
+    """The date-and-time text of one whole second, remembered as the current second.
+
+    The second and its text are swapped in together, as one tuple, so threads never
+    pair one second with another's text.
+    """
+    global _second_cache
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    _second_cache = (whole, text)
+    return text
+
+
 def utc_timestamp(epoch_seconds: float) -> str:
     """RFC 3339 UTC with millisecond precision: ``2026-11-25T15:28:07.123Z``.
 
     The date-and-time part is formatted once per second and reused; the second and
     its text are swapped in together, so threads never pair one with the other's.
     """
-    global _second_cache
     whole = int(epoch_seconds)
     second, text = _second_cache
     if second != whole:
-        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-        _second_cache = (whole, text)
+        text = _second_text(whole)
     return text + _MILLIS[int((epoch_seconds - whole) * 1000)]
 
 
@@ -255,47 +265,123 @@ _RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None)._
     "taskName",
     "color_message",
 }
+_HEAD_KEYS = frozenset({"timestamp", "level", "message", "logger"})
+_CONTEXT_KEYS = frozenset({"request_id", "trace_id", "span_id", "exception"})
+_UPPERCASE_LEVELS = frozenset({"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"})
+_PLANS_KEPT = 1_000
+
+
+class _Plan:
+    """What ``JsonFormatter.render`` copies from a record with a given ``__dict__``
+    layout (its keys, in order): decided once per layout, since a call site logs the
+    same ``extra=`` keys every time.
+    """
+
+    __slots__ = ("context", "keys", "masked")
+
+    def __init__(self, names: Iterable[Any], redactor: Redactor) -> None:
+        keys = [key for key in names if key not in _RECORD_ATTRIBUTES and key not in _HEAD_KEYS]
+        #: the ``extra=`` keys, in record order
+        self.keys = tuple(keys)
+        #: those of them under a secret-looking name
+        self.masked = frozenset(key for key in keys if redactor.is_secret_key(key))
+        #: those of them a line may already have (``request_id`` & co.), which then win
+        self.context = tuple(key for key in keys if key in _CONTEXT_KEYS)
 
 
 class JsonFormatter(logging.Formatter):
     """stdlib ``logging`` records as one JSON object per line, in the access log's shape.
 
     Fields: ``timestamp`` (RFC 3339 UTC), ``level``, ``message``, ``logger``, the
-    request's ``request_id`` / ``trace_id`` / ``span_id`` when inside a request,
-    ``exception`` when there is one, then every ``extra=`` key (secrets masked).
+    request's ``request_id`` / ``trace_id`` / ``span_id`` when inside a request (or,
+    outside one, those of the current OpenTelemetry span), ``exception`` when there is
+    one, then every ``extra=`` key in the order the record got them (secrets masked).
     """
 
     def __init__(self, redactor: Redactor | None = None) -> None:
         super().__init__()
         self.redactor = redactor or Redactor(DEFAULT_REDACT_KEYS)
 
+    @property
+    def redactor(self) -> Redactor:
+        return self._redactor
+
+    @redactor.setter
+    def redactor(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+        self._plans: dict[tuple[Any, ...], _Plan] = {}
+
     def format(self, record: logging.LogRecord) -> str:
         return self.render(record).decode("utf-8")
 
     def render(self, record: logging.LogRecord) -> bytes:
-        line = line_head(utc_timestamp(record.created), record.levelname, record.getMessage())
-        line["logger"] = record.name
-        request_id = request_id_var.get()
+        created = record.created
+        whole = int(created)
+        second, text = _second_cache
+        if second != whole:
+            text = _second_text(whole)
+        level = record.levelname
+        if level not in _UPPERCASE_LEVELS:
+            level = (level if isinstance(level, str) else str(level)).upper()
+        line = {
+            "timestamp": text + _MILLIS[int((created - whole) * 1000)],
+            "level": level,
+            "message": record.getMessage(),
+            "logger": record.name,
+        }
+        request_id = _request_id()
         if request_id is not None:
             line["request_id"] = request_id
-        trace_ids = trace_ids_var.get() or _current_span_ids()
+        trace_ids = _trace_ids() or _current_span_ids()
         if trace_ids is not None:
             line["trace_id"], line["span_id"] = trace_ids
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
             line["exception"] = record.exc_text
-        redactor = self.redactor
-        for key, value in record.__dict__.items():
-            if key in _RECORD_ATTRIBUTES or key in line:
+
+        fields = record.__dict__
+        names = tuple(fields)
+        plan = self._plans.get(names) or self._plan(names)
+        if plan.context and len(line) > 4:
+            return self._redacted(line, fields, plan, {key for key in plan.context if key in line})
+        for key in plan.keys:
+            value = line[key] = fields[key]
+            if type(value) not in _PLAIN and key not in plan.masked:
+                return self._redacted(line, fields, plan, ())
+        for key in plan.masked:
+            line[key] = MASK
+        try:
+            return orjson.dumps(line)  # plain scalars only: what encode_json writes
+        except TypeError:
+            return encode_json(line)
+
+    def _plan(self, names: tuple[Any, ...]) -> _Plan:
+        plan = _Plan(names, self._redactor)
+        if len(self._plans) < _PLANS_KEPT:
+            self._plans[names] = plan
+        return plan
+
+    def _redacted(
+        self, line: dict[Any, Any], fields: dict[str, Any], plan: _Plan, taken: Collection[Any]
+    ) -> bytes:
+        """Add the extras of a line that has a value to redact (or a context key an
+        extra would override): masked, redacted, or as they are; then encode.
+        """
+        redact = self._redactor.redact
+        for key in plan.keys:
+            if key in taken:
                 continue
-            if redactor.is_secret_key(key):
+            if key in plan.masked:
                 line[key] = MASK
-            elif type(value) in _PLAIN:
-                line[key] = value
             else:
-                line[key] = redactor.redact(value)
+                value = fields[key]
+                line[key] = value if type(value) in _PLAIN else redact(value)
         return encode_json(line)
+
+
+_request_id = request_id_var.get
+_trace_ids = trace_ids_var.get
 
 
 def span_ids(span: Any) -> tuple[str, str] | None:
@@ -306,10 +392,37 @@ def span_ids(span: Any) -> tuple[str, str] | None:
     return format(span_context.trace_id, "032x"), format(span_context.span_id, "016x")
 
 
-def _current_span_ids() -> tuple[str, str] | None:
-    from opentelemetry import trace
+def _bind_otel() -> Any:
+    """Bind ``_otel_current`` and ``_otel_span`` on first use (importing OpenTelemetry
+    is slow), and return the current OpenTelemetry context.
 
-    return span_ids(trace.get_current_span())
+    With OpenTelemetry's default runtime context (``ContextVarsRuntimeContext``, chosen
+    once, when ``opentelemetry.context`` is imported) the current context is read
+    straight from its ``ContextVar``; with any other, through ``context.get_current``.
+    """
+    global _otel_current, _otel_span
+    from opentelemetry import context
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+    from opentelemetry.trace import get_current_span
+
+    runtime = getattr(context, "_RUNTIME_CONTEXT", None)
+    variable = getattr(runtime, "_current_context", None)
+    _otel_span = get_current_span  # first: _otel_current is what tells it is bound
+    if type(runtime) is ContextVarsRuntimeContext and isinstance(variable, ContextVar):
+        _otel_current = variable.get
+    else:
+        _otel_current = context.get_current
+    return _otel_current()
+
+
+_otel_current: Callable[[], Any] = _bind_otel  # the current OpenTelemetry ``Context``
+_otel_span: Callable[[Any], Any]  # ``opentelemetry.trace.get_current_span``
+
+
+def _current_span_ids() -> tuple[str, str] | None:
+    """The ids of OpenTelemetry's current span, or ``None`` outside a valid one."""
+    context = _otel_current()
+    return span_ids(_otel_span(context)) if context else None  # an empty one has no span
 
 
 class JsonLineHandler(logging.Handler):

@@ -1,0 +1,392 @@
+"""``shipshape.observe.logs.JsonFormatter``: the shape and content of a stdlib record's
+JSON line, whatever way the record was made.
+
+Every test compares the decoded line as an ordered list of ``(key, value)`` pairs, so
+key order is checked along with the values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from pydantic import BaseModel, SecretStr
+
+from shipshape.observe.logs import (
+    MASK,
+    JsonFormatter,
+    Redactor,
+    request_id_var,
+    trace_ids_var,
+)
+
+# 2025-11-25T15:28:07.123Z; a binary fraction, so the milliseconds are exact
+CREATED = 1_764_084_487.125
+STAMP = "2025-11-25T15:28:07.125Z"
+
+
+def pairs(line: str) -> list[tuple[str, Any]]:
+    """The line's fields in order; also checks it is one compact JSON object."""
+    assert "\n" not in line
+    decoded = json.loads(line)
+    assert isinstance(decoded, dict)
+    return list(decoded.items())
+
+
+def make_record(
+    msg: str = "order %s created",
+    args: tuple[Any, ...] = ("A-1042",),
+    extra: dict[str, Any] | None = None,
+    level: int = logging.INFO,
+    exc_info: Any = None,
+) -> logging.LogRecord:
+    """A record as ``Logger.info(msg, *args, extra=extra)`` makes it."""
+    record = logging.getLogger("orders.api").makeRecord(
+        "orders.api", level, __file__, 42, msg, args, exc_info, extra=extra
+    )
+    record.created = CREATED
+    return record
+
+
+def head(message: str = "order A-1042 created", level: str = "INFO") -> list[tuple[str, Any]]:
+    return [("timestamp", STAMP), ("level", level), ("message", message), ("logger", "orders.api")]
+
+
+@pytest.fixture
+def request_id() -> Iterator[str]:
+    token = request_id_var.set("4bf92f3577b34da6a3ce929d0e0e4736")
+    try:
+        yield "4bf92f3577b34da6a3ce929d0e0e4736"
+    finally:
+        request_id_var.reset(token)
+
+
+def test_extras_follow_the_head_in_the_order_the_record_got_them() -> None:
+    extra = {"order_id": 1042, "customer": "alice@example.com", "items": 3, "paid": True}
+    formatter = JsonFormatter()
+    assert pairs(formatter.format(make_record(extra=extra))) == head() + list(extra.items())
+    # the same keys in another order, from another call site: their own order
+    reordered = dict(reversed(list(extra.items())))
+    assert pairs(formatter.format(make_record(extra=reordered))) == head() + list(reordered.items())
+    assert pairs(formatter.format(make_record(extra=extra))) == head() + list(extra.items())
+
+
+def test_format_is_render_decoded() -> None:
+    formatter = JsonFormatter()
+    record = make_record(extra={"city": "Zürich", "note": "line\u2028break"})
+    assert formatter.format(record) == formatter.render(record).decode("utf-8")
+    assert pairs(formatter.format(record))[-2:] == [("city", "Zürich"), ("note", "line\u2028break")]
+
+
+def test_plain_values_of_every_kind_pass_through() -> None:
+    extra = {"n": -5, "big": 2**70, "f": 1.5, "yes": True, "no": False, "none": None, "s": "x"}
+    line = JsonFormatter().format(make_record(extra=extra))
+    assert pairs(line) == head() + list(extra.items())
+
+
+def test_secret_keys_and_secret_values_are_masked_where_they_stand() -> None:
+    @dataclasses.dataclass
+    class Client:
+        name: str
+        api_key: str
+
+    class Login(BaseModel):
+        user: str
+        password: str
+
+    extra = {
+        "order_id": 7,
+        "password": "hunter2",
+        "user_token": {"nested": "dict"},  # masked whole: its key looks secret
+        "card": SecretStr("4111 1111 1111 1111"),
+        "payload": {"user": "ada", "Authorization": "Bearer abc", "items": [1, 2]},
+        "headers": [("cookie", "sid=1"), ("accept", "*/*")],
+        "client": Client("c", "sk-live-123"),
+        "login": Login(user="ada", password="pw"),
+        "paid": True,
+    }
+    line = JsonFormatter().format(make_record(extra=extra))
+    assert pairs(line) == [
+        *head(),
+        ("order_id", 7),
+        ("password", MASK),
+        ("user_token", MASK),
+        ("card", MASK),
+        ("payload", {"user": "ada", "Authorization": MASK, "items": [1, 2]}),
+        ("headers", [["cookie", MASK], ["accept", "*/*"]]),
+        ("client", {"name": "c", "api_key": MASK}),
+        ("login", {"user": "ada", "password": MASK}),
+        ("paid", True),
+    ]
+    for secret in ("hunter2", "4111", "Bearer abc", "sid=1", "sk-live-123", '"pw"'):
+        assert secret not in line
+
+
+def test_a_secret_key_is_masked_whatever_its_value() -> None:
+    extra = {"api_key": SecretStr("k"), "secret": ["a", "b"], "token": None, "cookie": 5}
+    line = JsonFormatter().format(make_record(extra=extra))
+    assert pairs(line) == head() + [(key, MASK) for key in extra]
+
+
+def test_swapping_the_redactor_applies_to_the_next_line() -> None:
+    formatter = JsonFormatter()
+    record = make_record(extra={"order_id": 7, "password": "p"})
+    assert pairs(formatter.format(record))[-2:] == [("order_id", 7), ("password", "**********")]
+    formatter.redactor = Redactor(["order"])
+    assert pairs(formatter.format(record))[-2:] == [("order_id", MASK), ("password", "p")]
+
+
+def test_values_json_cannot_hold_become_json_or_text() -> None:
+    class Opaque:
+        def __str__(self) -> str:
+            return "opaque!"
+
+    extra = {"set": {1, 2}, "obj": Opaque(), "nan": float("nan"), "b": b"x"}
+    line = JsonFormatter().format(make_record(extra=extra))
+    assert pairs(line) == [
+        *head(),
+        ("set", [1, 2]),  # the redactor walks sets as lists
+        ("obj", "opaque!"),
+        ("nan", None),
+        ("b", "b'x'"),
+    ]
+    # beyond orjson's 64 bits: the stdlib encoder writes it
+    line = JsonFormatter().format(make_record(extra={"huge": 2**70, "n": 1}))
+    assert pairs(line) == [*head(), ("huge", 2**70), ("n", 1)]
+
+
+def test_exception_text_comes_after_the_context_and_before_the_extras() -> None:
+    formatter = JsonFormatter()
+    try:
+        raise KeyError("boom")
+    except KeyError:
+        record = make_record(extra={"order_id": 7}, level=logging.ERROR, exc_info=sys.exc_info())
+    assert record.exc_info is not None
+    fields = pairs(formatter.format(record))
+    assert fields == [
+        *head(level="ERROR"),
+        ("exception", formatter.formatException(record.exc_info)),
+        ("order_id", 7),
+    ]
+    assert fields[4][1].startswith("Traceback (most recent call last):")
+    assert fields[4][1].endswith("KeyError: 'boom'")
+
+
+def test_a_cached_exception_text_is_used_without_exc_info() -> None:
+    record = make_record(extra={"order_id": 7})
+    record.exc_text = "Traceback: earlier"
+    assert pairs(JsonFormatter().format(record)) == [
+        *head(),
+        ("exception", "Traceback: earlier"),
+        ("order_id", 7),
+    ]
+
+
+def test_request_id_comes_from_the_context_and_wins_over_an_extra(request_id: str) -> None:
+    extra = {"request_id": "from-extra", "exception": "from-extra", "order_id": 7}
+    line = JsonFormatter().format(make_record(extra=extra))
+    assert pairs(line) == [
+        *head(),
+        ("request_id", request_id),
+        ("exception", "from-extra"),  # no exception on the record: the extra stays
+        ("order_id", 7),
+    ]
+
+
+def test_extras_named_like_context_fields_stay_when_the_context_is_empty() -> None:
+    extra = {"request_id": "r-1", "trace_id": "t", "span_id": "s", "order_id": 7}
+    line = JsonFormatter().format(make_record(extra=extra))
+    assert pairs(line) == head() + list(extra.items())
+
+
+def test_extras_named_like_head_fields_are_dropped() -> None:
+    record = make_record(extra={"timestamp": "x", "level": "y", "logger": "z", "order_id": 7})
+    assert pairs(JsonFormatter().format(record)) == [*head(), ("order_id", 7)]
+
+
+def test_a_redactor_matching_context_names_masks_only_the_extras(request_id: str) -> None:
+    formatter = JsonFormatter(Redactor(["_id"]))
+    record = make_record(extra={"request_id": "from-extra", "order_id": 7})
+    assert pairs(formatter.format(record)) == [
+        *head(),
+        ("request_id", request_id),
+        ("order_id", MASK),
+    ]
+    with_extra_only = pairs(formatter.format(make_record(extra={"request_id": "x"})))
+    assert with_extra_only == [*head(), ("request_id", request_id)]
+
+
+def test_trace_ids_come_from_the_current_opentelemetry_span() -> None:
+    tracer = TracerProvider().get_tracer("test_json_formatter")
+    formatter = JsonFormatter()
+    assert [key for key, _ in pairs(formatter.format(make_record()))] == [k for k, _ in head()]
+    with tracer.start_as_current_span("checkout") as span:
+        context = span.get_span_context()
+        line = formatter.format(make_record(extra={"order_id": 7}))
+        with tracer.start_as_current_span("charge") as child:
+            inner = formatter.format(make_record())
+    assert pairs(line) == [
+        *head(),
+        ("trace_id", format(context.trace_id, "032x")),
+        ("span_id", format(context.span_id, "016x")),
+        ("order_id", 7),
+    ]
+    assert pairs(inner)[4:] == [
+        ("trace_id", format(context.trace_id, "032x")),
+        ("span_id", format(child.get_span_context().span_id, "016x")),
+    ]
+    assert "trace_id" not in formatter.format(make_record())
+
+
+def test_the_request_context_wins_over_the_opentelemetry_span(request_id: str) -> None:
+    tracer = TracerProvider().get_tracer("test_json_formatter")
+    token = trace_ids_var.set(("a" * 32, "b" * 16))
+    try:
+        with tracer.start_as_current_span("checkout"):
+            line = JsonFormatter().format(make_record())
+    finally:
+        trace_ids_var.reset(token)
+    assert pairs(line) == [
+        *head(),
+        ("request_id", request_id),
+        ("trace_id", "a" * 32),
+        ("span_id", "b" * 16),
+    ]
+
+
+def test_a_record_another_formatter_saw_first_looks_the_same() -> None:
+    extra = {"order_id": 7, "customer": "alice"}
+    fresh = JsonFormatter().format(make_record(extra=extra))
+    record = make_record(extra=extra)
+    # sets record.message and record.asctime, after the extras
+    logging.Formatter("%(asctime)s %(levelname)s %(message)s").format(record)
+    assert list(record.__dict__)[-2:] == ["message", "asctime"]
+    assert JsonFormatter().format(record) == fresh
+    assert pairs(fresh) == head() + list(extra.items())
+
+
+def test_level_names_are_uppercased_custom_ones_included() -> None:
+    formatter = JsonFormatter()
+    assert pairs(formatter.format(make_record(level=logging.WARNING)))[1] == ("level", "WARNING")
+    assert pairs(formatter.format(make_record(level=7)))[1] == ("level", "LEVEL 7")
+    for name, shown in [("notice", "NOTICE"), ("Audit", "AUDIT"), ("TRACE", "TRACE")]:
+        record = make_record()
+        record.levelname = name  # what logging.addLevelName(level, name) leads to
+        assert pairs(formatter.format(record))[1] == ("level", shown)
+
+
+def test_a_record_from_make_log_record() -> None:
+    # attributes and extras arrive in one dict, in its order, over a default record
+    record = logging.makeLogRecord(
+        {
+            "customer": "alice",
+            "name": "orders.api",
+            "msg": "order %s created",
+            "args": ("A-1042",),
+            "levelno": logging.INFO,
+            "levelname": "INFO",
+            "created": CREATED,
+            "order_id": 1042,
+            "password": "hunter2",
+        }
+    )
+    assert pairs(JsonFormatter().format(record)) == [
+        *head(),
+        ("customer", "alice"),
+        ("order_id", 1042),
+        ("password", MASK),
+    ]
+
+
+def test_a_record_of_another_class_with_attributes_before_the_standard_ones() -> None:
+    class TaggedRecord(logging.LogRecord):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            self.tenant = "acme"  # before LogRecord's own attributes
+            super().__init__(*args, **kwargs)
+
+        def getMessage(self) -> str:
+            return "tagged: " + super().getMessage()
+
+    previous = logging.getLogRecordFactory()
+    logging.setLogRecordFactory(TaggedRecord)
+    try:
+        record = make_record(extra={"order_id": 7})
+    finally:
+        logging.setLogRecordFactory(previous)
+    assert type(record) is TaggedRecord
+    assert pairs(JsonFormatter().format(record)) == [
+        *head(message="tagged: order A-1042 created"),
+        ("tenant", "acme"),
+        ("order_id", 7),
+    ]
+
+
+def test_attributes_deleted_and_set_again_move_to_the_end() -> None:
+    record = make_record(extra={"order_id": 7})
+    thread = record.thread
+    del record.thread
+    record.tenant = "acme"
+    record.thread = thread
+    assert pairs(JsonFormatter().format(record)) == [*head(), ("order_id", 7), ("tenant", "acme")]
+
+
+def test_many_record_layouts_stay_correct() -> None:
+    formatter = JsonFormatter()
+    for index in range(1_500):  # more layouts than the formatter remembers
+        extra = {f"field_{index}": index, "secret_note": "s", "n": index}
+        line = formatter.format(make_record(extra=extra))
+        assert pairs(line) == [
+            *head(),
+            (f"field_{index}", index),
+            ("secret_note", MASK),
+            ("n", index),
+        ]
+
+
+def test_timestamps_are_rfc3339_utc_milliseconds() -> None:
+    formatter = JsonFormatter()
+    for created, stamp in [
+        (0.0, "1970-01-01T00:00:00.000Z"),
+        (CREATED, STAMP),
+        (1_764_084_487.999_5, "2025-11-25T15:28:07.999Z"),
+        (1_764_084_488.0, "2025-11-25T15:28:08.000Z"),
+    ]:
+        record = make_record()
+        record.created = created
+        assert pairs(formatter.format(record))[0] == ("timestamp", stamp)
+
+
+def test_threads_never_pair_one_second_with_another_seconds_text() -> None:
+    formatter = JsonFormatter()
+    seconds = [1_764_084_487 + offset for offset in range(8)]
+    failures: list[str] = []
+
+    def work(offset: int) -> None:
+        record = make_record()
+        for round_ in range(2_000):
+            second = seconds[(offset + round_) % len(seconds)]
+            record.created = second + 0.25
+            stamp = pairs(formatter.format(record))[0][1]
+            expected = time.strftime("%Y-%m-%dT%H:%M:%S.250Z", time.gmtime(second))
+            if stamp != expected:
+                failures.append(f"{stamp} != {expected}")
+
+    threads = [threading.Thread(target=work, args=(offset,)) for offset in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert failures == []
