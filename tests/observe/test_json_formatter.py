@@ -281,6 +281,10 @@ def test_level_names_are_uppercased_custom_ones_included() -> None:
         record = make_record()
         record.levelname = name  # what logging.addLevelName(level, name) leads to
         assert pairs(formatter.format(record))[1] == ("level", shown)
+    for odd, shown in [(5, "5"), (["x"], "['X']")]:  # names of other types: their text
+        record = make_record()
+        record.levelname = odd  # type: ignore[assignment]
+        assert pairs(formatter.format(record))[1] == ("level", shown)
 
 
 def test_a_record_from_make_log_record() -> None:

@@ -321,7 +321,7 @@ class JsonFormatter(logging.Formatter):
         if second != whole:
             text = _second_text(whole)
         level = record.levelname
-        if level not in _UPPERCASE_LEVELS:
+        if type(level) is not str or level not in _UPPERCASE_LEVELS:
             level = (level if isinstance(level, str) else str(level)).upper()
         line = {
             "timestamp": text + _MILLIS[int((created - whole) * 1000)],
