@@ -26,6 +26,7 @@ from shipshape.observe.logs import (
     Redactor,
     request_id_var,
     trace_ids_var,
+    utc_timestamp,
 )
 
 # 2025-11-25T15:28:07.123Z; a binary fraction, so the milliseconds are exact
@@ -394,3 +395,22 @@ def test_threads_never_pair_one_second_with_another_seconds_text() -> None:
     finally:
         sys.setswitchinterval(interval)
     assert failures == []
+
+
+@pytest.mark.parametrize(
+    ("epoch", "text"),
+    [
+        (-0.5, "1969-12-31T23:59:59.500Z"),
+        (-1.0, "1969-12-31T23:59:59.000Z"),
+        (-86400.25, "1969-12-30T23:59:59.750Z"),
+        (0.0, "1970-01-01T00:00:00.000Z"),
+        (CREATED, STAMP),
+    ],
+)
+def test_timestamps_before_and_after_1970_keep_their_second_and_milliseconds(
+    epoch: float, text: str
+) -> None:
+    assert utc_timestamp(epoch) == text
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "m", None, None)
+    record.created = epoch
+    assert json.loads(JsonFormatter().format(record))["timestamp"] == text

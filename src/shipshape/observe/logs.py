@@ -249,6 +249,8 @@ def utc_timestamp(epoch_seconds: float) -> str:
     its text are swapped in together, so threads never pair one with the other's.
     """
     whole = int(epoch_seconds)
+    if whole > epoch_seconds:  # int() rounds toward zero; before 1970 that is up
+        whole -= 1
     second, text = _second_cache
     if second != whole:
         text = _second_text(whole)
@@ -317,6 +319,8 @@ class JsonFormatter(logging.Formatter):
     def render(self, record: logging.LogRecord) -> bytes:
         created = record.created
         whole = int(created)
+        if whole > created:  # before 1970, as in utc_timestamp
+            whole -= 1
         second, text = _second_cache
         if second != whole:
             text = _second_text(whole)
