@@ -127,4 +127,27 @@ def test_refused_requests_are_logged_and_counted(capfd: pytest.CaptureFixture[st
     lines = access_lines(capfd.readouterr().out)
     assert [line["status"] for line in lines] == [200, 429, 413]
     assert lines[1]["rate_limited"] is True
-    assert 'http_requests_total{method="GET",route="<unmatched>",status="429"} 1.0' in metrics
+    # refused before the app routed them, yet labelled with the route they were for
+    assert [line["route"] for line in lines] == ["/cheap", "/cheap", "/validate/{name}"]
+    assert 'http_requests_total{method="GET",route="/cheap",status="429"} 1.0' in metrics
+    assert 'http_requests_total{method="POST",route="/validate/{name}",status="413"} 1.0' in metrics
+
+
+def test_refused_requests_for_no_route_stay_unmatched(capfd: pytest.CaptureFixture[str]) -> None:
+    from tests.service.conftest import access_lines
+
+    settings = ServiceSettings(
+        drain_seconds=0,
+        tracing={"enabled": False},
+        logs={"configure_logging": False},
+        ratelimit={"capacity": 1, "refill_rate": 0.001},
+    )
+    with TestClient(production(make_app(), settings)) as client:
+        assert client.get("/nowhere/1").status_code == 404
+        for index in range(2, 5):
+            assert client.get(f"/nowhere/{index}").status_code == 429
+        assert client.delete("/cheap").status_code == 429  # the path's route, not its method
+        metrics = client.get("/metrics").text
+    routes = [line["route"] for line in access_lines(capfd.readouterr().out)]
+    assert routes == ["<unmatched>"] * 4 + ["/cheap"]
+    assert 'http_requests_total{method="GET",route="<unmatched>",status="429"} 3.0' in metrics

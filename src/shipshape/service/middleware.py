@@ -59,6 +59,34 @@ _STATUS_TEXT = {status: str(status) for status in range(100, 600)}
 Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+_REFUSED_BEFORE_ROUTING = frozenset({400, 413, 429})
+_REFUSED_ROUTES_KEPT = 4096
+
+
+def _match_route(routes: Any, scope: Scope) -> str:
+    """The path template of the first route that matches ``scope`` fully, else of the
+    first that matches all but the method, else ``<unmatched>``."""
+    try:
+        from starlette.routing import Match
+    except ImportError:  # pragma: no cover - starlette comes with fastapi
+        return UNMATCHED_ROUTE
+    partial = UNMATCHED_ROUTE
+    for route in routes or ():
+        matches = getattr(route, "matches", None)
+        path = getattr(route, "path", None)
+        if matches is None or not isinstance(path, str):
+            continue
+        try:
+            match, _ = matches(scope)
+        except Exception:
+            continue
+        if match is Match.FULL:
+            return path
+        if match is Match.PARTIAL and partial is UNMATCHED_ROUTE:
+            partial = path
+    return partial
+
+
 def _route_label(scope: Scope) -> str:
     route = scope.get("route")
     if route is None:
@@ -115,6 +143,7 @@ class ProductionMiddleware:
         self.policy = state.limiter.policies.default
         self.route_policies = bool(state.limiter.policies)
         self.take_nowait = getattr(state.limiter.store, "take_nowait", None)
+        self._refused_routes: dict[tuple[str, str], str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -380,6 +409,22 @@ class ProductionMiddleware:
                     scope, method, status, started, rid, client, sent_bytes, trace_ids, denied
                 )
 
+    def _refused_route(self, scope: Scope) -> str:
+        """The route template a request refused before routing (429, 413, 400) was for.
+
+        The app never routed it, so match it against the app's routes here (Starlette
+        and FastAPI apps; anything else stays ``<unmatched>``). Answers are remembered
+        per method and path, at most ``_REFUSED_ROUTES_KEPT`` of them.
+        """
+        key = (scope["method"], scope["path"])
+        route = self._refused_routes.get(key)
+        if route is None:
+            route = _match_route(getattr(self.app, "routes", None), scope)
+            if len(self._refused_routes) >= _REFUSED_ROUTES_KEPT:
+                self._refused_routes.clear()
+            self._refused_routes[key] = route
+        return route
+
     def _exempt_path(self, path: str) -> bool:
         """``exempt_paths`` entries match a path exactly or as a prefix ending at ``/``."""
         for prefix in self.exempt:
@@ -401,6 +446,8 @@ class ProductionMiddleware:
     ) -> None:
         elapsed = time.perf_counter() - started
         route = _route_label(scope)
+        if route is UNMATCHED_ROUTE and status in _REFUSED_BEFORE_ROUTING:
+            route = self._refused_route(scope)
         method_label = method if method in KNOWN_METHODS else "_OTHER"
         if self.metrics:
             self.requests_total.inc((method_label, route, _STATUS_TEXT.get(status) or str(status)))
