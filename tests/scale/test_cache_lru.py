@@ -168,6 +168,10 @@ class ReferenceLRU:
     def delete(self, key: int) -> None:
         self.items.pop(key, None)
 
+    def purge(self, now: float) -> None:
+        for key in [key for key, (_, expires) in self.items.items() if expires <= now]:
+            del self.items[key]
+
     def live_keys(self, now: float) -> list[int]:
         return [key for key, (_, expires) in self.items.items() if expires > now]
 
@@ -175,9 +179,15 @@ class ReferenceLRU:
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("get"), st.integers(0, 9)),
-        st.tuples(st.just("set"), st.integers(0, 9), st.integers(), st.sampled_from([None, 1, 5])),
+        st.tuples(
+            st.just("set"),
+            st.integers(0, 9),
+            st.integers(),
+            st.sampled_from([None, 0.01, 0.015, 1, 5]),
+        ),
         st.tuples(st.just("delete"), st.integers(0, 9)),
-        st.tuples(st.just("tick"), st.sampled_from([0.5, 1, 3])),
+        st.tuples(st.just("tick"), st.sampled_from([0.004, 0.013, 0.5, 1, 3])),
+        st.tuples(st.just("purge")),
     ),
     max_size=80,
 )
@@ -201,6 +211,12 @@ def test_lru_matches_the_reference_model_and_never_exceeds_capacity(
         elif op[0] == "delete":
             cache.delete(op[1])
             model.delete(op[1])
+        elif op[0] == "purge":
+            # exact with an injected clock: every expired entry goes, no live one does
+            cache.purge_expired()
+            model.purge(clock.now)
+            assert len(cache) == len(model.items)
+            assert cache._filed == sum(map(len, cache._wheel.values()))
         else:
             clock.advance(op[1])
         assert len(cache) <= capacity
@@ -291,8 +307,8 @@ def test_replacing_and_evicting_entries_keeps_the_expiry_index_bounded() -> None
         for key in range(150):  # every set replaces or evicts an entry with a TTL
             cache.set(key, round_)
     assert len(cache) == 100
-    # The heap keeps stale items only until they outnumber live entries (+ slack).
-    assert len(cache._heap) <= 2 * 100 + 1024 + 1
+    # The wheel keeps stale items only until they outnumber live entries (+ slack).
+    assert sum(map(len, cache._wheel.values())) == cache._filed <= 2 * 100 + 1024 + 1
     assert len(cache._expires) == 100
     clock.advance(60)
     assert cache.purge_expired() == 100

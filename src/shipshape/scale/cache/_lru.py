@@ -5,18 +5,17 @@ one call into compiled code: ``LRUCache.get`` is cachebox's bound ``get``, with 
 Python frame in between. Writes take a lock of ours, because a write updates the map
 and the expiry index together.
 
-Expiry: an entry stored with a TTL is also recorded in a heap of expiry times. By
-default one daemon thread per process (started when the first entry with a TTL is
-stored, restarted after ``fork``) drops the entries whose time has come every
-``COARSE_CLOCK_RESOLUTION`` seconds, so a hit never reads a clock; an entry may be
-served up to one resolution step (plus scheduling delay) after it expired. With an
-injected clock there is no thread: reads check the entry's expiry against the clock.
+Expiry: an entry stored with a TTL is also filed in a timing wheel, a dict from
+``COARSE_CLOCK_RESOLUTION``-wide time slots to the entries expiring in them (O(1) per
+set). By default one daemon thread per process (started when the first entry with a
+TTL is stored, restarted after ``fork``) empties the slots whose time has passed every
+resolution step, so a hit never reads a clock; an entry may be served up to one step
+(plus scheduling delay) after it expired. With an injected clock there is no thread:
+reads check the entry's expiry against the clock.
 """
 
 from __future__ import annotations
 
-import heapq
-import itertools
 import math
 import os
 import threading
@@ -41,6 +40,7 @@ COARSE_CLOCK_RESOLUTION = 0.01
 _MISSING: Any = object()
 _SWEEP_BATCH = 4096
 """Expired entries dropped per hold of a cache's lock, so writers never wait long."""
+_SLOTS_PER_SECOND = round(1 / COARSE_CLOCK_RESOLUTION)
 
 # Caches holding entries with a TTL, swept by the expiry thread; `_sweep_lock` is held
 # while it sweeps, so a fork never copies a cache lock taken by that thread.
@@ -66,6 +66,7 @@ def _watch(cache: LRUCache[Any, Any]) -> None:
     global _sweeper
     with _registry_lock:
         _expiring.add(cache)
+        cache._watched = True
         if _sweeper is None or not _sweeper.is_alive():
             _sweeper = threading.Thread(
                 target=_sweep_forever, name="shipshape-lru-expiry", daemon=True
@@ -119,7 +120,7 @@ class LRUCache(Generic[K, V]):
 
     Order is least to most recently used: a hit moves the key to the end, inserting
     into a full cache evicts the first key. Every operation is O(1) (amortised
-    O(log n) for entries with a TTL). ``clock`` (seconds, monotonic) is injectable
+    for entries with a TTL). ``clock`` (seconds, monotonic) is injectable
     for tests; by default expired entries are dropped by the expiry thread.
     """
 
@@ -128,10 +129,12 @@ class LRUCache(Generic[K, V]):
         "_box",
         "_clock",
         "_expires",
-        "_heap",
+        "_filed",
         "_lock",
-        "_order",
         "_swept",
+        "_swept_to",
+        "_watched",
+        "_wheel",
         "capacity",
         "get",
         "ttl",
@@ -156,11 +159,14 @@ class LRUCache(Generic[K, V]):
         # cachebox reads maxsize 0 as "unbounded"; a capacity-0 cache never inserts.
         self._box: cachebox.LRUCache[K, V] = cachebox.LRUCache(max(capacity, 1))
         self._expires: dict[K, float] = {}
-        self._heap: list[tuple[float, int, K]] = []
-        self._order = itertools.count()
+        # slot -> [(key, expires)], slot = the first step at or after ``expires``
+        self._wheel: dict[int, list[tuple[K, float]]] = {}
+        self._filed = 0  # entries in the wheel, stale ones (replaced, evicted) included
+        self._swept_to: int | None = None  # every slot up to this one is empty
         self._lock = threading.Lock()
         self._clock = clock or time.monotonic
         self._swept = clock is None
+        self._watched = False  # registered with the expiry thread
         self.get = self._box.get if self._swept else self._checked_get
 
     def __len__(self) -> int:
@@ -189,7 +195,7 @@ class LRUCache(Generic[K, V]):
         expires = None if seconds is None else self._clock() + seconds
         with self._lock:
             self._store(key, value, expires)
-        if expires is not None and self._swept:
+        if expires is not None and self._swept and not self._watched:
             _watch(self)
 
     def delete(self, key: K) -> bool:
@@ -203,7 +209,8 @@ class LRUCache(Generic[K, V]):
         with self._lock:
             self._box.clear()
             self._expires.clear()
-            self._heap.clear()
+            self._wheel.clear()
+            self._filed = 0
 
     def keys(self) -> list[K]:
         """Live keys from least to most recently used."""
@@ -231,7 +238,7 @@ class LRUCache(Generic[K, V]):
             if self.capacity:
                 expires = None if self.ttl is None else self._clock() + self.ttl
                 self._store(key, None, expires)  # type: ignore[arg-type]
-        if self.ttl is not None and self.capacity and self._swept:
+        if self.ttl is not None and self.capacity and self._swept and not self._watched:
             _watch(self)
         return False
 
@@ -246,29 +253,70 @@ class LRUCache(Generic[K, V]):
             self._expires.pop(key, None)
             return
         self._expires[key] = expires
-        heap = self._heap
-        heapq.heappush(heap, (expires, next(self._order), key))
-        if len(heap) > 2 * len(self._expires) + 1024:
-            # Entries replaced, deleted or evicted leave stale heap items; rebuild
-            # from the live index once they outnumber it (amortised O(1) per set).
-            order = self._order
-            self._heap = [(when, next(order), k) for k, when in self._expires.items()]
-            heapq.heapify(self._heap)
+        self._file(key, expires)
+        if self._filed > 2 * len(self._expires) + 1024:
+            # Entries replaced, deleted or evicted leave stale items in the wheel;
+            # refile the live ones once the stale outnumber them (amortised O(1)).
+            self._wheel.clear()
+            self._filed = 0
+            for live_key, when in self._expires.items():
+                self._file(live_key, when)
+
+    def _file(self, key: K, expires: float) -> None:
+        slot = math.ceil(expires * _SLOTS_PER_SECOND)
+        entries = self._wheel.get(slot)
+        if entries is None:
+            self._wheel[slot] = [(key, expires)]
+        else:
+            entries.append((key, expires))
+        self._filed += 1
+        if self._swept_to is None or slot <= self._swept_to:
+            self._swept_to = slot - 1
 
     def _expire(self, now: float) -> int:
-        """Drop every entry whose expiry is at or before ``now``; returns the count."""
+        """Drop every entry whose expiry is at or before ``now``; returns the count.
+
+        Slots wholly in the past are emptied; the slot ``now`` falls in is checked
+        entry by entry (so that an injected clock's ``purge_expired`` is exact), and
+        what is not due yet moves to that slot.
+        """
+        last = math.floor(now * _SLOTS_PER_SECOND)
         dropped = 0
         while True:
             with self._lock:
-                heap, expires, box = self._heap, self._expires, self._box
-                for _ in range(_SWEEP_BATCH):
-                    if not heap or heap[0][0] > now:
-                        return dropped
-                    when, _, key = heapq.heappop(heap)
-                    if expires.get(key) == when:
-                        del expires[key]
-                        box.pop(key, None)
-                        dropped += 1
+                wheel, swept_to = self._wheel, self._swept_to
+                if swept_to is None or not wheel:
+                    self._swept_to = last
+                    return dropped
+                if last + 1 - swept_to > len(wheel):  # a long gap: visit the filled slots
+                    due = sorted(slot for slot in wheel if slot <= last + 1)
+                else:
+                    due = [slot for slot in range(swept_to + 1, last + 2) if slot in wheel]
+                budget = _SWEEP_BATCH
+                later: list[tuple[K, float]] = []
+                for slot in due:
+                    entries = wheel.pop(slot)
+                    if len(entries) > budget:
+                        wheel[slot] = entries[budget:]
+                        entries = entries[:budget]
+                    budget -= len(entries)
+                    for key, when in entries:
+                        if when > now:
+                            later.append((key, when))
+                            continue
+                        self._filed -= 1
+                        if self._expires.get(key) == when:
+                            del self._expires[key]
+                            self._box.pop(key, None)
+                            dropped += 1
+                    if budget <= 0:
+                        break
+                if later:
+                    wheel.setdefault(last + 1, []).extend(later)
+                if budget > 0:
+                    self._swept_to = last
+                    return dropped
+            # over budget: let writers in, then go on where this left off
 
     def _live(self, key: Any) -> bool:
         expires = self._expires.get(key)
