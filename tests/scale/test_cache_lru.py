@@ -345,3 +345,33 @@ def test_a_forked_child_keeps_expiring_entries() -> None:
     finally:
         process.join(20)
     assert process.exitcode == 0
+
+
+class _Touchy:
+    """A key that compares by identity until told to raise (all share one hash)."""
+
+    explode = False
+
+    def __hash__(self) -> int:
+        return 1
+
+    def __eq__(self, other: object) -> bool:
+        if _Touchy.explode:
+            raise RuntimeError("no comparing now")
+        return self is other
+
+
+def test_one_cache_failing_to_expire_does_not_stop_expiry_for_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    touchy: LRUCache[_Touchy, int] = LRUCache(4)
+    touchy.set(_Touchy(), 1, ttl=60)
+    touchy.set(_Touchy(), 2, ttl=0.02)  # expiring it compares it with the first key
+    _Touchy.explode = True
+    try:
+        plain: LRUCache[str, int] = LRUCache(4, ttl=0.05)
+        plain.set("x", 1)
+        assert _wait_until(lambda: "expiring entries" in caplog.text)
+        assert _wait_until(lambda: len(plain) == 0)
+    finally:
+        _Touchy.explode = False

@@ -16,6 +16,7 @@ reads check the entry's expiry against the clock.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -37,6 +38,7 @@ _VT_co = TypeVar("_VT_co", covariant=True)
 COARSE_CLOCK_RESOLUTION = 0.01
 """How often (seconds) the expiry thread drops expired entries."""
 
+_logger = logging.getLogger(__name__)
 _MISSING: Any = object()
 _SWEEP_BATCH = 4096
 """Expired entries dropped per hold of a cache's lock, so writers never wait long."""
@@ -58,7 +60,10 @@ def _sweep_forever() -> None:
         now = time.monotonic()
         with _sweep_lock:
             for cache in caches:
-                cache._expire(now)
+                try:
+                    cache._expire(now)
+                except Exception:  # a key whose __eq__ raises must not stop expiry
+                    _logger.exception("expiring entries of %r failed", cache)
         del caches
 
 
