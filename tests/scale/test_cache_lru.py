@@ -291,8 +291,9 @@ def _wait_until(predicate: Any, seconds: float = 3.0) -> bool:
 
 
 def test_expiry_thread_drops_expired_entries_without_any_read() -> None:
-    cache: LRUCache[int, int] = LRUCache(10_000, ttl=0.05)
-    for index in range(5_000):
+    # more entries in one 10 ms slot than the thread drops per hold of the lock
+    cache: LRUCache[int, int] = LRUCache(20_000, ttl=0.05)
+    for index in range(10_000):
         cache.set(index, index)
     cache.set(-1, -1, ttl=3600)
     assert _wait_until(lambda: len(cache) == 1)
@@ -312,6 +313,26 @@ def test_replacing_and_evicting_entries_keeps_the_expiry_index_bounded() -> None
     assert len(cache._expires) == 100
     clock.advance(60)
     assert cache.purge_expired() == 100
+    assert len(cache) == 0
+
+
+def test_purge_is_exact_inside_a_slot_holding_thousands_of_entries() -> None:
+    clock = ManualClock(0.0)
+    cache: LRUCache[int, int] = LRUCache(20_000, ttl=1.005, clock=clock)
+    for index in range(10_000):  # all expire at 1.005, in the slot (1.00, 1.01]
+        cache.set(index, index)
+    results: list[int] = []
+
+    def purge_at(now: float) -> None:
+        clock.now = now
+        results.append(cache.purge_expired())
+
+    for now in (1.001, 1.005):
+        worker = threading.Thread(target=purge_at, args=(now,), daemon=True)
+        worker.start()
+        worker.join(10)
+        assert not worker.is_alive(), f"purge_expired at {now} did not return"
+    assert results == [0, 10_000]
     assert len(cache) == 0
 
 

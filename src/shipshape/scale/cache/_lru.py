@@ -9,8 +9,8 @@ Expiry: an entry stored with a TTL is also filed in a timing wheel, a dict from
 ``COARSE_CLOCK_RESOLUTION``-wide time slots to the entries expiring in them (O(1) per
 set). By default one daemon thread per process (started when the first entry with a
 TTL is stored, restarted after ``fork``) empties the slots whose time has passed every
-resolution step, so a hit never reads a clock; an entry may be served up to one step
-(plus scheduling delay) after it expired. With an injected clock there is no thread:
+resolution step, so a hit never reads a clock; an entry may be served up to two steps
+(a slot's width plus a step; 20 ms, plus scheduling delay) after it expired. With an injected clock there is no thread:
 reads check the entry's expiry against the clock.
 """
 
@@ -227,7 +227,7 @@ class LRUCache(Generic[K, V]):
 
     def purge_expired(self) -> int:
         """Drop every expired entry now; returns how many were dropped."""
-        return self._expire(self._clock())
+        return self._expire(self._clock(), exact=True)
 
     def access(self, key: K) -> bool:
         """Touch ``key`` as the course's simulation does; ``True`` on a hit.
@@ -278,12 +278,13 @@ class LRUCache(Generic[K, V]):
         if self._swept_to is None or slot <= self._swept_to:
             self._swept_to = slot - 1
 
-    def _expire(self, now: float) -> int:
-        """Drop every entry whose expiry is at or before ``now``; returns the count.
+    def _expire(self, now: float, *, exact: bool = False) -> int:
+        """Drop the entries whose expiry is at or before ``now``; returns the count.
 
-        Slots wholly in the past are emptied; the slot ``now`` falls in is checked
-        entry by entry (so that an injected clock's ``purge_expired`` is exact), and
-        what is not due yet moves to that slot.
+        Slots wholly in the past are emptied, a few thousand entries per hold of the
+        lock. ``exact`` also checks, entry by entry, the slot ``now`` falls in (what
+        ``purge_expired`` asks for); the expiry thread leaves that slot to its next
+        step.
         """
         last = math.floor(now * _SLOTS_PER_SECOND)
         dropped = 0
@@ -292,13 +293,13 @@ class LRUCache(Generic[K, V]):
                 wheel, swept_to = self._wheel, self._swept_to
                 if swept_to is None or not wheel:
                     self._swept_to = last
-                    return dropped
-                if last + 1 - swept_to > len(wheel):  # a long gap: visit the filled slots
-                    due = sorted(slot for slot in wheel if slot <= last + 1)
+                    break
+                if last - swept_to > len(wheel):  # a long gap: visit the filled slots
+                    due = sorted(slot for slot in wheel if slot <= last)
                 else:
-                    due = [slot for slot in range(swept_to + 1, last + 2) if slot in wheel]
+                    due = [slot for slot in range(swept_to + 1, last + 1) if slot in wheel]
                 budget = _SWEEP_BATCH
-                later: list[tuple[K, float]] = []
+                early: list[tuple[K, float]] = []
                 for slot in due:
                     entries = wheel.pop(slot)
                     if len(entries) > budget:
@@ -306,22 +307,39 @@ class LRUCache(Generic[K, V]):
                         entries = entries[:budget]
                     budget -= len(entries)
                     for key, when in entries:
-                        if when > now:
-                            later.append((key, when))
-                            continue
-                        self._filed -= 1
-                        if self._expires.get(key) == when:
-                            del self._expires[key]
-                            self._box.pop(key, None)
-                            dropped += 1
+                        if when > now:  # filed a slot early by float rounding
+                            early.append((key, when))
+                        else:
+                            dropped += self._drop_filed(key, when)
                     if budget <= 0:
                         break
-                if later:
-                    wheel.setdefault(last + 1, []).extend(later)
+                if early:  # into a slot after ``last``: never visited again in this call
+                    wheel.setdefault(last + 1, []).extend(early)
                 if budget > 0:
                     self._swept_to = last
-                    return dropped
+                    break
             # over budget: let writers in, then go on where this left off
+        if exact:
+            with self._lock:
+                entries = self._wheel.pop(last + 1, [])
+                waiting = []
+                for key, when in entries:
+                    if when > now:
+                        waiting.append((key, when))
+                    else:
+                        dropped += self._drop_filed(key, when)
+                if waiting:
+                    self._wheel[last + 1] = waiting
+        return dropped
+
+    def _drop_filed(self, key: K, when: float) -> int:
+        """Take one due item out of the wheel; drop its entry if it is still current."""
+        self._filed -= 1
+        if self._expires.get(key) == when:
+            del self._expires[key]
+            self._box.pop(key, None)
+            return 1
+        return 0
 
     def _live(self, key: Any) -> bool:
         expires = self._expires.get(key)
