@@ -10,8 +10,8 @@ Expiry: an entry stored with a TTL is also filed in a timing wheel, a dict from
 set). By default one daemon thread per process (started when the first entry with a
 TTL is stored, restarted after ``fork``) empties the slots whose time has passed every
 resolution step, so a hit never reads a clock; an entry may be served up to two steps
-(a slot's width plus a step; 20 ms, plus scheduling delay) after it expired. With an injected clock there is no thread:
-reads check the entry's expiry against the clock.
+(a slot's width plus a step; 20 ms, plus scheduling delay) after it expired. With an
+injected clock there is no thread: reads check the entry's expiry against the clock.
 """
 
 from __future__ import annotations
