@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import warnings
 from collections import OrderedDict
@@ -382,17 +383,53 @@ class _Touchy:
         return self is other
 
 
-def test_one_cache_failing_to_expire_does_not_stop_expiry_for_the_others(
+def test_a_key_that_cannot_be_compared_does_not_stop_expiry(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    touchy: LRUCache[_Touchy, int] = LRUCache(4)
+    touchy: LRUCache[Any, int] = LRUCache(8)
     touchy.set(_Touchy(), 1, ttl=60)
     touchy.set(_Touchy(), 2, ttl=0.02)  # expiring it compares it with the first key
+    touchy.set("x", 3, ttl=0.02)  # same slot, after the failing key
     _Touchy.explode = True
     try:
-        plain: LRUCache[str, int] = LRUCache(4, ttl=0.05)
-        plain.set("x", 1)
-        assert _wait_until(lambda: "expiring entries" in caplog.text)
-        assert _wait_until(lambda: len(plain) == 0)
+        other: LRUCache[str, int] = LRUCache(4, ttl=0.02)
+        other.set("y", 1)
+        assert _wait_until(lambda: "could not drop the expired entry" in caplog.text)
+        assert _wait_until(lambda: "x" not in touchy._box and len(other) == 0)
+        assert touchy._filed == sum(map(len, touchy._wheel.values()))
     finally:
         _Touchy.explode = False
+
+
+def test_membership_does_not_count_as_a_use() -> None:
+    cache: LRUCache[str, int] = LRUCache(2)
+    cache.set("a", 1)
+    cache.set("b", 2)
+    assert "a" in cache
+    assert cache.peek("a") == 1
+    cache.set("c", 3)  # evicts the least recently used: still "a"
+    assert cache.keys() == ["b", "c"]
+
+
+def test_an_infinite_ttl_never_expires() -> None:
+    cache: LRUCache[str, int] = LRUCache(2, ttl=math.inf)
+    cache.set("a", 1)
+    cache.set("b", 2, ttl=1e308)  # finite, but past what the wheel can file
+    cache.access("c")
+    assert cache.keys() == ["b", "c"]
+    assert cache._expires == {}
+    assert cache.purge_expired() == 0
+
+
+def test_the_expiry_thread_keeps_no_dropped_cache_alive() -> None:
+    import gc
+    import weakref
+
+    def swept_cache() -> weakref.ref[LRUCache[int, bytes]]:
+        cache: LRUCache[int, bytes] = LRUCache(10, ttl=0.02)
+        cache.set(1, b"x")
+        assert _wait_until(lambda: len(cache) == 0)  # the thread has swept it
+        return weakref.ref(cache)
+
+    ref = swept_cache()
+    assert _wait_until(lambda: gc.collect() >= 0 and ref() is None)

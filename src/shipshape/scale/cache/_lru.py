@@ -55,16 +55,20 @@ _sweeper: threading.Thread | None = None
 def _sweep_forever() -> None:
     while True:
         time.sleep(COARSE_CLOCK_RESOLUTION)
-        with _registry_lock:
-            caches = list(_expiring)
-        now = time.monotonic()
-        with _sweep_lock:
-            for cache in caches:
-                try:
-                    cache._expire(now)
-                except Exception:  # a key whose __eq__ raises must not stop expiry
-                    _logger.exception("expiring entries of %r failed", cache)
-        del caches
+        _sweep_once(time.monotonic())
+
+
+def _sweep_once(now: float) -> None:
+    """One step of the expiry thread; a function of its own, so that no cache stays
+    referenced from the thread's frame between steps (and can be collected)."""
+    with _registry_lock:
+        caches = list(_expiring)
+    with _sweep_lock:
+        for cache in caches:
+            try:
+                cache._expire(now)
+            except Exception:  # never let one cache stop expiry in all the others
+                _logger.exception("expiring entries of %r failed", cache)
 
 
 def _watch(cache: LRUCache[Any, Any]) -> None:
@@ -180,15 +184,18 @@ class LRUCache(Generic[K, V]):
 
     def __contains__(self, key: object) -> bool:
         """Whether ``key`` holds a live entry; does not count as a use."""
-        return cast(K, key) in self._box and self._live(key)
+        return self.peek(cast(K, key), _MISSING) is not _MISSING
 
     def __repr__(self) -> str:
         return f"LRUCache(capacity={self.capacity}, ttl={self.ttl}, size={len(self._box)})"
 
     def peek(self, key: K, default: Any = None) -> Any:
         """The value for ``key`` without counting as a use."""
+        # The expiry first, then the map: entries leave the map before their expiry,
+        # so an entry being dropped is never seen here without its expiry.
+        expires = self._expires.get(key)
         value = self._box.peek(key, _MISSING)
-        if value is _MISSING or not self._live(key):
+        if value is _MISSING or (expires is not None and expires <= self._clock()):
             return default
         return value
 
@@ -197,7 +204,7 @@ class LRUCache(Generic[K, V]):
         if self.capacity == 0:
             return
         seconds = self.ttl if ttl is None else _check_ttl(ttl)
-        expires = None if seconds is None else self._clock() + seconds
+        expires = None if seconds is None else _expiry(self._clock(), seconds)
         with self._lock:
             self._store(key, value, expires)
         if expires is not None and self._swept and not self._watched:
@@ -206,8 +213,8 @@ class LRUCache(Generic[K, V]):
     def delete(self, key: K) -> bool:
         """Remove ``key``; ``True`` when it held a live entry."""
         with self._lock:
+            value = self._box.pop(key, _MISSING)  # the map first, as in _drop_filed
             expires = self._expires.pop(key, None)
-            value = self._box.pop(key, _MISSING)
         return value is not _MISSING and (expires is None or expires > self._clock())
 
     def clear(self) -> None:
@@ -241,7 +248,7 @@ class LRUCache(Generic[K, V]):
                 if expires is None or expires > self._clock():
                     return True
             if self.capacity:
-                expires = None if self.ttl is None else self._clock() + self.ttl
+                expires = None if self.ttl is None else _expiry(self._clock(), self.ttl)
                 self._store(key, None, expires)  # type: ignore[arg-type]
         if self.ttl is not None and self.capacity and self._swept and not self._watched:
             _watch(self)
@@ -281,75 +288,92 @@ class LRUCache(Generic[K, V]):
     def _expire(self, now: float, *, exact: bool = False) -> int:
         """Drop the entries whose expiry is at or before ``now``; returns the count.
 
-        Slots wholly in the past are emptied, a few thousand entries per hold of the
-        lock. ``exact`` also checks, entry by entry, the slot ``now`` falls in (what
-        ``purge_expired`` asks for); the expiry thread leaves that slot to its next
-        step.
+        The slots wholly in the past are listed once, then emptied a few thousand
+        entries per hold of the lock. ``exact`` also checks, entry by entry, the slot
+        ``now`` falls in (what ``purge_expired`` asks for); the expiry thread leaves
+        that slot to its next step.
         """
         last = math.floor(now * _SLOTS_PER_SECOND)
+        with self._lock:
+            wheel, start = self._wheel, self._swept_to
+            if start is None or not wheel:
+                due: list[int] = []
+            elif last - start > len(wheel):  # a long gap: visit the filled slots
+                due = sorted(slot for slot in wheel if slot <= last)
+            else:
+                due = [slot for slot in range(start + 1, last + 1) if slot in wheel]
+            if start is None or start < last:
+                # From now on a writer filing into a slot up to ``last`` lowers this
+                # again (see _file), so the next call goes back for it.
+                self._swept_to = last
         dropped = 0
-        while True:
+        index = 0
+        while index < len(due):
             with self._lock:
-                wheel, swept_to = self._wheel, self._swept_to
-                if swept_to is None or not wheel:
-                    self._swept_to = last
-                    break
-                if last - swept_to > len(wheel):  # a long gap: visit the filled slots
-                    due = sorted(slot for slot in wheel if slot <= last)
-                else:
-                    due = [slot for slot in range(swept_to + 1, last + 1) if slot in wheel]
+                wheel = self._wheel
                 budget = _SWEEP_BATCH
                 early: list[tuple[K, float]] = []
-                for slot in due:
-                    entries = wheel.pop(slot)
+                while index < len(due) and budget > 0:
+                    slot = due[index]
+                    entries = wheel.pop(slot, None)
+                    if entries is None:
+                        index += 1
+                        continue
                     if len(entries) > budget:
                         wheel[slot] = entries[budget:]
                         entries = entries[:budget]
+                    else:
+                        index += 1
                     budget -= len(entries)
                     for key, when in entries:
                         if when > now:  # filed a slot early by float rounding
                             early.append((key, when))
                         else:
                             dropped += self._drop_filed(key, when)
-                    if budget <= 0:
-                        break
-                if early:  # into a slot after ``last``: never visited again in this call
+                if early:  # a slot after ``last``: not visited again by this call
                     wheel.setdefault(last + 1, []).extend(early)
-                if budget > 0:
-                    self._swept_to = last
-                    break
-            # over budget: let writers in, then go on where this left off
+            # let writers in between batches
         if exact:
+            dropped += self._expire_in_slot(last + 1, now)
+        return dropped
+
+    def _expire_in_slot(self, slot: int, now: float) -> int:
+        """Drop the due entries of one slot, checking each; keep the rest there."""
+        dropped = 0
+        with self._lock:
+            entries = self._wheel.pop(slot, [])
+        waiting: list[tuple[K, float]] = []
+        for begin in range(0, len(entries), _SWEEP_BATCH):
             with self._lock:
-                entries = self._wheel.pop(last + 1, [])
-                waiting = []
-                for key, when in entries:
+                for key, when in entries[begin : begin + _SWEEP_BATCH]:
                     if when > now:
                         waiting.append((key, when))
                     else:
                         dropped += self._drop_filed(key, when)
-                if waiting:
-                    self._wheel[last + 1] = waiting
+        if waiting:
+            with self._lock:
+                self._wheel.setdefault(slot, []).extend(waiting)
         return dropped
 
     def _drop_filed(self, key: K, when: float) -> int:
-        """Take one due item out of the wheel; drop its entry if it is still current."""
+        """Take one due item out of the wheel (the lock is held); drop its entry if it
+        is still current. A key that cannot be compared is left in the map, logged."""
         self._filed -= 1
-        if self._expires.get(key) == when:
+        try:
+            if self._expires.get(key) != when:
+                return 0
+            self._box.pop(key, None)  # the map first: readers look at _expires first
             del self._expires[key]
-            self._box.pop(key, None)
-            return 1
-        return 0
-
-    def _live(self, key: Any) -> bool:
-        expires = self._expires.get(key)
-        return expires is None or expires > self._clock()
+        except Exception:
+            _logger.warning("could not drop the expired entry %r", key, exc_info=True)
+            return 0
+        return 1
 
     def _checked_get(self, key: K, default: Any = None) -> Any:
+        expires = self._expires.get(key)  # before the map, as in peek
         value = self._box.get(key, _MISSING)
         if value is _MISSING:
             return default
-        expires = self._expires.get(key)
         if expires is not None and expires <= self._clock():
             with self._lock:
                 if self._expires.get(key) == expires:
@@ -357,6 +381,13 @@ class LRUCache(Generic[K, V]):
                     self._box.pop(key, None)
             return default
         return value
+
+
+def _expiry(now: float, seconds: float) -> float | None:
+    """When an entry stored at ``now`` for ``seconds`` expires; ``None`` (never) when
+    that is past what the wheel can file (an infinite or astronomically long TTL)."""
+    expires = now + seconds
+    return expires if math.isfinite(expires * _SLOTS_PER_SECOND) else None
 
 
 def _check_ttl(ttl: float | None) -> float | None:
