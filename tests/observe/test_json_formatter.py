@@ -403,6 +403,7 @@ def test_threads_never_pair_one_second_with_another_seconds_text() -> None:
         (-0.5, "1969-12-31T23:59:59.500Z"),
         (-1.0, "1969-12-31T23:59:59.000Z"),
         (-86400.25, "1969-12-30T23:59:59.750Z"),
+        (-1e-17, "1969-12-31T23:59:59.999Z"),  # the fraction rounds up to a whole 1.0
         (0.0, "1970-01-01T00:00:00.000Z"),
         (CREATED, STAMP),
     ],

@@ -227,7 +227,8 @@ def _text(key: Any) -> Any:
 
 _second_cache: tuple[int, str] = (-1, "")
 _PLAIN = frozenset({str, int, float, bool, type(None)})
-_MILLIS = tuple(f".{millis:03d}Z" for millis in range(1000))
+# index 1000 too: just before a whole second, the fraction can round up to 1.0
+_MILLIS = (*(f".{millis:03d}Z" for millis in range(1000)), ".999Z")
 
 
 def _second_text(whole: int) -> str:
