@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from starlette.testclient import TestClient
 
-from shipshape.observe.telemetry import parse_traceparent
+from shipshape.observe.telemetry import DecidedTracerProvider, parse_traceparent
 from shipshape.service import ServiceSettings, production
 from tests.service.conftest import access_lines
 
@@ -150,7 +150,8 @@ def test_fastapi_telemetry_records_the_span_with_our_provider_and_nothing_twice(
     assert span.instrumentation_scope is not None
     assert span.instrumentation_scope.name == "fastapi"
     config = app._telemetry  # FastAPI's own settings, as the layer left them
-    assert config["tracer_provider"] is trace.get_tracer_provider()
+    assert isinstance(config["tracer_provider"], DecidedTracerProvider)
+    assert config["tracer_provider"].provider is trace.get_tracer_provider()
     # request metrics and log events are the layer's (Prometheus, JSON lines)
     assert config["metrics"] is False
     assert config["logs"] is False
@@ -188,3 +189,32 @@ def test_fastapi_telemetry_given_its_own_meter_provider_measures_every_request(
     assert point.count == 4  # sampled or not, FastAPI measured each request once
     # spans follow the layer's one decision: the ratio's, or the caller's unsampled flag
     assert len(server_spans(spans)) == (3 if ratio == 1.0 else 0)
+
+
+def test_fastapi_telemetry_for_every_request_still_records_no_span_the_layer_dropped(
+    spans: InMemorySpanExporter, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    app = FastAPI(
+        telemetry={"meter_provider": MeterProvider(metric_readers=[InMemoryMetricReader()])}
+    )
+    inside: list[bool] = []
+
+    @app.get("/")
+    async def root() -> dict[str, bool]:
+        with trace.get_tracer("app").start_as_current_span("work") as span:
+            inside.append(span.is_recording())
+        return {"ok": True}
+
+    with traced(app, 0.0) as client:
+        # W3C: two traceparent headers make the context invalid, so the layer samples
+        # by ratio (0); FastAPI on its own would have followed the first header
+        client.get("/", headers=[("traceparent", SAMPLED), ("traceparent", SAMPLED)])
+        client.get("/", headers={"traceparent": UNSAMPLED})
+        client.get("/")
+    assert spans.get_finished_spans() == ()
+    assert inside == [False, False, False]
+    assert all("trace_id" not in line for line in access_lines(capfd.readouterr().out)[:1])

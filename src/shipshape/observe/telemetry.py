@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -26,10 +27,19 @@ from opentelemetry.sdk.trace.sampling import (
     SamplingResult,
     TraceIdRatioBased,
 )
-from opentelemetry.trace import Link, SpanKind
+from opentelemetry.trace import (
+    INVALID_SPAN,
+    Link,
+    NonRecordingSpan,
+    Span,
+    SpanContext,
+    SpanKind,
+    TraceFlags,
+)
 from opentelemetry.util.types import Attributes
 
 __all__ = [
+    "DecidedTracerProvider",
     "RequestSampler",
     "TraceParent",
     "configure_tracing",
@@ -97,6 +107,63 @@ class RequestSampler(Sampler):
 
     def get_description(self) -> str:
         return f"RequestSampler{{{self.ratio}}}"
+
+
+class DecidedTracerProvider(trace.TracerProvider):
+    """A tracer provider whose tracers follow the request layer's decision first.
+
+    Inside a request the layer decided not to sample (``request_sampled_var`` is
+    ``False``), every span started is non-recording and unsampled, whatever the
+    wrapped provider's sampler would say (it may be the app's own, and it does not
+    know that two ``traceparent`` headers make a context invalid). Otherwise the
+    wrapped provider's tracer does the work.
+    """
+
+    def __init__(self, provider: trace.TracerProvider) -> None:
+        self.provider = provider
+
+    def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
+        return _DecidedTracer(self.provider.get_tracer(*args, **kwargs))
+
+
+class _DecidedTracer(trace.Tracer):
+    def __init__(self, tracer: trace.Tracer) -> None:
+        self.tracer = tracer
+
+    def start_span(
+        self, name: str, context: Context | None = None, *args: Any, **kwargs: Any
+    ) -> Span:
+        if request_sampled_var.get() is False:
+            return _dropped_span(context)
+        return self.tracer.start_span(name, context, *args, **kwargs)
+
+    @contextmanager
+    def start_as_current_span(  # type: ignore[override]
+        self, name: str, context: Context | None = None, *args: Any, **kwargs: Any
+    ) -> Iterator[Span]:
+        if request_sampled_var.get() is False:
+            end_on_exit = kwargs.get("end_on_exit", True)
+            with trace.use_span(_dropped_span(context), end_on_exit=end_on_exit) as span:
+                yield span
+            return
+        with self.tracer.start_as_current_span(name, context, *args, **kwargs) as span:
+            yield span
+
+
+def _dropped_span(context: Context | None) -> Span:
+    """A non-recording span in the parent's trace, marked unsampled for what follows."""
+    parent = trace.get_current_span(context).get_span_context()
+    if not parent.is_valid:
+        return INVALID_SPAN
+    return NonRecordingSpan(
+        SpanContext(
+            parent.trace_id,
+            parent.span_id,
+            is_remote=parent.is_remote,
+            trace_flags=TraceFlags(TraceFlags.DEFAULT),
+            trace_state=parent.trace_state,
+        )
+    )
 
 
 def _provider_is_default(provider: object) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 
 from shipshape.observe.health import CheckFunc, HealthChecks
 from shipshape.observe.logs import Redactor, configure_logging
-from shipshape.observe.telemetry import configure_tracing
+from shipshape.observe.telemetry import DecidedTracerProvider, configure_tracing
 from shipshape.service._types import ASGIApp, Receive, Scope, Send
 from shipshape.service.endpoints import build_endpoints
 from shipshape.service.middleware import ProductionMiddleware
@@ -78,7 +78,9 @@ def _use_native_telemetry(app: Any, settings: ServiceSettings, provider: Any) ->
     """Use FastAPI's built-in telemetry where it exists, configured for our sampling.
 
     It records the server spans of sampled requests with the layer's tracer provider
-    (handed over explicitly, so FastAPI does not look the global one up per request).
+    (or the one the app gave it), handed over explicitly, so FastAPI does not look the
+    global one up per request, and wrapped so that its spans follow the layer's
+    sampling decision.
     Its OpenTelemetry metrics and log events are turned off unless the app gave them
     a provider of their own: the layer's Prometheus metrics and JSON logs already
     cover every request, and one request should not be instrumented twice. With
@@ -91,8 +93,9 @@ def _use_native_telemetry(app: Any, settings: ServiceSettings, provider: Any) ->
     if not isinstance(config, dict) or not hasattr(app, "_native_telemetry"):
         return False
     config["operation_spans"] = settings.tracing.operation_spans
-    if config.get("tracer_provider") is None:
-        config["tracer_provider"] = provider
+    given = config.get("tracer_provider")
+    if not isinstance(given, DecidedTracerProvider):
+        config["tracer_provider"] = DecidedTracerProvider(given or provider)
     if config.get("meter_provider") is None:
         config["metrics"] = False
     if config.get("logger_provider") is None:
