@@ -151,3 +151,29 @@ def test_refused_requests_for_no_route_stay_unmatched(capfd: pytest.CaptureFixtu
     routes = [line["route"] for line in access_lines(capfd.readouterr().out)]
     assert routes == ["<unmatched>"] * 4 + ["/cheap"]
     assert 'http_requests_total{method="GET",route="<unmatched>",status="429"} 3.0' in metrics
+
+
+def test_refused_requests_to_a_mounted_router_get_the_label_routing_gives(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from tests.service.conftest import access_lines
+
+    app = make_app()
+    v2 = FastAPI()
+
+    @v2.get("/items/{item_id}")
+    async def item(item_id: int) -> dict[str, int]:
+        return {"id": item_id}
+
+    app.mount("/v2", v2)
+    settings = ServiceSettings(
+        drain_seconds=0,
+        tracing={"enabled": False},
+        logs={"configure_logging": False},
+        ratelimit={"capacity": 1, "refill_rate": 0.001},
+    )
+    with TestClient(production(app, settings)) as client:
+        assert client.get("/v2/items/1").status_code == 200
+        assert client.get("/v2/items/2").status_code == 429
+    routed, refused = access_lines(capfd.readouterr().out)
+    assert refused["route"] == routed["route"] != "<unmatched>"

@@ -64,8 +64,9 @@ _REFUSED_ROUTES_KEPT = 4096
 
 
 def _match_route(routes: Any, scope: Scope) -> str:
-    """The path template of the first route that matches ``scope`` fully, else of the
-    first that matches all but the method, else ``<unmatched>``."""
+    """The path template of the first route that matches ``scope`` fully (inside a
+    mounted router, its route's, as the router labels it), else of the first that
+    matches all but the method, else ``<unmatched>``."""
     try:
         from starlette.routing import Match
     except ImportError:  # pragma: no cover - starlette comes with fastapi
@@ -77,10 +78,15 @@ def _match_route(routes: Any, scope: Scope) -> str:
         if matches is None or not isinstance(path, str):
             continue
         try:
-            match, _ = matches(scope)
+            match, child_scope = matches(scope)
         except Exception:
             continue
         if match is Match.FULL:
+            inner = getattr(route, "routes", None)
+            if inner:  # a Mount around a router: go on inside, as routing would
+                label = _match_route(inner, {**scope, **child_scope})
+                if label is not UNMATCHED_ROUTE:
+                    return label
             return path
         if match is Match.PARTIAL and partial is UNMATCHED_ROUTE:
             partial = path
