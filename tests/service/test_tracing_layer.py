@@ -218,3 +218,44 @@ def test_fastapi_telemetry_for_every_request_still_records_no_span_the_layer_dro
     assert spans.get_finished_spans() == ()
     assert inside == [False, False, False]
     assert all("trace_id" not in line for line in access_lines(capfd.readouterr().out)[:1])
+
+
+@pytest.mark.parametrize("fastapi_telemetry", [True, False])
+def test_callers_sampled_flag_can_be_sampled_at_the_ratio_instead_of_followed(
+    spans: InMemorySpanExporter, capfd: pytest.CaptureFixture[str], fastapi_telemetry: bool
+) -> None:
+    from opentelemetry import propagate, trace
+
+    app = FastAPI()
+    seen: list[tuple[bool, dict[str, str]]] = []
+
+    @app.get("/")
+    async def root() -> dict[str, bool]:
+        with trace.get_tracer("app").start_as_current_span("work") as span:
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)  # what a call to the next service would carry
+            seen.append((span.is_recording(), carrier))
+        return {"ok": True}
+
+    def client(ratio: float) -> TestClient:
+        tracing = {
+            "sample_ratio": ratio,
+            "follow_caller_sampled": False,
+            "fastapi_telemetry": fastapi_telemetry,
+        }
+        return TestClient(production(app, ServiceSettings(drain_seconds=0, tracing=tracing)))
+
+    with client(0.0) as untrusting:
+        untrusting.get("/", headers={"traceparent": SAMPLED})
+    assert server_spans(spans) == []
+    recording, carrier = seen[-1]
+    assert not recording
+    assert carrier["traceparent"].startswith(f"00-{TRACE_ID}-")  # the trace goes on...
+    assert carrier["traceparent"].endswith("-00")  # ...marked unsampled downstream
+    assert access_lines(capfd.readouterr().out)[0]["trace_id"] == TRACE_ID
+
+    with client(1.0) as sampling_all:
+        sampling_all.get("/", headers={"traceparent": SAMPLED})
+    [span] = server_spans(spans)
+    assert format(span.context.trace_id, "032x") == TRACE_ID
+    assert seen[-1][0]

@@ -135,6 +135,7 @@ class ProductionMiddleware:
         self.use_forwarded = state.client_keys.uses_forwarded
         self.tracing = settings.tracing.enabled
         self.sample_ratio = settings.tracing.sample_ratio
+        self.follow_caller = settings.tracing.follow_caller_sampled
         self.native_telemetry = state.native_telemetry
         self.native_every_request = state.native_every_request
         self.tracer = trace.get_tracer("shipshape") if self.tracing else None
@@ -333,8 +334,9 @@ class ProductionMiddleware:
             if self.tracing:
                 if traceparent is not None:
                     parent = parse_traceparent(traceparent)
-                # parent-based: follow the caller's sampled flag, else sample a ratio of roots
-                if parent is None:
+                # parent-based: follow the caller's sampled flag, else sample a ratio of
+                # roots (and, unless callers are trusted to, of callers' sampled traces)
+                if parent is None or (parent.sampled and not self.follow_caller):
                     ratio = self.sample_ratio
                     sampled = ratio >= 1.0 or (ratio > 0.0 and random() < ratio)
                 else:
@@ -354,7 +356,9 @@ class ProductionMiddleware:
                         scope["fastapi.telemetry"] = None
                     if parent is not None:
                         context_token = otel_context.attach(
-                            trace.set_span_in_context(NonRecordingSpan(_span_context(parent)))
+                            trace.set_span_in_context(
+                                NonRecordingSpan(_span_context(parent, sampled=False))
+                            )
                         )
                         trace_ids = (parent.trace_id, parent.span_id)
                 if trace_ids is not None:
@@ -504,7 +508,9 @@ class ProductionMiddleware:
         assert self.tracer is not None
         context = None
         if parent is not None:
-            context = trace.set_span_in_context(NonRecordingSpan(_span_context(parent)))
+            context = trace.set_span_in_context(
+                NonRecordingSpan(_span_context(parent, sampled=True))
+            )
         span = self.tracer.start_span(
             scope["method"],
             context=context,
@@ -539,12 +545,14 @@ def _complete_allow(app: Any, scope: Scope, headers: Any) -> list[tuple[bytes, b
     ]
 
 
-def _span_context(parent: TraceParent) -> SpanContext:
+def _span_context(parent: TraceParent, *, sampled: bool) -> SpanContext:
+    """The caller's span as a remote parent, flagged with the layer's decision (which
+    is the caller's own unless its sampled flag was not followed)."""
     return SpanContext(
         trace_id=int(parent.trace_id, 16),
         span_id=int(parent.span_id, 16),
         is_remote=True,
-        trace_flags=TraceFlags(TraceFlags.SAMPLED if parent.sampled else TraceFlags.DEFAULT),
+        trace_flags=TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT),
     )
 
 

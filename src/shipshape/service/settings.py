@@ -117,6 +117,12 @@ class RateLimitSettings(_Section):
 class TracingSettings(_Section):
     enabled: bool = True
     sample_ratio: float = Field(0.01, ge=0, le=1, description="Share of new traces recorded.")
+    follow_caller_sampled: bool = Field(
+        True,
+        description="Record every request whose traceparent says sampled (W3C parent-based). "
+        "false: sample those at sample_ratio too (the trace id still continues), so that "
+        "outside callers cannot force recording.",
+    )
     operation_spans: bool = Field(
         False, description="FastAPI's dependency/endpoint/serialization spans."
     )
