@@ -207,13 +207,11 @@ class LRUCache(Generic[K, V]):
         expires = None if seconds is None else _expiry(self._clock(), seconds)
         with self._lock:
             self._store(key, value, expires)
-        if expires is not None and self._swept and not self._watched:
-            _watch(self)
 
     def delete(self, key: K) -> bool:
         """Remove ``key``; ``True`` when it held a live entry."""
         with self._lock:
-            value = self._box.pop(key, _MISSING)  # the map first, as in _drop_filed
+            value = self._box.pop(key, _MISSING)  # the map first, as in _drop_current
             expires = self._expires.pop(key, None)
         return value is not _MISSING and (expires is None or expires > self._clock())
 
@@ -250,8 +248,6 @@ class LRUCache(Generic[K, V]):
             if self.capacity:
                 expires = None if self.ttl is None else _expiry(self._clock(), self.ttl)
                 self._store(key, None, expires)  # type: ignore[arg-type]
-        if self.ttl is not None and self.capacity and self._swept and not self._watched:
-            _watch(self)
         return False
 
     def _store(self, key: K, value: V, expires: float | None) -> None:
@@ -284,6 +280,8 @@ class LRUCache(Generic[K, V]):
         self._filed += 1
         if self._swept_to is None or slot <= self._swept_to:
             self._swept_to = slot - 1
+        if self._swept and not self._watched:  # the first entry with a TTL
+            _watch(self)
 
     def _expire(self, now: float, *, exact: bool = False) -> int:
         """Drop the entries whose expiry is at or before ``now``; returns the count.
@@ -360,14 +358,19 @@ class LRUCache(Generic[K, V]):
         is still current. A key that cannot be compared is left in the map, logged."""
         self._filed -= 1
         try:
-            if self._expires.get(key) != when:
-                return 0
-            self._box.pop(key, None)  # the map first: readers look at _expires first
-            del self._expires[key]
+            return int(self._drop_current(key, when))
         except Exception:
             _logger.warning("could not drop the expired entry %r", key, exc_info=True)
             return 0
-        return 1
+
+    def _drop_current(self, key: K, when: float) -> bool:
+        """Drop ``key`` if it still expires at ``when`` (the lock is held): the map
+        first, then the expiry, since readers look at the expiry first."""
+        if self._expires.get(key) != when:
+            return False
+        self._box.pop(key, None)
+        del self._expires[key]
+        return True
 
     def _checked_get(self, key: K, default: Any = None) -> Any:
         expires = self._expires.get(key)  # before the map, as in peek
@@ -376,9 +379,7 @@ class LRUCache(Generic[K, V]):
             return default
         if expires is not None and expires <= self._clock():
             with self._lock:
-                if self._expires.get(key) == expires:
-                    del self._expires[key]
-                    self._box.pop(key, None)
+                self._drop_current(key, expires)
             return default
         return value
 
