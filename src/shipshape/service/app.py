@@ -30,10 +30,8 @@ class ProductionApp:
         self.state = ServiceState(settings)
         if settings.tracing.enabled:
             provider = configure_tracing(settings.service_name, settings.tracing.sample_ratio)
-            self.state.native_telemetry = _use_native_telemetry(app, settings, provider)
-            config = getattr(app, "_telemetry", None)
-            self.state.native_every_request = self.state.native_telemetry and bool(
-                isinstance(config, dict) and (config.get("metrics") or config.get("logs"))
+            self.state.native_telemetry, self.state.native_every_request = _use_native_telemetry(
+                app, settings, provider
             )
         _count_validation_errors(app, self.state)
         self._declared_checks(app)
@@ -74,8 +72,9 @@ def production(app: ASGIApp, settings: ServiceSettings | None = None) -> Product
     return ProductionApp(app, settings)
 
 
-def _use_native_telemetry(app: Any, settings: ServiceSettings, provider: Any) -> bool:
-    """Use FastAPI's built-in telemetry where it exists, configured for our sampling.
+def _use_native_telemetry(app: Any, settings: ServiceSettings, provider: Any) -> tuple[bool, bool]:
+    """Use FastAPI's built-in telemetry where it exists, configured for our sampling;
+    returns whether it is used, and whether it must run for every request.
 
     It records the server spans of sampled requests with the layer's tracer provider
     (or the one the app gave it), handed over explicitly, so FastAPI does not look the
@@ -89,9 +88,9 @@ def _use_native_telemetry(app: Any, settings: ServiceSettings, provider: Any) ->
     """
     config = getattr(app, "_telemetry", None)
     if not settings.tracing.fastapi_telemetry:
-        return False
+        return False, False
     if not isinstance(config, dict) or not hasattr(app, "_native_telemetry"):
-        return False
+        return False, False
     config["operation_spans"] = settings.tracing.operation_spans
     given = config.get("tracer_provider")
     if not isinstance(given, DecidedTracerProvider):
@@ -100,7 +99,8 @@ def _use_native_telemetry(app: Any, settings: ServiceSettings, provider: Any) ->
         config["metrics"] = False
     if config.get("logger_provider") is None:
         config["logs"] = False
-    return bool(config.get("tracing", True))
+    used = bool(config.get("tracing", True))
+    return used, used and bool(config.get("metrics") or config.get("logs"))
 
 
 def _count_validation_errors(app: Any, state: ServiceState) -> None:
