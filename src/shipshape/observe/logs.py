@@ -231,30 +231,20 @@ _PLAIN = frozenset({str, int, float, bool, type(None)})
 _MILLIS = (*(f".{millis:03d}Z" for millis in range(1000)), ".999Z")
 
 
-def _second_text(whole: int) -> str:
-    """The date-and-time text of one whole second, remembered as the current second.
-
-    The second and its text are swapped in together, as one tuple, so threads never
-    pair one second with another's text.
-    """
-    global _second_cache
-    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-    _second_cache = (whole, text)
-    return text
-
-
 def utc_timestamp(epoch_seconds: float) -> str:
     """RFC 3339 UTC with millisecond precision: ``2026-11-25T15:28:07.123Z``.
 
     The date-and-time part is formatted once per second and reused; the second and
     its text are swapped in together, so threads never pair one with the other's.
     """
+    global _second_cache
     whole = int(epoch_seconds)
     if whole > epoch_seconds:  # int() rounds toward zero; before 1970 that is up
         whole -= 1
     second, text = _second_cache
     if second != whole:
-        text = _second_text(whole)
+        text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _second_cache = (whole, text)
     return text + _MILLIS[int((epoch_seconds - whole) * 1000)]
 
 
@@ -318,18 +308,11 @@ class JsonFormatter(logging.Formatter):
         return self.render(record).decode("utf-8")
 
     def render(self, record: logging.LogRecord) -> bytes:
-        created = record.created
-        whole = int(created)
-        if whole > created:  # before 1970, as in utc_timestamp
-            whole -= 1
-        second, text = _second_cache
-        if second != whole:
-            text = _second_text(whole)
         level = record.levelname
         if type(level) is not str or level not in _UPPERCASE_LEVELS:
             level = (level if isinstance(level, str) else str(level)).upper()
         line = {
-            "timestamp": text + _MILLIS[int((created - whole) * 1000)],
+            "timestamp": utc_timestamp(record.created),
             "level": level,
             "message": record.getMessage(),
             "logger": record.name,
