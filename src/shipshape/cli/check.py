@@ -10,23 +10,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
 from pydantic import BaseModel
-from rich.text import Text
 
+from shipshape.cli._findings import Level, OutputFormat, report_findings
 from shipshape.cli._io import (
-    EXIT_FINDINGS,
-    EXIT_USAGE,
     InputError,
-    console,
-    err_console,
     handle_errors,
-    print_json,
 )
 from shipshape.deploy.config import CONFIG_SUFFIXES, ConfigFileError, read_document
 from shipshape.deploy.config_checks import CONFIG_RULES, PRODUCTION_ENVS, config_findings
@@ -43,7 +37,7 @@ from shipshape.deploy.migrate import (
 from shipshape.deploy.migrate.files import file_name
 from shipshape.deploy.settings_schema import import_model, project_options
 from shipshape.deploy.target import DEPLOY_RULES, deploy_findings
-from shipshape.findings import Finding, Rule, Severity, fails, render_text, to_json, to_sarif
+from shipshape.findings import Finding, Rule, Severity
 
 __all__ = ["CHECKERS", "MIGRATION_RULES", "Project", "check", "check_rules"]
 
@@ -303,18 +297,6 @@ def check_rules() -> list[Rule]:
     ]
 
 
-class OutputFormat(StrEnum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-
-
-class Level(StrEnum):
-    info = "info"
-    warning = "warning"
-    error = "error"
-
-
 @handle_errors
 def check(
     path: Annotated[Path, typer.Argument(help="Project directory.")] = Path("."),
@@ -382,15 +364,13 @@ def check(
         raise InputError(
             str(path), "found no Dockerfile, deploy spec (deploy.*), config/ or migrations/ here"
         )
-    if output is OutputFormat.sarif and not as_json:
-        print_json(to_sarif(findings, check_rules()))
-    elif as_json or output is OutputFormat.json:
-        print_json({"path": str(path), "files": checked, **to_json(findings), "errors": errors})
-    else:
-        render_text(findings, console, checked)
-    for message in errors:
-        err_console.print(Text.assemble(("error:", "bold red"), f" {message}"), highlight=False)
-    if errors:
-        raise typer.Exit(EXIT_USAGE)
-    if fails(findings, Severity[fail_level.value]):
-        raise typer.Exit(EXIT_FINDINGS)
+    report_findings(
+        findings,
+        output=output,
+        as_json=as_json,
+        document={"path": str(path), "files": checked},
+        rules=check_rules,
+        files=checked,
+        errors=errors,
+        fail_at=Severity[fail_level.value],
+    )

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.text import Text
 
+from shipshape.cli._findings import Level, OutputFormat, report_findings
 from shipshape.cli._io import (
     EXIT_FINDINGS,
-    EXIT_USAGE,
     console,
     err_console,
     fail,
@@ -32,23 +31,11 @@ from shipshape.deploy.dockerfile import (
     validate_dockerfile,
 )
 from shipshape.deploy.project import ProjectError, find_pyproject
-from shipshape.findings import Finding, Severity, fails, render_text, to_json, to_sarif
+from shipshape.findings import Finding, Severity
 
 NAME = "dockerfile"
 HELP = "Check, lint and generate Dockerfiles."
 app = typer.Typer(no_args_is_help=True)
-
-
-class OutputFormat(StrEnum):
-    text = "text"
-    json = "json"
-    sarif = "sarif"
-
-
-class Level(StrEnum):
-    info = "info"
-    warning = "warning"
-    error = "error"
 
 
 @app.command("validate")
@@ -145,18 +132,16 @@ def lint(
             continue
         findings.extend(found)
     chosen = Severity[fail_level.value] if fail_level is not None else min(levels, default=None)
-    if output is OutputFormat.sarif and not as_json:
-        print_json(to_sarif(findings, rule_table()))
-    elif as_json or output is OutputFormat.json:
-        print_json({"files": linted, **to_json(findings), "errors": errors})
-    else:
-        render_text(findings, console, linted)
-    for message in errors:
-        err_console.print(Text.assemble(("error:", "bold red"), f" {message}"), highlight=False)
-    if errors:
-        raise typer.Exit(EXIT_USAGE)
-    if chosen is not None and fails(findings, chosen):
-        raise typer.Exit(EXIT_FINDINGS)
+    report_findings(
+        findings,
+        output=output,
+        as_json=as_json,
+        document={"files": linted},
+        rules=rule_table,
+        files=linted,
+        errors=errors,
+        fail_at=chosen,
+    )
 
 
 @app.command("rules")
