@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["UnreadableFile", "read_utf8"]
+__all__ = ["FileLineError", "UnreadableFile", "read_utf8"]
 
 
 class UnreadableFile(Exception):
@@ -14,6 +14,17 @@ class UnreadableFile(Exception):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class FileLineError(ValueError):
+    """A problem in a user's file: ``str()`` is ``file[:line]: what is wrong``."""
+
+    def __init__(self, file: str, message: str, line: int | None = None) -> None:
+        self.file = file
+        self.line = line
+        self.message = message
+        where = f"{file}:{line}" if line is not None else file
+        super().__init__(f"{where}: {message}")
 
 
 def read_utf8(path: str | Path) -> str:

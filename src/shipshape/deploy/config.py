@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import yaml
 
-from shipshape._files import UnreadableFile, read_utf8
+from shipshape._files import FileLineError, UnreadableFile, read_utf8
 
 __all__ = [
     "CONFIG_SUFFIXES",
@@ -66,15 +66,8 @@ def merge_config(defaults: Mapping[Any, Any], overrides: Mapping[Any, Any]) -> d
 Path_ = tuple[str, ...]
 
 
-class ConfigFileError(ValueError):
+class ConfigFileError(FileLineError):
     """A configuration file that cannot be read or parsed: ``file:line: what is wrong``."""
-
-    def __init__(self, file: str, message: str, line: int | None = None) -> None:
-        self.file = file
-        self.line = line
-        self.message = message
-        where = f"{file}:{line}" if line is not None else file
-        super().__init__(f"{where}: {message}")
 
 
 @dataclass(frozen=True, slots=True)

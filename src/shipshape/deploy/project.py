@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from shipshape._files import FileLineError
+
 __all__ = [
     "Project",
     "ProjectError",
@@ -28,15 +30,8 @@ __all__ = [
 M = TypeVar("M", bound=BaseModel)
 
 
-class ProjectError(ValueError):
+class ProjectError(FileLineError):
     """A project file that cannot be used; ``str()`` is ``file[:line]: what is wrong``."""
-
-    def __init__(self, file: str, message: str, line: int | None = None) -> None:
-        self.file = file
-        self.line = line
-        self.message = message
-        where = f"{file}:{line}" if line is not None else file
-        super().__init__(f"{where}: {message}")
 
 
 def find_pyproject(start: Path) -> Path | None:
