@@ -35,6 +35,7 @@ __all__ = [
     "utc_now",
     "utc_timestamp",
     "write_line",
+    "write_lines",
 ]
 
 DEFAULT_REDACT_KEYS = ("password", "secret", "token", "authorization", "api_key", "cookie")
@@ -468,16 +469,22 @@ class LineWriter:
     def flush(self) -> None:
         self._scheduled = False
         lines, self._lines, self._size = self._lines, [], 0
-        batch: list[bytes] = []
-        size = 0
-        for line in lines:
-            if batch and size + len(line) > self.chunk:
-                _write_all(self.fd, b"".join(batch))
-                batch, size = [], 0
-            batch.append(line)
-            size += len(line)
-        if batch:
-            _write_all(self.fd, b"".join(batch))
+        write_lines(self.fd, lines, self.chunk)
+
+
+def write_lines(fd: int, lines: list[bytes], chunk: int = 4096) -> None:
+    """Write whole ``lines`` (each ending in a newline) in as few ``write`` calls as
+    chunks of at most ``chunk`` bytes allow; a line longer than that is one write."""
+    batch: list[bytes] = []
+    size = 0
+    for line in lines:
+        if batch and size + len(line) > chunk:
+            _write_all(fd, b"".join(batch))
+            batch, size = [], 0
+        batch.append(line)
+        size += len(line)
+    if batch:
+        _write_all(fd, b"".join(batch))
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -23,11 +23,9 @@ from opentelemetry.context import Context
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
 
 from shipshape.observe.logs import (
-    encode_json,
     request_id_var,
     span_ids,
     trace_ids_var,
-    utc_now,
 )
 from shipshape.observe.telemetry import (
     TraceParent,
@@ -54,7 +52,6 @@ KNOWN_METHODS = frozenset(
 )
 UNMATCHED_ROUTE = "<unmatched>"
 _HTTP1 = frozenset({"1.0", "1.1"})
-_STATUS_TEXT = {status: str(status) for status in range(100, 600)}
 
 Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -114,8 +111,8 @@ class ProductionMiddleware:
         self.max_body = settings.max_body_bytes
         self.request_id_header = settings.request_id_header.lower().encode("latin-1")
         self.request_id_response_header = self.request_id_header
-        self.access_log = settings.logs.access_log
-        self.log_writer = state.log_writer
+        self.recorder = state.recorder
+        self.recording = settings.logs.access_log or settings.metrics.enabled
         self.log_probes = settings.logs.log_probes
         self.limiter = state.limiter if settings.ratelimit.enabled else None
         self.exempt = tuple(settings.ratelimit.exempt_paths)
@@ -140,8 +137,6 @@ class ProductionMiddleware:
         self.native_every_request = state.native_every_request
         self.tracer = trace.get_tracer("shipshape") if self.tracing else None
         self.metrics = settings.metrics.enabled
-        self.requests_total = state.requests_total
-        self.duration = state.request_duration
         self.in_flight = state.in_flight
         self.in_flight.values.setdefault((), 0.0)
         self.in_flight_values = self.in_flight.values if self.metrics else None
@@ -459,30 +454,22 @@ class ProductionMiddleware:
         if route is UNMATCHED_ROUTE and status in _REFUSED_BEFORE_ROUTING:
             route = self._refused_route(scope)
         method_label = method if method in KNOWN_METHODS else "_OTHER"
-        if self.metrics:
-            self.requests_total.inc((method_label, route, _STATUS_TEXT.get(status) or str(status)))
-            self.duration.observe((method_label, route), elapsed)
-        if self.access_log:
-            # the same head as every shipshape log line (``line_head``), spelled out
-            # as one literal: this runs once per request
-            line: dict[str, Any] = {
-                "timestamp": utc_now(),
-                "level": "INFO" if status < 400 else ("WARNING" if status < 500 else "ERROR"),
-                "message": f"{method_label} {route} {status}",
-                "request_id": rid,
-                "method": method_label,
-                "route": route,
-                "path": scope["path"],
-                "status": status,
-                "duration_ms": round(elapsed * 1000, 3),
-                "client": client,
-                "bytes": sent_bytes,
-            }
-            if trace_ids is not None:
-                line["trace_id"], line["span_id"] = trace_ids
-            if denied:
-                line["rate_limited"] = True
-            self.log_writer.write(encode_json(line))
+        if self.recording:
+            self.recorder.add(
+                (
+                    time.time(),
+                    status,
+                    method_label,
+                    route,
+                    rid,
+                    scope["path"],
+                    elapsed,
+                    client,
+                    sent_bytes,
+                    trace_ids,
+                    denied,
+                )
+            )
 
     def _log(
         self,

@@ -15,10 +15,10 @@ from shipshape.observe.health import (
     redis_check,
     sql_check,
 )
-from shipshape.observe.logs import LineWriter
 from shipshape.observe.metrics import MetricsRegistry
 from shipshape.service._types import ASGIApp, Message, Receive, Scope, Send
 from shipshape.service.limits import ClientKeys, Limiter
+from shipshape.service.recorder import RequestRecorder
 from shipshape.service.settings import ServiceSettings
 from shipshape.stores import open_store
 from shipshape.stores.base import StoreUnavailable
@@ -76,7 +76,12 @@ class ServiceState:
         self._builtin_checks()
         self.native_telemetry = False
         self.native_every_request = False
-        self.log_writer = LineWriter(1)
+        metrics = settings.metrics.enabled
+        self.recorder = RequestRecorder(
+            requests_total=self.requests_total if metrics else None,
+            duration=self.request_duration if metrics else None,
+            access_log=settings.logs.access_log,
+        )
         self.started = False
         self.lifespan_seen = False
         self.draining = False
@@ -187,7 +192,7 @@ class ServiceState:
 
     async def _on_shutdown(self) -> None:
         self.draining = True
-        self.log_writer.flush()
+        self.recorder.flush()
         self.registry.stop()
         await self.health.aclose()
         with contextlib.suppress(Exception):
