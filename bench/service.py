@@ -25,6 +25,8 @@ APPS = ("bare", "shipshape", "shipshape-traced", "shipshape-traced-own-span", "a
 ABLATIONS = (
     "bare-plus-headers",
     *(f"shipshape-no-{part}" for part in ("ratelimit", "log", "metrics", "tracing")),
+    "shipshape-ratio-0.01",
+    "shipshape-ratio-0",
 )
 HERE = Path(__file__).resolve().parent
 

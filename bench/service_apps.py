@@ -64,7 +64,10 @@ def anchor_app() -> FastAPI:
     from slowapi.util import get_remote_address
     from starlette.requests import Request
 
-    trace.set_tracer_provider(TracerProvider(sampler=ParentBased(TraceIdRatioBased(0.01))))
+    from shipshape.service import TracingSettings
+
+    default_ratio = TracingSettings().sample_ratio  # the same sampling as the layer's default
+    trace.set_tracer_provider(TracerProvider(sampler=ParentBased(TraceIdRatioBased(default_ratio))))
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(message)s"))
     access = logging.getLogger("access")
@@ -153,6 +156,8 @@ def create() -> Any:
         return trivial_app()
     if KIND == "shipshape":
         return shipshape_app()
+    if KIND.startswith("shipshape-ratio-"):  # the defaults at another sample ratio
+        return shipshape_app(sample_ratio=float(KIND.removeprefix("shipshape-ratio-")))
     if KIND == "shipshape-traced":
         return shipshape_app(sample_ratio=1.0)
     if KIND == "shipshape-traced-own-span":

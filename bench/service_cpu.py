@@ -31,6 +31,8 @@ APPS = ("bare", "shipshape", "shipshape-traced", "shipshape-traced-own-span")
 ABLATIONS = (
     "bare-plus-headers",
     *(f"shipshape-no-{part}" for part in ("ratelimit", "log", "metrics", "tracing")),
+    "shipshape-ratio-0.01",
+    "shipshape-ratio-0",
 )
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: bench\r\n\r\n"
 

@@ -116,7 +116,12 @@ class RateLimitSettings(_Section):
 
 class TracingSettings(_Section):
     enabled: bool = True
-    sample_ratio: float = Field(0.01, ge=0, le=1, description="Share of new traces recorded.")
+    sample_ratio: float = Field(
+        0.001,
+        ge=0,
+        le=1,
+        description="Share of new traces recorded (callers' sampled traces are followed).",
+    )
     follow_caller_sampled: bool = Field(
         True,
         description="Record every request whose traceparent says sampled (W3C parent-based). "
