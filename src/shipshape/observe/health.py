@@ -72,6 +72,12 @@ def check_health(deps: Mapping[str, Any]) -> HealthReport:
 
 IETF_STATUS: dict[Status, str] = {"healthy": "pass", "degraded": "warn", "unhealthy": "fail"}
 _URL_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+# a network address in an error message: ('10.0.0.5', 6379), 10.0.0.5:6379, [::1]:5432
+_ADDRESS_PATTERN = re.compile(
+    r"\(\s*'[^']*'\s*,\s*\d+\s*\)"
+    r"|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"
+    r"|\[[0-9A-Fa-f:.]+\](?::\d+)?"
+)
 _CREDENTIAL_PATTERN = re.compile(r"(?i)(password|passwd|pwd|token|secret)\s*[=:]\s*\S+")
 
 CheckFunc = Callable[[], Awaitable[Any]]
@@ -102,6 +108,7 @@ def safe_output(error: BaseException, secrets: Iterable[str] = ()) -> str:
         if secret:
             text = text.replace(secret, "<redacted>")
     text = _URL_PATTERN.sub("<url>", text)
+    text = _ADDRESS_PATTERN.sub("<address>", text)
     text = _CREDENTIAL_PATTERN.sub(r"\1=<redacted>", text)
     return text.splitlines()[0][:200] if text else ""
 

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from typing import Any
 
 from shipshape.observe.health import CheckFunc, HealthChecks
-from shipshape.observe.logs import Redactor, configure_logging
+from shipshape.observe.logs import Redactor, configure_logging, encode_json, request_id_var
 from shipshape.observe.telemetry import DecidedTracerProvider, configure_tracing
 from shipshape.service._types import ASGIApp, Receive, Scope, Send
 from shipshape.service.endpoints import build_endpoints
 from shipshape.service.middleware import ProductionMiddleware
+from shipshape.service.responses import PROBLEM_JSON
 from shipshape.service.settings import ServiceSettings
 from shipshape.service.state import ServiceState
 
 __all__ = ["ProductionApp", "production"]
+
+_logger = logging.getLogger("shipshape.service")
 
 
 class ProductionApp:
@@ -34,6 +38,7 @@ class ProductionApp:
                 app, settings, provider
             )
         _count_validation_errors(app, self.state)
+        _answer_unhandled_errors(app)
         self._declared_checks(app)
         _document_layer_responses(app, settings)
         self.middleware = ProductionMiddleware(app, self.state, build_endpoints(self.state))
@@ -46,6 +51,13 @@ class ProductionApp:
         declared = getattr(getattr(app, "state", None), "shipshape_checks", None)
         if isinstance(declared, dict):
             for name, check in declared.items():
+                if str(name) in self.state.health.names():
+                    _logger.warning(
+                        "health check %r is configured in the settings; the app's own "
+                        "check of that name is not used",
+                        str(name),
+                    )
+                    continue
                 self.state.health.add(str(name), check, component_type="datastore")
 
     @property
@@ -124,6 +136,42 @@ def _count_validation_errors(app: Any, state: ServiceState) -> None:
         return await response if inspect.isawaitable(response) else response
 
     app.add_exception_handler(RequestValidationError, counting_handler)
+
+
+def _answer_unhandled_errors(app: Any) -> None:
+    """Give a Starlette/FastAPI app without a handler of its own for unhandled errors
+    one that answers like the layer: a 500 ``application/problem+json`` carrying the
+    request id, instead of Starlette's plain-text "Internal Server Error".
+
+    Starlette answers those errors inside the app (its ``ServerErrorMiddleware``),
+    before the layer could; the layer still logs each one, once, with its traceback.
+    """
+    handlers = getattr(app, "exception_handlers", None)
+    if not isinstance(handlers, dict) or 500 in handlers or Exception in handlers:
+        return
+    try:
+        from starlette.responses import Response
+    except ImportError:  # pragma: no cover - starlette comes with fastapi
+        return
+
+    async def problem(request: Any, error: Exception) -> Any:
+        body = {
+            "type": "about:blank",
+            "title": "Internal Server Error",
+            "status": 500,
+            "detail": "unexpected error",
+            "request_id": request_id_var.get(),
+        }
+        return Response(
+            encode_json(body),
+            status_code=500,
+            media_type=PROBLEM_JSON.decode(),
+            headers={"cache-control": "no-store"},
+        )
+
+    handlers[Exception] = problem
+    if getattr(app, "middleware_stack", None) is not None:
+        app.middleware_stack = None  # built already: build it again with the handler
 
 
 _PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}

@@ -52,12 +52,13 @@ KNOWN_METHODS = frozenset(
 )
 UNMATCHED_ROUTE = "<unmatched>"
 _HTTP1 = frozenset({"1.0", "1.1"})
+_CLOSE = ((b"connection", b"close"),)
 
 Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 _REFUSED_BEFORE_ROUTING = frozenset({400, 413, 429})
-_REFUSED_ROUTES_KEPT = 4096
+_MATCHED_ROUTES_KEPT = 4096
 
 
 def _match_route(routes: Any, scope: Scope) -> str:
@@ -145,7 +146,7 @@ class ProductionMiddleware:
         self.policy = state.limiter.policies.default
         self.route_policies = bool(state.limiter.policies)
         self.take_nowait = getattr(state.limiter.store, "take_nowait", None)
-        self._refused_routes: dict[tuple[str, str], str] = {}
+        self._matched_routes: dict[tuple[str, str], str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -210,6 +211,7 @@ class ProductionMiddleware:
         status = 0
         sent_bytes = 0
         response_started = False
+        response_done = False
         body_refused = False
         body_over = False
         body_total = 0
@@ -221,7 +223,7 @@ class ProductionMiddleware:
         trace_token = None
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status, sent_bytes, response_started, trace_ids
+            nonlocal status, sent_bytes, response_started, response_done, trace_ids
             if body_refused and response_started:
                 return
             kind = message["type"]
@@ -236,6 +238,7 @@ class ProductionMiddleware:
                 message["headers"] = [*headers, *extra_headers]
             elif kind == "http.response.body":
                 sent_bytes += len(message.get("body", b""))
+                response_done = not message.get("more_body", False)
             await send(message)
 
         async def limited_receive() -> Message:
@@ -255,6 +258,7 @@ class ProductionMiddleware:
                             413,
                             "Content Too Large",
                             f"request body exceeds the limit of {self.max_body} bytes",
+                            _CLOSE,
                         )
                         body_refused = True
                     return {"type": "http.disconnect"}
@@ -273,15 +277,21 @@ class ProductionMiddleware:
                     declared = -1
                 if declared < 0:
                     await send_problem(
-                        send_wrapper, 400, "Bad Request", "invalid Content-Length header"
+                        send_wrapper,
+                        400,
+                        "Bad Request",
+                        "invalid Content-Length header",
+                        _CLOSE,
                     )
                     return
                 if declared > self.max_body:
+                    # closing the connection is what spares reading the body at all
                     await send_problem(
                         send_wrapper,
                         413,
                         "Content Too Large",
                         f"request body is {declared} bytes; the limit is {self.max_body}",
+                        _CLOSE,
                     )
                     return
             elif chunked or scope.get("http_version", "1.1") not in _HTTP1:
@@ -386,7 +396,9 @@ class ProductionMiddleware:
                     span.set_status(StatusCode.ERROR)
                 logged = True
                 self._log(scope, method, status, started, rid, client, sent_bytes, trace_ids, error)
-                if not answered_here:
+                if not (answered_here or response_done):
+                    # a response cut short: the server must close the connection. A
+                    # complete one (an app's error handler answered) stays logged once.
                     raise
         except asyncio.CancelledError:
             # the client went away (or the server is stopping): nginx calls this 499
@@ -414,20 +426,23 @@ class ProductionMiddleware:
                     scope, method, status, started, rid, client, sent_bytes, trace_ids, denied
                 )
 
-    def _refused_route(self, scope: Scope) -> str:
-        """The route template a request refused before routing (429, 413, 400) was for.
+    def _matched_route(self, scope: Scope) -> str:
+        """The route template of a request the app did not label itself: one refused
+        before routing (429, 413, 400), or one Starlette routed to a plain ``Route`` or
+        ``Mount`` (FastAPI's ``/openapi.json`` and ``/docs``, static files), which leave
+        an ``endpoint`` in the scope but no ``route``.
 
-        The app never routed it, so match it against the app's routes here (Starlette
-        and FastAPI apps; anything else stays ``<unmatched>``). Answers are remembered
-        per method and path, at most ``_REFUSED_ROUTES_KEPT`` of them.
+        Match it against the app's routes here (Starlette and FastAPI apps; anything
+        else stays ``<unmatched>``). Answers are remembered per method and path, at
+        most ``_MATCHED_ROUTES_KEPT`` of them.
         """
         key = (scope["method"], scope["path"])
-        route = self._refused_routes.get(key)
+        route = self._matched_routes.get(key)
         if route is None:
             route = _match_route(getattr(self.app, "routes", None), scope)
-            if len(self._refused_routes) >= _REFUSED_ROUTES_KEPT:
-                self._refused_routes.clear()
-            self._refused_routes[key] = route
+            if len(self._matched_routes) >= _MATCHED_ROUTES_KEPT:
+                self._matched_routes.clear()
+            self._matched_routes[key] = route
         return route
 
     def _exempt_path(self, path: str) -> bool:
@@ -451,8 +466,8 @@ class ProductionMiddleware:
     ) -> None:
         elapsed = time.perf_counter() - started
         route = _route_label(scope)
-        if route is UNMATCHED_ROUTE and status in _REFUSED_BEFORE_ROUTING:
-            route = self._refused_route(scope)
+        if route is UNMATCHED_ROUTE and (status in _REFUSED_BEFORE_ROUTING or "endpoint" in scope):
+            route = self._matched_route(scope)
         method_label = method if method in KNOWN_METHODS else "_OTHER"
         if self.recording:
             self.recorder.add(

@@ -226,14 +226,22 @@ class ServiceState:
 
 
 def _url_secrets(url: str) -> list[str]:
-    """The parts of a URL that must never be shown: the URL itself and its password."""
+    """The parts of a URL that must never be shown: the URL itself, its password and
+    where the dependency lives (its host and port)."""
     from urllib.parse import urlsplit
 
     secrets = [url]
     try:
         parts = urlsplit(url)
+        port = parts.port
     except ValueError:
         return secrets
     if parts.password:
         secrets.append(parts.password)
+    host = parts.hostname
+    if host:
+        if port is not None:
+            secrets.append(f"{host}:{port}")
+        if "." in host or ":" in host or len(host) >= 4:  # not a stretch of a word
+            secrets.append(host)
     return secrets
