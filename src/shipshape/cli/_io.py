@@ -16,6 +16,7 @@ import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from shipshape._files import UnreadableFile, read_utf8
 from shipshape.observe.logs import encode_json
@@ -60,8 +61,16 @@ class InputError(Exception):
         super().__init__(f"{where}: {message}")
 
 
-def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+def fail(message: str | Text, code: int = EXIT_USAGE) -> NoReturn:
+    """Print ``error: message`` on stderr and exit with ``code``.
+
+    A ``str`` is rich markup (escape what is not); a :class:`~rich.text.Text` is printed
+    as it is, which is how plain error text (paths, values) should be passed.
+    """
+    if isinstance(message, Text):
+        err_console.print(Text.assemble(("error:", "bold red"), " ", message), highlight=False)
+    else:
+        err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
     raise typer.Exit(code)
 
 
@@ -72,10 +81,8 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
-        except InputError as error:
-            fail(str(error).replace("[", "\\["))
-        except (ValueError, TypeError) as error:
-            fail(str(error).replace("[", "\\["))
+        except (InputError, ValueError, TypeError) as error:
+            fail(Text(str(error)))
 
     return wrapper
 

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from shipshape.cli._io import (
     EXIT_FINDINGS,
@@ -131,7 +130,7 @@ def validate(
                 for p in problems
             ]
             table(
-                escape(f"{source} [{environment.name}]: {verdict}"),
+                f"{source} [{environment.name}]: {verdict}",
                 ["where", "id", "code", "severity", "problem"],
                 rows,
             )
