@@ -29,7 +29,7 @@ from shipshape.deploy.settings_layers import (
     SettingsEntry,
     resolve_settings,
 )
-from shipshape.deploy.settings_schema import import_model, mask_value, project_options
+from shipshape.deploy.settings_schema import import_model, project_options
 
 NAME = "config"
 HELP = "Merge configuration files; show and diff layered settings with provenance."
@@ -157,7 +157,7 @@ def _where(entry: SettingsEntry, root: Path) -> str:
 def _entry_json(entry: SettingsEntry) -> dict[str, Any]:
     return {
         "key": entry.key,
-        "value": mask_value(entry.value) if entry.secret else entry.value,
+        "value": entry.shown,
         "secret": entry.secret,
         "layer": entry.origin.layer,
         "source": entry.origin.source,

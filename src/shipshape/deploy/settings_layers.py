@@ -25,7 +25,9 @@ from shipshape.deploy.config import (
     read_document,
 )
 from shipshape.deploy.settings_schema import (
+    MASK,
     SECRET_KEY,
+    URL_PASSWORD,
     FeatureFlags,
     display_text,
     mask_value,
@@ -59,6 +61,7 @@ __all__ = [
     "SettingsError",
     "SettingsProblem",
     "load_settings",
+    "mask_url_passwords",
     "resolve_settings",
     "unknown_keys",
 ]
@@ -105,6 +108,20 @@ class SettingsError(ValueError):
         super().__init__("\n".join(str(problem) for problem in problems))
 
 
+def mask_url_passwords(value: Any) -> Any:
+    """``value`` with the password of every URL in it (``scheme://user:pw@host``) masked.
+
+    Strings inside lists and mappings included; other values are returned unchanged.
+    """
+    if isinstance(value, str):
+        return URL_PASSWORD.sub(rf"\g<1>{MASK}\g<3>", value)
+    if isinstance(value, Mapping):
+        return {key: mask_url_passwords(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_url_passwords(item) for item in value]
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class SettingsEntry:
     """One leaf key of the effective settings, as ``config show`` prints it."""
@@ -115,8 +132,15 @@ class SettingsEntry:
     origin: Origin
 
     @property
+    def shown(self) -> Any:
+        """The value as every output prints it: a secret as the mask, URL passwords masked."""
+        return mask_value(self.value) if self.secret else mask_url_passwords(self.value)
+
+    @property
     def display(self) -> str:
-        return mask_value(self.value) if self.secret else display_text(self.value, mask_urls=True)
+        """:attr:`shown` as one line of text."""
+        shown = self.shown
+        return shown if isinstance(shown, str) else display_text(shown)
 
 
 @dataclass(frozen=True)

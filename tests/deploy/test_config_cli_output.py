@@ -1,0 +1,97 @@
+"""``config show`` / ``config diff``: what every output format prints, through the real CLI."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+from typer.testing import CliRunner, Result
+
+from shipshape.cli import app
+
+runner = CliRunner()
+
+MODEL = """\
+from pydantic import BaseModel
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Database(BaseModel):
+    url: str = "sqlite:///local.db"
+    replicas: list[str] = []
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="QAAPP_", env_nested_delimiter="__")
+    allowed_hosts: list[str] = []
+    database: Database = Database()
+"""
+
+
+def project(tmp_path: Path, *, with_model: bool = False) -> Path:
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "prod.yaml").write_text(
+        "database:\n  url: postgresql://app:topsecret@db/orders\n"
+        "  replicas: ['postgresql://ro:replicapw@r1/orders']\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "config" / "dev.yaml").write_text(
+        "database: {url: 'sqlite:///dev.db'}\n", encoding="utf-8"
+    )
+    if with_model:
+        module = f"qaset_{uuid.uuid4().hex[:8]}"
+        (tmp_path / f"{module}.py").write_text(MODEL, encoding="utf-8")
+        (tmp_path / "pyproject.toml").write_text(
+            f'[tool.shipshape]\nsettings = "{module}:Settings"\n', encoding="utf-8"
+        )
+    return tmp_path
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    return runner.invoke(app, ["config", *args, "--secrets-dir", "none"], env=env or {})
+
+
+def values(result: Result) -> dict[str, object]:
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    return {entry["key"]: entry["value"] for entry in report["settings"]}
+
+
+def assert_no_password(text: str) -> None:
+    for password in ("topsecret", "replicapw", "envpw"):
+        assert password not in text
+
+
+def test_show_json_masks_url_passwords_like_the_table(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    result = invoke("show", "--root", str(root), "--env", "prod", "--json")
+    assert_no_password(result.stdout)
+    assert values(result) == {
+        "database.url": "postgresql://app:********@db/orders",
+        "database.replicas": ["postgresql://ro:********@r1/orders"],
+    }
+    table = invoke("show", "--root", str(root), "--env", "prod")
+    assert table.exit_code == 0
+    assert_no_password(table.stdout)
+
+
+def test_show_json_masks_a_url_from_the_environment(tmp_path: Path) -> None:
+    root = project(tmp_path, with_model=True)
+    env = {"QAAPP_DATABASE__URL": "postgresql://u:envpw@h/d"}
+    result = invoke("show", "--root", str(root), "--env", "prod", "--json", env=env)
+    assert_no_password(result.stdout)
+    assert values(result)["database.url"] == "postgresql://u:********@h/d"
+
+
+def test_diff_json_masks_url_passwords(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    result = invoke("diff", "dev", "prod", "--root", str(root), "--json")
+    assert result.exit_code == 0, result.output
+    assert_no_password(result.stdout)
+    changes = {change["key"]: change for change in json.loads(result.stdout)["changes"]}
+    assert changes["database.url"]["prod"]["value"] == "postgresql://app:********@db/orders"
+    assert changes["database.url"]["dev"]["value"] == "sqlite:///dev.db"
+    text = invoke("diff", "dev", "prod", "--root", str(root))
+    assert text.exit_code == 0
+    assert_no_password(text.stdout)
