@@ -9,6 +9,8 @@
 - ``anchor``: the same app with the stack teams assemble today: slowapi,
   prometheus-fastapi-instrumentator, asgi-correlation-id, a python-json-logger access
   log and OpenTelemetry's FastAPIInstrumentor (same sampling as shipshape's default).
+- ``shipshape-ratio-<r>``: the defaults, with new traces sampled at ratio ``r``.
+- ``bare-plus-headers`` and ``shipshape-no-<part>``: ablations (see ``create``).
 """
 
 from __future__ import annotations
