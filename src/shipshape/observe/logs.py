@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
 import logging
@@ -20,7 +19,6 @@ __all__ = [
     "DEFAULT_REDACT_KEYS",
     "JsonFormatter",
     "JsonLineHandler",
-    "LineWriter",
     "Redactor",
     "configure_logging",
     "encode_json",
@@ -432,44 +430,6 @@ class JsonLineHandler(logging.Handler):
 def write_line(fd: int, line: bytes) -> None:
     """One ``write`` per line, so lines of several workers never interleave."""
     _write_all(fd, line + b"\n")
-
-
-class LineWriter:
-    """Access-log lines, written once per event-loop turn instead of once per request.
-
-    ``write`` appends to a buffer and schedules a flush at the end of the current
-    loop iteration, so lines reach the file descriptor within the same turn (nothing
-    waits on a timer) while a busy loop pays one ``write`` for many requests. A flush
-    writes whole lines in chunks of at most ``PIPE_BUF`` bytes, so lines of several
-    workers never interleave. Outside a running loop, lines are written at once.
-    """
-
-    def __init__(self, fd: int = 1, chunk: int = 4096) -> None:
-        self.fd = fd
-        self.chunk = chunk
-        self._lines: list[bytes] = []
-        self._size = 0
-        self._scheduled = False
-
-    def write(self, line: bytes) -> None:
-        self._lines.append(line + b"\n")
-        self._size += len(line) + 1
-        if self._scheduled:
-            if self._size >= 65536:
-                self.flush()
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            self.flush()
-            return
-        self._scheduled = True
-        loop.call_soon(self.flush)
-
-    def flush(self) -> None:
-        self._scheduled = False
-        lines, self._lines, self._size = self._lines, [], 0
-        write_lines(self.fd, lines, self.chunk)
 
 
 def write_lines(fd: int, lines: list[bytes], chunk: int = 4096) -> None:
