@@ -95,3 +95,29 @@ def test_diff_json_masks_url_passwords(tmp_path: Path) -> None:
     text = invoke("diff", "dev", "prod", "--root", str(root))
     assert text.exit_code == 0
     assert_no_password(text.stdout)
+
+
+def test_show_warns_when_the_env_has_no_config_file(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    result = invoke("show", "--root", str(root), "--env", "prdo", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["settings"] == []
+    config_dir = root / "config"
+    assert result.stderr == (
+        f"warning: no config/prdo.* file (.yaml, .yml, .toml, .json) in {config_dir}; "
+        "showing the other layers\n"
+    )
+    quiet = invoke("show", "--root", str(root), "--env", "prod", "--json")
+    assert quiet.exit_code == 0
+    assert quiet.stderr == ""
+
+
+def test_diff_warns_for_each_env_without_a_config_file(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    result = invoke("diff", "dev", "nosuchenv", "--root", str(root), "--json")
+    assert result.exit_code == 0, result.output
+    changes = json.loads(result.stdout)["changes"]
+    assert [change["key"] for change in changes] == ["database.url"]
+    [line] = result.stderr.splitlines()
+    assert line.startswith("warning: no config/nosuchenv.* file")
+    assert invoke("diff", "dev", "prod", "--root", str(root)).stderr == ""

@@ -37,6 +37,7 @@ __all__ = [
     "read_text",
     "source_name",
     "table",
+    "warn",
 ]
 
 EXIT_OK = 0
@@ -72,6 +73,11 @@ def fail(message: str | Text, code: int = EXIT_USAGE) -> NoReturn:
     else:
         err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
     raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    """Print ``warning: message`` (plain text, never markup) on stderr."""
+    err_console.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False)
 
 
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:

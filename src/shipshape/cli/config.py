@@ -21,8 +21,9 @@ from shipshape.cli._io import (
     print_json,
     require_mapping,
     source_name,
+    warn,
 )
-from shipshape.deploy.config import merge_config
+from shipshape.deploy.config import CONFIG_SUFFIXES, merge_config
 from shipshape.deploy.settings_layers import (
     DEFAULT,
     ResolvedSettings,
@@ -110,8 +111,13 @@ def resolve(
     env_prefix: str | None,
     secrets_dir: str | None,
     overrides: list[str] | None,
+    doing: str = "showing",
 ) -> tuple[ResolvedSettings[Any], str | None]:
-    """Resolve one environment the way ``show``, ``diff`` and ``check`` all do."""
+    """Resolve one environment the way ``show`` and ``diff`` both do.
+
+    An environment without a ``config/<env>.*`` file is legitimate (its settings may come
+    from the environment alone) but usually a typo, so it is named in a warning on stderr.
+    """
     if not root.is_dir():
         raise InputError(str(root), "no such directory")
     options = project_options(root)
@@ -129,6 +135,12 @@ def resolve(
         secrets_dir=DEFAULT if secrets_dir is None else secrets_dir,
         overrides=parse_overrides(overrides),
     )
+    if not any(layer.name == "env" for layer in resolved.layers):
+        suffixes = ", ".join(CONFIG_SUFFIXES)
+        warn(
+            f"no {config_dir}/{env}.* file ({suffixes}) in {root / config_dir}; "
+            f"{doing} the other layers"
+        )
     return resolved, spec
 
 
@@ -182,7 +194,8 @@ def show(
 
     Layers, lowest first: defaults < config/base.* < config/<env>.* < .env < environment
     variables < secrets directory < --set. Exit 0, or 2 when a layer cannot be read or the
-    settings do not validate (the message names the file, line, key and layer).
+    settings do not validate (the message names the file, line, key and layer). An env
+    without a config/<env>.* file is shown with a warning on stderr.
     """
     resolved, spec = resolve(
         env,
@@ -228,7 +241,8 @@ def diff(
     """Keys whose effective values differ between two environments, and who set each side.
 
     Secrets are compared by value and printed masked. Exit 0 (1 with --exit-code when
-    something differs), 2 on unreadable or invalid settings.
+    something differs), 2 on unreadable or invalid settings. An env without a
+    config/<env>.* file is compared with a warning on stderr.
     """
     sides = []
     for env in (first, second):
@@ -240,6 +254,7 @@ def diff(
             env_prefix=env_prefix,
             secrets_dir=secrets_dir,
             overrides=None,
+            doing="comparing",
         )
         sides.append({entry.key: entry for entry in resolved.entries()})
     left, right = sides
