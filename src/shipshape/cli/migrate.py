@@ -9,11 +9,13 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
+from rich.text import Text
 
 from shipshape.cli._io import (
     EXIT_FINDINGS,
     InputError,
     console,
+    err_console,
     fail,
     handle_errors,
     load_data,
@@ -184,14 +186,44 @@ def _load(
     return migrations, snapshot, declared.merged(asked)
 
 
-def _states(database: str | None, migrations: Sequence[Migration]) -> list[Any]:
-    from shipshape.deploy.migrate.db import database_url, migration_states, open_engine
+def _existing_migrations(directory: Path) -> list[Migration]:
+    """The migrations in ``directory``, which must exist: a wrong ``--dir`` is not "none yet"."""
+    if not directory.exists():
+        raise ValueError(f"no such migrations directory: {directory}")
+    return load_migrations(directory)
 
-    engine = open_engine(database_url(database))
+
+def _database(database: str | None) -> tuple[str, Path | None]:
+    """The database URL (checked: parsable, a driver installed) and its SQLite file, if any."""
+    from shipshape.deploy.migrate.db import database_url, open_engine, sqlite_file
+
+    url = database_url(database)
     try:
-        return migration_states(engine, migrations)
-    finally:
-        engine.dispose()
+        path = sqlite_file(url)
+    except ValueError:
+        # not repeated: a URL that does not parse may still hold a password
+        raise InputError("--database", "not a database URL or file path") from None
+    open_engine(url).dispose()  # connects to nothing: only checks the URL and the driver
+    return url, path
+
+
+def _read_states(database: str | None, migrations: Sequence[Migration]) -> list[Any]:
+    """The state of each migration in the database, without writing to it.
+
+    A SQLite file that does not exist is not created: every migration is pending
+    there (as for ``shipshape check``), and a note on stderr says so.
+    """
+    from shipshape.deploy.migrate.db import read_migration_states
+
+    url, path = _database(database)
+    if path is not None and not path.exists():
+        err_console.print(
+            Text.assemble(
+                ("note:", "yellow"), f" no database at {path} yet: every migration is pending"
+            ),
+            highlight=False,
+        )
+    return read_migration_states(migrations, url)
 
 
 def describe(op: Operation) -> str:
@@ -368,7 +400,8 @@ def plan(
 ) -> None:
     """Show the operations, their risk and the SQL that `make` + `apply` would run.
 
-    With --pending, the SQL that `apply` would run for the files already written.
+    With --pending, the SQL that `apply` would run for the files already written
+    (the database is only read; a missing SQLite file is not created).
     Exit 0; 2 on bad input.
     """
     from shipshape.deploy.migrate.db import database_url
@@ -380,8 +413,9 @@ def plan(
     if dialect not in {"sqlite", "postgresql"}:
         raise InputError(f"--dialect {dialect}", "expected sqlite or postgresql")
     if pending:
-        migrations = load_migrations(directory)
-        waiting = {state.id for state in _states(database, migrations) if state.state == "pending"}
+        _database(database)
+        migrations = _existing_migrations(directory)
+        waiting = {s.id for s in _read_states(database, migrations) if s.state == "pending"}
         planned = [m for m in migrations if m.id in waiting]
         befores = [Snapshot(), *(m.snapshot for m in migrations)]
         previous = {m.id: before for m, before in zip(migrations, befores, strict=False)}
@@ -448,15 +482,11 @@ def apply(
     Exit 0 when applied (or nothing pending); 1 when a migration failed (it was
     rolled back) or an applied file was edited; 2 on bad input.
     """
-    from shipshape.deploy.migrate.db import (
-        apply_migrations,
-        database_url,
-        migration_states,
-        open_engine,
-    )
+    from shipshape.deploy.migrate.db import apply_migrations, migration_states, open_engine
 
-    migrations = load_migrations(directory)
-    engine = open_engine(database_url(database))
+    url, _ = _database(database)
+    migrations = _existing_migrations(directory)
+    engine = open_engine(url)
     try:
         applied = apply_migrations(engine, migrations, contract=contract)
         waiting = [s for s in migration_states(engine, migrations) if s.state == "pending"]
@@ -492,14 +522,18 @@ def rollback(
 ) -> None:
     """Undo the last N applied migrations with their down operations.
 
-    Exit 0 when done (or nothing applied); 1 when one failed (it was rolled back).
+    Exit 0 when done; 1 when one failed (it was rolled back); 2 on bad input, such
+    as N larger than the number of applied migrations (then nothing is undone).
     """
-    from shipshape.deploy.migrate.db import database_url, open_engine, rollback_migrations
+    from shipshape.deploy.migrate.db import open_engine, rollback_migrations
 
-    migrations = load_migrations(directory)
-    engine = open_engine(database_url(database))
+    url, path = _database(database)
+    migrations = _existing_migrations(directory)
+    if path is not None and not path.exists():
+        raise ValueError(f"no such database: {path}")
+    engine = open_engine(url)
     try:
-        undone = rollback_migrations(engine, migrations, steps)
+        undone = rollback_migrations(engine, migrations, steps, exact=True)
     finally:
         engine.dispose()
     if as_json:
@@ -508,8 +542,6 @@ def rollback(
     by_id = {m.id: m for m in migrations}
     for migration_id in undone:
         console.print(f"rolled back {migration_id}_{by_id[migration_id].name}", highlight=False)
-    if not undone:
-        console.print("nothing to roll back", highlight=False)
 
 
 @app.command("status")
@@ -522,16 +554,11 @@ def status(
 ) -> None:
     """List migrations: applied, pending, modified (edited after apply), missing (no file).
 
-    Exit 0; 2 on bad input.
+    Only reads the database: a SQLite file that does not exist is not created
+    (every migration is pending there). Exit 0; 2 on bad input.
     """
-    from shipshape.deploy.migrate.db import database_url, migration_states, open_engine
-
-    migrations = load_migrations(directory)
-    engine = open_engine(database_url(database))
-    try:
-        states = migration_states(engine, migrations)
-    finally:
-        engine.dispose()
+    _database(database)
+    states = _read_states(database, _existing_migrations(directory))
     if as_json:
         print_json({"migrations": [s.as_dict() for s in states]})
         return
@@ -554,7 +581,9 @@ def check(
     database: Annotated[
         str | None,
         typer.Option(
-            "--database", "-d", help="Also fail when this database has pending migrations."
+            "--database",
+            "-d",
+            help="Also fail when this database has pending migrations (read only).",
         ),
     ] = None,
     directory: DirOption = Path("migrations"),
@@ -568,15 +597,8 @@ def check(
     ops = diff_snapshots(last_snapshot(migrations), snapshot, renames)
     pending: list[dict[str, Any]] = []
     if database is not None:
-        from shipshape.deploy.migrate.db import database_url, migration_states, open_engine
-
-        engine = open_engine(database_url(database))
-        try:
-            pending = [
-                s.as_dict() for s in migration_states(engine, migrations) if s.state == "pending"
-            ]
-        finally:
-            engine.dispose()
+        states = _read_states(database, migrations)
+        pending = [state.as_dict() for state in states if state.state == "pending"]
     if as_json:
         print_json({"drift": [_op_json(op) for op in ops], "pending": pending})
     else:

@@ -40,6 +40,7 @@ __all__ = [
     "pending_migrations",
     "read_migration_states",
     "rollback_migrations",
+    "sqlite_file",
 ]
 
 HISTORY_TABLE = "shipshape_migrations"
@@ -80,6 +81,20 @@ def database_url(value: str | None = None, project_dir: Path | None = None) -> s
     if value.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + value.split("://", 1)[1]
     return value
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite ``url`` names, or None (another database, or in memory)."""
+    try:
+        parsed = sa.engine.make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        raise ValueError("not a database URL or file path") from None
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    path = parsed.database
+    if not path or path == ":memory:" or parsed.query.get("mode") == "memory":
+        return None
+    return Path(path.removeprefix("file:")) if parsed.query.get("uri") else Path(path)
 
 
 def open_engine(url: str) -> Engine:
@@ -180,17 +195,36 @@ def apply_migrations(
     return applied
 
 
+def _count(number: int) -> str:
+    return f"{number} migration" if number == 1 else f"{number} migrations"
+
+
+def _applied(number: int) -> str:
+    return "none is" if not number else f"only {number} {'is' if number == 1 else 'are'}"
+
+
 def rollback_migrations(
-    engine: Engine, migrations: Sequence[Migration], steps: int = 1
+    engine: Engine, migrations: Sequence[Migration], steps: int = 1, *, exact: bool = False
 ) -> list[str]:
-    """Undo the last ``steps`` applied migrations, newest first, each in its own transaction."""
+    """Undo the last ``steps`` applied migrations, newest first, each in its own transaction.
+
+    Fewer applied migrations than ``steps``: all of them are undone, or, with
+    ``exact``, none is and :class:`ValueError` names how many are applied.
+    """
+    if steps < 0:
+        raise ValueError(f"cannot roll back {_count(steps)}: the count must not be negative")
     by_id = {migration.id: migration for migration in migrations}
     undone: list[str] = []
     with engine.connect() as connection:
-        for _ in range(steps):
+        for step in range(steps):
             with connection.begin():
                 _lock(connection)
                 rows = _history_rows(connection)
+                if exact and step == 0 and len(rows) < steps:
+                    raise ValueError(
+                        f"cannot roll back {_count(steps)}: {_applied(len(rows))} applied; "
+                        "nothing was rolled back"
+                    )
                 if not rows:
                     break
                 last = max(rows, key=int)
@@ -265,17 +299,14 @@ def read_migration_states(
     every migration is pending there. Used by ``shipshape check``.
     """
     url = database_url(database, project_dir)
-    try:
-        parsed = sa.engine.make_url(url)
-    except (sa.exc.ArgumentError, ValueError):
-        raise ValueError("not a database URL or file path") from None
+    path = sqlite_file(url)
+    parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        path = parsed.database
-        if not path or path == ":memory:" or not Path(path).is_file():
+        if path is None or not path.is_file():
             return [
                 MigrationState(m.id, m.name, m.phase, "pending", m.checksum()) for m in migrations
             ]
-        uri = f"file:{quote(str(Path(path).resolve()))}?mode=ro"
+        uri = f"file:{quote(str(path.resolve()))}?mode=ro"
         engine = sa.create_engine(
             "sqlite://",
             creator=lambda: sqlite3.connect(uri, uri=True, timeout=60, check_same_thread=False),

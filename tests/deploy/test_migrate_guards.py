@@ -1,0 +1,194 @@
+"""``shipshape migrate``: read-only commands never create a database, a missing
+``--dir`` is an error, and ``rollback N`` never undoes fewer or more than asked."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner
+
+from shipshape.cli import app
+from shipshape.deploy.migrate import load_migrations, open_engine, rollback_migrations
+
+runner = CliRunner()
+
+USERS = """\
+from pydantic import BaseModel
+
+
+class User(BaseModel):
+    __tablename__ = "users"
+    id: int
+    name: str
+"""
+
+NOTES = (
+    USERS
+    + """
+
+class Note(BaseModel):
+    __tablename__ = "notes"
+    id: int
+    text: str
+"""
+)
+
+
+def migrate(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["migrate", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def models(root: Path, body: str) -> str:
+    name = f"models_{uuid.uuid4().hex[:12]}"
+    (root / f"{name}.py").write_text(body, encoding="utf-8")
+    return name
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Two migrations written (0001 users, 0002 notes); ``app.db`` has 0001 applied, one row."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SHIPSHAPE_DATABASE_URL", raising=False)
+    assert migrate("make", "-m", models(tmp_path, USERS))[0] == 0
+    assert migrate("apply", "-d", "app.db")[0] == 0
+    assert migrate("make", "-m", models(tmp_path, NOTES))[0] == 0
+    with sqlite3.connect(tmp_path / "app.db") as connection:
+        connection.execute("insert into users (id, name) values (1, 'ann')")
+    return tmp_path
+
+
+def one_line_error(err: str, message: str) -> None:
+    assert message in err, err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["status"], ["status", "--json"], ["plan", "--pending"], ["plan", "--pending", "--json"]],
+)
+def test_read_only_commands_do_not_create_a_missing_sqlite_file(
+    project: Path, args: list[str]
+) -> None:
+    missing = project / "nowhere" / "typo.db"
+    missing.parent.mkdir()
+    code, out, err = migrate(*args, "-d", str(missing))
+    assert code == 0, err
+    assert not missing.exists()
+    assert list(missing.parent.iterdir()) == []
+    assert err.strip() == f"note: no database at {missing} yet: every migration is pending"
+    if "--json" in args and args[0] == "status":
+        assert [m["state"] for m in json.loads(out)["migrations"]] == ["pending", "pending"]
+    elif "--json" in args:
+        assert [m["id"] for m in json.loads(out)["migrations"]] == ["0001", "0002"]
+    else:
+        assert "0001" in out
+        assert "0002" in out
+
+
+def test_check_with_a_missing_database_reports_pending_and_creates_nothing(project: Path) -> None:
+    code, out, err = migrate("check", "-d", "typo.db")
+    assert code == 1
+    assert "pending: 0001_initial" in out
+    assert "pending: 0002" in out
+    assert "no database at" in err
+    assert not (project / "typo.db").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "-d", "app.db"],
+        ["apply", "-d", "app.db"],
+        ["rollback", "-d", "app.db"],
+        ["plan", "--pending", "-d", "app.db"],
+        ["status", "-d", "fresh.db"],
+    ],
+)
+def test_a_missing_migrations_directory_is_an_error(project: Path, args: list[str]) -> None:
+    code, out, err = migrate(*args, "--dir", "nodir")
+    assert code == 2, (out, err)
+    one_line_error(err, "error: no such migrations directory: nodir")
+    assert out == ""
+    assert not (project / "fresh.db").exists()
+    with sqlite3.connect(project / "app.db") as connection:
+        assert connection.execute("select id from shipshape_migrations").fetchall() == [("0001",)]
+
+
+def test_rollback_more_than_applied_refuses_and_undoes_nothing(project: Path) -> None:
+    code, out, err = migrate("rollback", "5", "-d", "app.db")
+    assert code == 2, (out, err)
+    one_line_error(err, "cannot roll back 5 migrations: only 1 is applied; nothing was rolled back")
+    with sqlite3.connect(project / "app.db") as connection:
+        assert connection.execute("select id, name from users").fetchall() == [(1, "ann")]
+        assert connection.execute("select id from shipshape_migrations").fetchall() == [("0001",)]
+    code, out, _ = migrate("rollback", "1", "-d", "app.db")
+    assert (code, out.strip()) == (0, "rolled back 0001_initial")
+    code, _, err = migrate("rollback", "-d", "app.db")
+    assert code == 2
+    one_line_error(err, "cannot roll back 1 migration: none is applied")
+
+
+@pytest.mark.parametrize("steps", ["0", "-1"])
+def test_rollback_of_zero_or_fewer_is_a_usage_error(project: Path, steps: str) -> None:
+    code, _, err = migrate("rollback", "-d", "app.db", "--", steps)
+    assert code == 2
+    assert "greater than or equal to 1" in err
+    with sqlite3.connect(project / "app.db") as connection:
+        assert connection.execute("select id from shipshape_migrations").fetchall() == [("0001",)]
+
+
+def test_rollback_does_not_create_a_missing_database(project: Path) -> None:
+    code, _, err = migrate("rollback", "-d", "typo.db")
+    assert code == 2
+    one_line_error(err, f"error: no such database: {project / 'typo.db'}")
+    assert not (project / "typo.db").exists()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'lib.db'}"
+        return
+    base: str = request.getfixturevalue("postgres_url")
+    schema = f"mig_guard_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base, poolclass=sa.pool.NullPool)
+    with admin.begin() as connection:
+        connection.execute(sa.text(f"create schema {schema}"))
+    try:
+        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(sa.text(f"drop schema {schema} cascade"))
+        admin.dispose()
+
+
+def test_exact_rollback_of_more_than_applied_raises_before_undoing_any(
+    project: Path, database: str
+) -> None:
+    from shipshape.deploy.migrate import apply_migrations
+
+    migrations = load_migrations(project / "migrations")
+    engine = open_engine(database)
+    try:
+        assert apply_migrations(engine, migrations) == ["0001", "0002"]
+        with pytest.raises(ValueError, match="cannot roll back 3 migrations: only 2 are applied"):
+            rollback_migrations(engine, migrations, 3, exact=True)
+        with engine.connect() as connection:
+            tables = set(sa.inspect(connection).get_table_names())
+        assert {"users", "notes"} <= tables
+        with pytest.raises(ValueError, match="cannot roll back -1 migrations: the count must not"):
+            rollback_migrations(engine, migrations, -1)
+        assert rollback_migrations(engine, migrations, 0, exact=True) == []
+        assert rollback_migrations(engine, migrations, 2, exact=True) == ["0002", "0001"]
+    finally:
+        engine.dispose()
