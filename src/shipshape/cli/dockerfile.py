@@ -70,6 +70,21 @@ def _settings(config: Path | None, start: Path) -> LintSettings:
         raise LintError(error.file, error.message, error.line) from None
 
 
+def _rule_ids(option: str, values: list[str]) -> frozenset[str]:
+    """Rule ids from ``values`` (repeated or comma-separated, any case); an unknown id
+    exits 2 in one line."""
+    known = {rule.id for rule in rule_table()}
+    parts = [part.strip() for value in values for part in value.split(",") if part.strip()]
+    for part in parts:
+        if part.upper() not in known:
+            message = (
+                f"{option} {part}: unknown rule id; the Dockerfile rules are "
+                f"{min(known)} to {max(known)} (see `shipshape dockerfile rules`)"
+            )
+            fail(message.replace("[", "\\["))
+    return frozenset(part.upper() for part in parts)
+
+
 @app.command("lint")
 def lint(
     paths: Annotated[
@@ -90,7 +105,8 @@ def lint(
         ),
     ] = None,
     ignore: Annotated[
-        list[str] | None, typer.Option("--ignore", help="Rule id to skip (repeatable).")
+        list[str] | None,
+        typer.Option("--ignore", help="Rule id to skip (repeatable, or comma-separated)."),
     ] = None,
     config: Annotated[
         Path | None,
@@ -106,6 +122,7 @@ def lint(
     Exit 0 when no finding reaches the fail level, 1 when one does, 2 when a file
     cannot be read or is not a Dockerfile (reported as file:line: problem).
     """
+    ignored = _rule_ids("--ignore", ignore or [])
     findings: list[Finding] = []
     errors: list[str] = []
     linted: list[str] = []
@@ -114,10 +131,8 @@ def lint(
         try:
             start = Path.cwd() if path == "-" else Path(path)
             settings = _settings(config, start)
-            if ignore:
-                settings = settings.model_copy(
-                    update={"ignore": settings.ignore | LintSettings(ignore=ignore).ignore}
-                )
+            if ignored:
+                settings = settings.model_copy(update={"ignore": settings.ignore | ignored})
             levels.append(settings.fail_level)
             if path == "-":
                 text = read_text("-")
