@@ -84,7 +84,7 @@ def check_missing_cmd(ctx: LintContext) -> Iterator[Found]:
 
 
 def check_relative_workdir(ctx: LintContext) -> Iterator[Found]:
-    for stage in ctx.parsed.stages:
+    for stage in ctx.stages_and_triggers():
         env = ctx.stage_env(stage)
         for instruction in stage.instructions:
             if instruction.keyword != "WORKDIR":
@@ -184,7 +184,10 @@ def _is_secret_name(name: str) -> bool:
 
 
 def check_secrets(ctx: LintContext) -> Iterator[Found]:
-    instructions = [*ctx.parsed.preamble, *(i for s in ctx.parsed.stages for i in s.instructions)]
+    instructions = [
+        *ctx.parsed.preamble,
+        *(i for s in ctx.stages_and_triggers() for i in s.instructions),
+    ]
     for instruction in instructions:
         if instruction.keyword == "ENV":
             for name, value in env_pairs(instruction):
@@ -207,7 +210,7 @@ def check_secrets(ctx: LintContext) -> Iterator[Found]:
 
 
 def check_add_for_copy(ctx: LintContext) -> Iterator[Found]:
-    for stage in ctx.parsed.stages:
+    for stage in ctx.stages_and_triggers():
         for instruction in stage.instructions:
             if instruction.keyword != "ADD" or instruction.heredocs:
                 continue

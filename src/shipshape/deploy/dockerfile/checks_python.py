@@ -30,11 +30,23 @@ _CACHE_CLEANUP = re.compile(
 
 
 def _copied_sources(stage: Stage, before: int) -> list[str]:
+    """Sources copied (or bind-mounted) into ``stage`` before line ``before``; for an
+    ONBUILD stage, everything in the image it builds on, then the triggers before it."""
+    if stage.onbuild and stage.parent is not None:
+        return [
+            *_sources(stage.parent.effective(), None),
+            *_sources(stage.instructions, before),
+        ]
+    return _sources(stage.effective(), before)
+
+
+def _sources(instructions: list[Instruction], before: int | None) -> list[str]:
     sources: list[str] = []
-    for instruction in stage.effective():
-        if instruction.line > before:
-            break
-        if instruction.line == before and instruction.keyword != "RUN":
+    for instruction in instructions:
+        if before is not None and (
+            instruction.line > before
+            or (instruction.line == before and instruction.keyword != "RUN")
+        ):
             break
         if instruction.keyword in {"COPY", "ADD"} and "from" not in instruction.flags:
             argv = exec_form(instruction.value) or instruction.arguments
@@ -52,7 +64,8 @@ def _lock_available(ctx: LintContext, stage: Stage, before: int, lock: str) -> b
     if any(Path(source).name == lock for source in sources):
         return True
     if any(source in _WHOLE_CONTEXT for source in sources):
-        return ctx.directory is None or (ctx.directory / lock).exists()
+        # an ONBUILD trigger copies from the downstream build's context, unknown here
+        return ctx.directory is None or stage.onbuild or (ctx.directory / lock).exists()
     return False
 
 
@@ -62,7 +75,7 @@ def _runs(stage: Stage) -> Iterator[Instruction]:
 
 def check_unpinned_dependencies(ctx: LintContext) -> Iterator[Found]:
     pinned_before: set[int] = set()
-    for stage in ctx.parsed.stages:
+    for stage in ctx.stages_and_triggers():
         env = ctx.stage_env(stage)
         parent = stage.parent.index if stage.parent is not None else None
         requirements_installed = parent in pinned_before
@@ -97,9 +110,10 @@ def check_unpinned_dependencies(ctx: LintContext) -> Iterator[Found]:
                             "so it resolves versions afresh"
                         ),
                     )
-                for name in install.requirement_files:
-                    yield from _check_requirements(ctx, run.line, name)
-        if requirements_installed:
+                if not stage.onbuild:  # a trigger reads the downstream build's context
+                    for name in install.requirement_files:
+                        yield from _check_requirements(ctx, run.line, name)
+        if requirements_installed and not stage.onbuild:
             pinned_before.add(stage.index)
 
 
@@ -124,7 +138,9 @@ def check_package_cache(ctx: LintContext) -> Iterator[Found]:
     final = ctx.parsed.final
     if final is None:
         return
-    for stage in final.lineage():
+    lineage = final.lineage()
+    onbuild = [s for s in (stage.onbuild_stage() for stage in lineage) if s is not None]
+    for stage in [*lineage, *onbuild]:
         env = ctx.stage_env(stage)
         for run in _runs(stage):
             if "type=cache" in run.flags.get("mount", "") or re.search(
@@ -227,7 +243,7 @@ def check_reload(ctx: LintContext) -> Iterator[Found]:
 
 
 def check_source_before_dependencies(ctx: LintContext) -> Iterator[Found]:
-    for stage in ctx.parsed.stages:
+    for stage in ctx.stages_and_triggers():
         env = ctx.stage_env(stage)
         copied: Instruction | None = None
         for instruction in stage.instructions:

@@ -51,6 +51,17 @@ class LintContext:
         final = self.parsed.final
         return final.effective() if final is not None else self.parsed.preamble
 
+    def stages_and_triggers(self) -> list[Stage]:
+        """Each stage, then its :meth:`~Stage.onbuild_stage` if it has ``ONBUILD`` triggers:
+        what the per-instruction checks walk, so a trigger is linted like an instruction."""
+        found: list[Stage] = []
+        for stage in self.parsed.stages:
+            found.append(stage)
+            onbuild = stage.onbuild_stage()
+            if onbuild is not None:
+                found.append(onbuild)
+        return found
+
     def stage_env(self, stage: Stage) -> dict[str, str]:
         """ARG defaults and ENV values in effect at the end of ``stage``."""
         env: dict[str, str] = {}

@@ -117,6 +117,26 @@ class Stage:
     resolved_base: str = ""
     parent: Stage | None = None
     instructions: list[Instruction] = field(default_factory=list)
+    triggers: list[Instruction] = field(default_factory=list)
+    """The instructions inside this stage's ``ONBUILD`` lines (each keeps that line)."""
+    onbuild: bool = False
+    """Whether this is :meth:`onbuild_stage`: a build ``FROM`` the image, running the triggers."""
+
+    def onbuild_stage(self) -> Stage | None:
+        """The stage a downstream ``FROM`` this image starts with: its ``ONBUILD`` triggers,
+        run on top of this stage; None without triggers."""
+        if not self.triggers:
+            return None
+        return Stage(
+            index=self.index,
+            base=self.base,
+            name=None,
+            line=self.line,
+            resolved_base=self.resolved_base,
+            parent=self,
+            instructions=list(self.triggers),
+            onbuild=True,
+        )
 
     @property
     def image(self) -> str:
@@ -266,9 +286,11 @@ def parse_dockerfile(text: str) -> ParsedDockerfile:
         keyword = str(item["instruction"]).upper()
         value = str(item["value"])
         heredocs: tuple[str, ...] = ()
+        trigger_words = value.strip().split(None, 1) if keyword == "ONBUILD" else []
+        trigger = trigger_words[0].upper() if trigger_words else ""
         markers = (
             [(bool(m.group(1)), m.group(3)) for m in _HEREDOC.finditer(value)]
-            if keyword in {"RUN", "COPY", "ADD"}
+            if keyword in {"RUN", "COPY", "ADD"} or trigger in {"RUN", "COPY", "ADD"}
             else []
         )
         if markers:
@@ -303,6 +325,17 @@ def parse_dockerfile(text: str) -> ParsedDockerfile:
                 by_name[name] = stage
         elif stages:
             stages[-1].instructions.append(instruction)
+            if trigger:
+                stages[-1].triggers.append(
+                    Instruction(
+                        keyword=trigger,
+                        value=trigger_words[1] if len(trigger_words) > 1 else "",
+                        line=instruction.line,
+                        end_line=instruction.end_line,
+                        content=instruction.content,
+                        heredocs=heredocs,
+                    )
+                )
         else:
             preamble.append(instruction)
     parsed.uncovered = [
@@ -337,6 +370,19 @@ def check_syntax(parsed: ParsedDockerfile) -> None:
             word = instruction.content.split(maxsplit=1)[0] if instruction.content.split() else ""
             raise DockerfileSyntaxError(
                 instruction.line, f"unknown instruction {word!r}: not a Dockerfile?"
+            )
+    for trigger in (t for stage in parsed.stages for t in stage.triggers):
+        if trigger.keyword in {"ONBUILD", "FROM", "MAINTAINER"}:
+            raise DockerfileSyntaxError(
+                trigger.line, f"{trigger.keyword} is not allowed as an ONBUILD trigger"
+            )
+        if trigger.keyword not in KNOWN_INSTRUCTIONS:
+            raise DockerfileSyntaxError(
+                trigger.line, f"unknown instruction {trigger.keyword!r} after ONBUILD"
+            )
+        if not trigger.value.strip():
+            raise DockerfileSyntaxError(
+                trigger.line, f"instruction 'ONBUILD {trigger.keyword}' has no arguments"
             )
     for number in parsed.uncovered:
         word = parsed.lines[number - 1].strip().split()[0]
