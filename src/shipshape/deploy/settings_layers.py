@@ -8,16 +8,17 @@ key the loader remembers which layer, which file (or variable) and which line se
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, cast, overload
 
 from pydantic import BaseModel, ValidationError
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from shipshape.deploy.config import (
     ConfigFileError,
@@ -297,10 +298,23 @@ def unknown_keys(model: type[BaseModel], data: Mapping[str, Any]) -> list[KeyPat
     return sorted(unknown)
 
 
+def _unparsed(resolved: ResolvedSettings[Any], path: KeyPath) -> tuple[KeyPath, str] | None:
+    """The variable-set key at or above ``path`` whose JSON-looking text is not JSON."""
+    for end in range(len(path), 0, -1):
+        origin = resolved.origins.get(path[:end])
+        if origin is None:
+            continue
+        for layer in resolved.layers:
+            if layer.origins.get(path[:end]) == origin and path[:end] in layer.unparsed:
+                return path[:end], layer.unparsed[path[:end]]
+        return None
+    return None
+
+
 def _validation_problems(
     error: ValidationError, resolved: ResolvedSettings[Any]
 ) -> list[SettingsProblem]:
-    problems = []
+    problems: list[SettingsProblem] = []
     for item in error.errors():
         path = tuple(str(part) for part in item["loc"])
         key = ".".join(path) or "(settings)"
@@ -313,11 +327,54 @@ def _validation_problems(
             continue
         kind = "unknown" if item["type"] == "extra_forbidden" else "invalid"
         message = "unknown key" if kind == "unknown" else item["msg"]
+        if not path:  # the model as a whole: no one layer is to blame
+            problems.append(SettingsProblem(kind, message, key=key))
+            continue
         origin = resolved.origin(path)
-        problems.append(
-            SettingsProblem(kind, message, origin.source, origin.line, key, origin.layer)
-        )
+        unparsed = _unparsed(resolved, path) if kind == "invalid" else None
+        if unparsed is not None:
+            key, message = ".".join(unparsed[0]), unparsed[1]
+        problem = SettingsProblem(kind, message, origin.source, origin.line, key, origin.layer)
+        if problem not in problems:
+            problems.append(problem)
     return problems
+
+
+@functools.cache
+def _layers_only(model: type[BaseSettings]) -> type[BaseSettings]:
+    """``model`` with no settings source but its arguments: the layers merged here.
+
+    Validating a ``BaseSettings`` runs its ``__init__``, which would read the process
+    environment, ``.env`` and secrets again by pydantic-settings' rules (and fail on
+    their parse errors before the merged values are even looked at).
+    """
+
+    class LayersOnly(model):  # type: ignore[misc, valid-type]
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings,)
+
+    LayersOnly.__name__ = model.__name__
+    LayersOnly.__qualname__ = model.__qualname__
+    LayersOnly.__module__ = model.__module__
+    return LayersOnly
+
+
+def _validate(model: type[M], values: dict[str, Any]) -> M:
+    """``model`` validated from ``values`` alone."""
+    if not issubclass(model, BaseSettings):
+        return model.model_validate(values, by_alias=True, by_name=True)
+    settings = _layers_only(model).model_validate(values, by_alias=True, by_name=True)
+    # The subclass only differs in where it reads from: hand out the model's own class.
+    object.__setattr__(settings, "__class__", model)
+    return cast(M, settings)
 
 
 @overload
@@ -436,7 +493,7 @@ def resolve_settings(
     if unknown:
         raise SettingsError(unknown)
     try:
-        settings = model.model_validate(values, by_alias=True, by_name=True)
+        settings = _validate(model, values)
     except ValidationError as error:
         raise SettingsError(_validation_problems(error, resolved)) from None
     return ResolvedSettings(

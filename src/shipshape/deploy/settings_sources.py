@@ -29,6 +29,7 @@ __all__ = [
     "file_layer",
     "leaves",
     "override_layer",
+    "read_env_value",
     "read_file_text",
     "related",
     "secret_items",
@@ -59,6 +60,8 @@ class Layer:
     origins: dict[KeyPath, Origin]
     lines: dict[KeyPath, int] = field(default_factory=dict)
     file: str | None = None
+    unparsed: dict[KeyPath, str] = field(default_factory=dict)
+    """Keys whose variable looked like JSON (``{``/``[``) but is not: why, kept as text."""
 
 
 def leaves(value: Mapping[str, Any], prefix: KeyPath = ()) -> list[tuple[KeyPath, Any]]:
@@ -99,13 +102,27 @@ def config_file(config_dir: Path, stem: str) -> Path | None:
 
 def parse_env_value(raw: str) -> Any:
     """A variable's text; JSON when it looks like an object or an array."""
+    return read_env_value(raw)[0]
+
+
+def read_env_value(raw: str) -> tuple[Any, str | None]:
+    """A variable's value, JSON when it looks like an object or an array, and why not.
+
+    Text that starts like JSON but is not stays text (a string field may hold it); the
+    second item then says what is wrong with it as JSON, for when the model wanted JSON.
+    """
     stripped = raw.strip()
     if stripped[:1] in ("{", "["):
         try:
-            return orjson.loads(stripped)
-        except orjson.JSONDecodeError:
-            return raw
-    return raw
+            return orjson.loads(stripped), None
+        except orjson.JSONDecodeError as error:
+            where = (
+                f"line {error.lineno} column {error.colno}"
+                if error.lineno > 1
+                else (f"column {error.colno}")
+            )
+            return raw, f"invalid JSON: {error.msg} at {where}"
+    return raw, None
 
 
 def env_layer(
@@ -122,6 +139,7 @@ def env_layer(
     """Variables named ``<prefix><key>[<delimiter><key>...]`` as a nested layer."""
     data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
+    unparsed: dict[KeyPath, str] = {}
     fields = field_names(model)
     known_top = fields or {str(key).lower(): str(key) for key in known}
     for variable, raw, origin in sorted(items):
@@ -147,15 +165,19 @@ def env_layer(
             current_model = submodel(current_model, canonical)
             lower_known = lower_known.get(canonical) if isinstance(lower_known, Mapping) else None
             path.append(canonical)
-        nested: Any = parse_env_value(raw)
+        nested, problem = read_env_value(raw)
         for key in reversed(path):
             nested = {key: nested}
         data = merge_config(data, nested)
         key_path = tuple(path)
         for known_path in [p for p in origins if related(p, key_path)]:
             del origins[known_path]
+        for known_path in [p for p in unparsed if related(p, key_path)]:
+            del unparsed[known_path]
         origins[key_path] = origin
-    return Layer(name, data, origins)
+        if problem is not None:
+            unparsed[key_path] = problem
+    return Layer(name, data, origins, unparsed=unparsed)
 
 
 def related(a: KeyPath, b: KeyPath) -> bool:
