@@ -24,8 +24,9 @@ CMD ["uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8000"]
 """
 
 
-def found(text: str, **kwargs: Path) -> set[tuple[str, int | None]]:
-    return {(f.code, f.line) for f in lint_dockerfile(text, "Dockerfile", **kwargs)}
+def found(text: str, context_dir: Path | None = None) -> set[tuple[str, int | None]]:
+    findings = lint_dockerfile(text, "Dockerfile", context_dir=context_dir)
+    return {(f.code, f.line) for f in findings}
 
 
 def test_the_qa_case_reports_on_the_onbuild_lines(tmp_path: Path) -> None:
