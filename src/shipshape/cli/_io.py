@@ -32,6 +32,7 @@ __all__ = [
     "handle_errors",
     "load_data",
     "naming",
+    "parse_data",
     "pick",
     "print_json",
     "read_text",

@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 import typer
+import yaml
 
 from shipshape.cli._io import (
     InputError,
     handle_errors,
-    load_data,
     naming,
+    parse_data,
     pick,
     print_json,
+    read_text,
     require_list,
     source_name,
     table,
+    warn,
 )
 from shipshape.observe.metrics import LatencyMetrics, compute_latency_metrics
 
@@ -25,24 +31,84 @@ HELP = "Latency percentiles from timings or access logs."
 app = typer.Typer(no_args_is_help=True)
 
 
-def durations_by_route(records: Sequence[Any], source: str) -> dict[str, list[float]]:
-    """Request durations per route from access-log records (``route`` and ``duration_ms``).
+@dataclass(frozen=True)
+class Records:
+    """Numbered candidate access records: ``(number, value)``; numbers count ``unit``s."""
 
-    Lines that are not request records (application log lines) are skipped.
+    items: list[tuple[int, Any]]
+    unit: str
+    unreadable: tuple[int, ...] = ()  # lines that are not JSON at all
+
+
+def durations_by_route(
+    records: Sequence[Any] | Records, source: str
+) -> tuple[dict[str, list[float]], list[int]]:
+    """Request durations per route from access-log records (``route`` and ``duration_ms``),
+    and the numbers of the entries that are not JSON objects at all (text, arrays, numbers).
+
+    Both are skipped, as are objects without the two fields (the application's own log
+    records, which share the stream); a ``duration_ms`` that is not a number is an error
+    naming its line.
     """
+    if not isinstance(records, Records):
+        records = Records(list(enumerate(records, start=1)), "item")
     durations: dict[str, list[float]] = {}
-    for number, record in enumerate(records, start=1):
-        if not isinstance(record, Mapping):
-            raise InputError(source, "expected one JSON object per line", number)
-        fields = record.get("context") if isinstance(record.get("context"), Mapping) else record
-        assert isinstance(fields, Mapping)
+    skipped = list(records.unreadable)
+    for number, record in records.items:
+        fields = record.get("context") if isinstance(record, Mapping) else None
+        if not isinstance(fields, Mapping):
+            fields = record
+        if not isinstance(fields, Mapping):
+            skipped.append(number)
+            continue
         duration = fields.get("duration_ms")
         if duration is None or "route" not in fields:
             continue
         if isinstance(duration, bool) or not isinstance(duration, int | float):
-            raise InputError(source, f"duration_ms must be a number, got {duration!r}", number)
+            message = f"duration_ms must be a number, got {duration!r}"
+            if records.unit == "line":
+                raise InputError(source, message, number)
+            raise InputError(source, f"{records.unit} {number}: {message}")
         durations.setdefault(str(fields["route"]), []).append(duration)
-    return dict(sorted(durations.items()))
+    return dict(sorted(durations.items())), sorted(skipped)
+
+
+def load_latency_input(path: str) -> Any:
+    """A times document (list, ``{"times": [...]}``, one record) or an access log's lines.
+
+    Whole JSON, YAML or TOML documents are read as such. Anything else that has JSON
+    objects on lines of their own is an access log: every line becomes a candidate record,
+    and lines that are not JSON are kept as unreadable (skipped with a warning), since real
+    logs mix in plain startup text and tracebacks. Text with no JSON object line at all is
+    reported by the strict parser (JSON lines of numbers are a list of times).
+    """
+    text, source = read_text(path), source_name(path)
+    suffix = Path(path).suffix.lower()
+    if suffix in {".yaml", ".yml", ".toml"}:
+        return parse_data(text, source)
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        pass
+    if suffix not in {".json", ".jsonl", ".ndjson"}:
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError:
+            document = None
+        if isinstance(document, list) or (isinstance(document, Mapping) and "times" in document):
+            return document
+    items: list[tuple[int, Any]] = []
+    unreadable: list[int] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append((number, orjson.loads(line)))
+        except orjson.JSONDecodeError:
+            unreadable.append(number)
+    if not any(isinstance(value, Mapping) for _, value in items):
+        return parse_data(text, source)
+    return Records(items, "line", tuple(unreadable))
 
 
 @app.command("latency")
@@ -51,37 +117,52 @@ def latency(
     path: Annotated[
         str,
         typer.Argument(
-            help="A JSON access log (one object per line, as `shipshape serve` writes), "
+            help="A JSON access log (one object per line, as `shipshape serve` writes; "
+            "lines that are not JSON objects, such as plain startup text or tracebacks, "
+            "are skipped with a warning), "
             "or a list of response times (JSON, YAML or TOML); - reads stdin."
         ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Mean, p50, p95, p99 and max: per route for an access log, overall for a list of times."""
+    """Mean, p50, p95, p99 and max: per route for an access log, overall for a list of times.
+
+    Exit 0, or 2 for unreadable input, a log without a single access line, or a time that
+    is not a number.
+    """
     source = source_name(path)
-    data = load_data(path)
+    data = load_latency_input(path)
     if isinstance(data, Mapping) and "times" not in data:
         data = [data]
-    values = require_list(pick(data, "times", source), source, "times")
-    if values and all(isinstance(value, Mapping) for value in values):
-        durations = durations_by_route(values, source)
-        if not durations:
-            raise InputError(source, "no request records (route and duration_ms) found")
-        routes: dict[str, LatencyMetrics] = {
-            route: compute_latency_metrics(times) for route, times in durations.items()
-        }
-        if as_json:
-            print_json(
-                {route: {"count": len(durations[route]), **m} for route, m in routes.items()}
-            )
+    if not isinstance(data, Records):
+        values = require_list(pick(data, "times", source), source, "times")
+        if not values or not any(isinstance(value, Mapping) for value in values):
+            with naming(source):
+                metrics = compute_latency_metrics(values)
+            if as_json:
+                print_json(metrics)
+            else:
+                table(None, list(metrics), [list(metrics.values())])
             return
-        columns = ["route", "count", "mean", "p50", "p95", "p99", "max"]
-        rows = [[route, len(durations[route]), *m.values()] for route, m in routes.items()]
-        table("latency per route (ms)", columns, rows)
-        return
-    with naming(source):
-        metrics = compute_latency_metrics(values)
+        data = values
+    durations, skipped = durations_by_route(data, source)
+    if not durations:
+        raise InputError(source, "no request records (route and duration_ms) found")
+    if skipped:
+        if isinstance(data, Records):
+            unit, total = data.unit, len(data.items) + len(data.unreadable)
+        else:
+            unit, total = "item", len(data)
+        warn(
+            f"{source}: skipped {len(skipped)} of {total} {unit}s that are not JSON log "
+            f"records, the first at {unit} {skipped[0]}"
+        )
+    routes: dict[str, LatencyMetrics] = {
+        route: compute_latency_metrics(times) for route, times in durations.items()
+    }
     if as_json:
-        print_json(metrics)
-    else:
-        table(None, list(metrics), [list(metrics.values())])
+        print_json({route: {"count": len(durations[route]), **m} for route, m in routes.items()})
+        return
+    columns = ["route", "count", "mean", "p50", "p95", "p99", "max"]
+    rows = [[route, len(durations[route]), *m.values()] for route, m in routes.items()]
+    table("latency per route (ms)", columns, rows)
