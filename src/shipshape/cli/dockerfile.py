@@ -81,7 +81,7 @@ def _rule_ids(option: str, values: list[str]) -> frozenset[str]:
                 f"{option} {part}: unknown rule id; the Dockerfile rules are "
                 f"{min(known)} to {max(known)} (see `shipshape dockerfile rules`)"
             )
-            fail(message.replace("[", "\\["))
+            fail(Text(message))
     return frozenset(part.upper() for part in parts)
 
 
@@ -211,7 +211,7 @@ def generate(
     try:
         files = generate_files(project, app=app_ref, python=python, port=port)
     except ProjectError as error:
-        fail(str(error).replace("[", "\\["))
+        fail(Text(str(error)))
     if stdout:
         typer.echo(files.dockerfile, nl=False)
         return

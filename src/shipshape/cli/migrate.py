@@ -84,16 +84,16 @@ def _database_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except MigrationError as error:
-            fail(str(error).replace("[", "\\["), EXIT_FINDINGS)
+            fail(Text(str(error)), EXIT_FINDINGS)
         except DestructiveChange as error:
-            fail(str(error).replace("[", "\\["), EXIT_FINDINGS)
+            fail(Text(str(error)), EXIT_FINDINGS)
         except Exception as error:
             from sqlalchemy.exc import SQLAlchemyError
 
             if not isinstance(error, SQLAlchemyError):
                 raise
             reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-            fail(f"database error: {reason}".replace("[", "\\["))
+            fail(Text(f"database error: {reason}"))
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__
