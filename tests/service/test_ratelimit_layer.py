@@ -177,3 +177,19 @@ def test_refused_requests_to_a_mounted_router_get_the_label_routing_gives(
         assert client.get("/v2/items/2").status_code == 429
     routed, refused = access_lines(capfd.readouterr().out)
     assert refused["route"] == routed["route"] != "<unmatched>"
+
+
+def test_clients_below_their_limit_get_their_own_policys_headers() -> None:
+    """A bucket that refills between requests yields the store's shared decision; each
+    policy still answers it with its own name, and a drained bucket with its state."""
+    fast = {"capacity": 3, "refill_rate": 1e9}
+    policy = {"route": "/validate/{name}", "method": "POST", **fast}
+    with client_for(policies=[policy], **fast) as client:
+        cheap = [client.get("/cheap") for _ in range(3)]
+        routed = [client.post("/validate/x") for _ in range(3)]
+    assert {r.headers["ratelimit"] for r in cheap} == {'"default";r=2;t=1'}
+    assert {r.headers["ratelimit"] for r in routed} == {'"post-validate-name";r=2;t=1'}
+    assert routed[0].headers["ratelimit-policy"].startswith('"post-validate-name";q=3')
+    with client_for(capacity=3, refill_rate=0.001) as client:
+        drained = [client.get("/cheap").headers["ratelimit"] for _ in range(3)]
+    assert drained == ['"default";r=2;t=1000', '"default";r=1;t=2000', '"default";r=0;t=3000']

@@ -25,6 +25,7 @@ class Policy:
 
     __slots__ = (
         "_allowed_headers",
+        "_last",
         "_policy_pair",
         "allowed_labels",
         "bucket_prefix",
@@ -56,6 +57,7 @@ class Policy:
         self.closed_labels = (name, "closed")
         self._policy_pair = (b"ratelimit-policy", self.policy_header)
         self._allowed_headers: dict[tuple[int, int], list[tuple[bytes, bytes]]] = {}
+        self._last: tuple[Decision | None, list[tuple[bytes, bytes]]] = (None, [])
 
     def __repr__(self) -> str:
         return f"Policy({self.name!r}, capacity={self.capacity}, refill_rate={self.refill_rate})"
@@ -71,6 +73,9 @@ class Policy:
         """IETF ``RateLimit-Policy`` and ``RateLimit`` (draft-ietf-httpapi-ratelimit-headers),
         and ``Retry-After`` when the request is refused. The header lists of allowed
         decisions are remembered per (remaining, reset) and must not be mutated."""
+        last_decision, last_headers = self._last
+        if decision is last_decision:  # a store's shared decision (a client below its limit)
+            return last_headers
         reset = decision.reset_after
         if reset <= 0:
             reset_seconds = 0
@@ -90,6 +95,7 @@ class Policy:
                 if len(self._allowed_headers) >= 1024:
                     self._allowed_headers.clear()
                 self._allowed_headers[key] = cached
+            self._last = (decision, cached)
             return cached
         headers = [
             self._policy_pair,
