@@ -182,7 +182,7 @@ def test_refused_requests_to_a_mounted_router_get_the_label_routing_gives(
 def test_clients_below_their_limit_get_their_own_policys_headers() -> None:
     """A bucket that refills between requests yields the store's shared decision; each
     policy still answers it with its own name, and a drained bucket with its state."""
-    fast = {"capacity": 3, "refill_rate": 1e9}
+    fast: dict[str, Any] = {"capacity": 3, "refill_rate": 1e9}
     policy = {"route": "/validate/{name}", "method": "POST", **fast}
     with client_for(policies=[policy], **fast) as client:
         cheap = [client.get("/cheap") for _ in range(3)]
