@@ -464,7 +464,7 @@ class ProductionMiddleware:
         trace_ids: tuple[str, str] | None,
         denied: bool,
     ) -> None:
-        elapsed = time.perf_counter() - started
+        ended = time.perf_counter()
         route = _route_label(scope)
         if route is UNMATCHED_ROUTE and (status in _REFUSED_BEFORE_ROUTING or "endpoint" in scope):
             route = self._matched_route(scope)
@@ -472,13 +472,13 @@ class ProductionMiddleware:
         if self.recording:
             self.recorder.add(
                 (
-                    time.time(),
+                    ended,
                     status,
                     method_label,
                     route,
                     rid,
                     scope["path"],
-                    elapsed,
+                    ended - started,
                     client,
                     sent_bytes,
                     trace_ids,

@@ -9,6 +9,7 @@ request's own code has pushed it out of the CPU's caches (``bench/RESULTS.md``).
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from shipshape.observe.logs import encode_json, utc_timestamp, write_lines
@@ -17,23 +18,25 @@ from shipshape.observe.metrics import Counter, Histogram
 __all__ = ["Entry", "RequestRecorder", "access_line"]
 
 #: ``(ended_at, status, method, route, request_id, path, elapsed, client, sent_bytes,
-#: trace_ids, rate_limited)``: wall-clock end (seconds since the epoch), the response
-#: status, the method and route labels, the request id, the raw path, the duration in
-#: seconds, the client address, the response body bytes, ``(trace_id, span_id)`` or
-#: ``None``, and whether the rate limit refused the request.
+#: trace_ids, rate_limited)``: the end (``time.perf_counter()``; one wall-clock read
+#: per batch turns it into a timestamp), the response status, the method and route
+#: labels, the request id, the raw path, the duration in seconds, the client address,
+#: the response body bytes, ``(trace_id, span_id)`` or ``None``, and whether the rate
+#: limit refused the request.
 Entry = tuple[float, int, str, str, str, str, float, str, int, tuple[str, str] | None, bool]
 
 _STATUS_TEXT = {status: str(status) for status in range(100, 600)}
 _BATCH = 256
 
 
-def access_line(entry: Entry) -> bytes:
-    """The JSON access line of one request (without the newline)."""
+def access_line(entry: Entry, to_epoch: float = 0.0) -> bytes:
+    """The JSON access line of one request (without the newline); ``to_epoch`` is what
+    turns the entry's end into seconds since the epoch."""
     at, status, method, route, rid, path, elapsed, client, sent_bytes, trace_ids, denied = entry
     # the same head as every shipshape log line (``line_head``), spelled out as one
     # literal: this runs once per request
     line: dict[str, Any] = {
-        "timestamp": utc_timestamp(at),
+        "timestamp": utc_timestamp(at + to_epoch),
         "level": "INFO" if status < 400 else ("WARNING" if status < 500 else "ERROR"),
         "message": f"{method} {route} {status}",
         "request_id": rid,
@@ -119,4 +122,6 @@ class RequestRecorder:
             for entry in entries:
                 observe((entry[2], entry[3]), entry[6])
         if self.access_log:
-            write_lines(self.fd, [access_line(entry) + b"\n" for entry in entries], self.chunk)
+            to_epoch = time.time() - time.perf_counter()
+            lines = [access_line(entry, to_epoch) + b"\n" for entry in entries]
+            write_lines(self.fd, lines, self.chunk)
