@@ -175,3 +175,27 @@ def test_access_line_fields() -> None:
         b'"request_id":"r1","method":"POST","route":"/orders","path":"/orders","status":201,'
         b'"duration_ms":12.346,"client":"1.2.3.4","bytes":5}'
     )
+
+
+def test_a_descriptor_that_refuses_lines_costs_neither_requests_nor_metrics(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    app = layer(ratelimit={"enabled": False})
+    full = os.open("/dev/full", os.O_WRONLY)  # every write: ENOSPC
+    app.state.recorder.fd = full
+
+    async def scenario() -> bytes:
+        for _ in range(300):  # over the 256-entry batch, flushed inside a request
+            assert (await call(app, "/x"))[0] == 200
+        await asyncio.sleep(0)  # the scheduled flush
+        await call(app, "/x")
+        return (await call(app, "/metrics"))[1]  # flushes the last one itself
+
+    try:
+        metrics = asyncio.run(scenario())
+    finally:
+        os.close(full)
+    assert requests_counted(metrics) == 301.0
+    assert app.state.recorder.lines_lost == 301
+    err = capfd.readouterr().err
+    assert err.count("access lines cannot be written") == 1

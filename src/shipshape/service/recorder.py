@@ -9,6 +9,8 @@ request's own code has pushed it out of the CPU's caches (``bench/RESULTS.md``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import time
 from typing import Any
 
@@ -65,16 +67,19 @@ class RequestRecorder:
     it also happens once 256 entries are waiting, at once outside a running loop, and
     whenever the metrics are read (``/metrics``, shutdown). Lines are written in
     chunks of whole lines of at most ``chunk`` bytes (``PIPE_BUF``), so the lines of
-    several workers never interleave.
+    several workers never interleave. ``flush`` never raises: lines the descriptor
+    refuses are counted in ``lines_lost`` and reported once on stderr.
     """
 
     __slots__ = (
         "_entries",
         "_scheduled",
+        "_told",
         "access_log",
         "chunk",
         "duration",
         "fd",
+        "lines_lost",
         "requests_total",
     )
 
@@ -94,6 +99,9 @@ class RequestRecorder:
         self.chunk = chunk
         self._entries: list[Entry] = []
         self._scheduled = False
+        self._told = False
+        #: access lines dropped because the file descriptor refused them
+        self.lines_lost = 0
 
     def add(self, entry: Entry) -> None:
         self._entries.append(entry)
@@ -124,4 +132,18 @@ class RequestRecorder:
         if self.access_log:
             to_epoch = time.time() - time.perf_counter()
             lines = [access_line(entry, to_epoch) + b"\n" for entry in entries]
-            write_lines(self.fd, lines, self.chunk)
+            try:
+                write_lines(self.fd, lines, self.chunk)
+            except OSError as error:  # stdout full, closed, a broken pipe
+                self._lost(len(lines), error)
+
+    def _lost(self, count: int, error: OSError) -> None:
+        """Access lines that could not be written are counted (``lines_lost``) and said
+        once on stderr; requests, metrics and ``/metrics`` go on regardless."""
+        self.lines_lost += count
+        if self._told:
+            return
+        self._told = True
+        message = f"shipshape: access lines cannot be written to fd {self.fd}: {error}\n"
+        with contextlib.suppress(OSError):
+            os.write(2, message.encode("utf-8", "replace"))
