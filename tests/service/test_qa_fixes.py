@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 from fastapi import FastAPI
+from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from shipshape.service import ServiceSettings, production
@@ -188,3 +189,62 @@ def test_health_bodies_do_not_show_where_a_dependency_lives() -> None:
     output = orjson.loads(text)["checks"]["redis:responseTime"][0]["output"]
     assert output.startswith("ConnectionError: ")
     assert "pw" not in output
+
+
+async def _post_large(app: Any, version: str, headers: list[tuple[bytes, bytes]]) -> Any:
+    """POST a 2 MB body to ``/upload``; the response's start message."""
+    sent: list[Any] = []
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"x" * 2_000_000, "more_body": False}
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": version,
+        "method": "POST",
+        "scheme": "https",
+        "path": "/upload",
+        "raw_path": b"/upload",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("test", 443),
+    }
+    await app(scope, receive, send)
+    return next(m for m in sent if m["type"] == "http.response.start")
+
+
+@pytest.mark.parametrize(("version", "closes"), [("1.1", True), ("2", False), ("3", False)])
+def test_only_http1_refusals_carry_connection_close(version: str, closes: bool) -> None:
+    """HTTP/2 and 3 forbid connection-specific headers (RFC 9113 8.2.2)."""
+    import asyncio
+
+    api = FastAPI()
+
+    @api.post("/upload")
+    async def upload(request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
+
+    app = production(api, settings())
+    undeclared = [(b"transfer-encoding", b"chunked")] if version == "1.1" else []
+    for headers in ([(b"content-length", b"5000000000")], undeclared):
+        start = asyncio.run(_post_large(app, version, headers))
+        assert start["status"] == 413
+        assert ((b"connection", b"close") in start["headers"]) is closes
+
+
+def test_mounted_apps_answer_unhandled_errors_as_problems_too() -> None:
+    app = failing_app()
+    app.mount("/sub", failing_app())
+    with TestClient(production(app, settings()), raise_server_exceptions=False) as client:
+        responses = [
+            client.get(path, headers={"X-Request-ID": "m-1"}) for path in ("/boom", "/sub/boom")
+        ]
+    for response in responses:
+        assert response.status_code == 500
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["request_id"] == "m-1"

@@ -145,13 +145,16 @@ def _answer_unhandled_errors(app: Any) -> None:
 
     Starlette answers those errors inside the app (its ``ServerErrorMiddleware``),
     before the layer could; the layer still logs each one, once, with its traceback.
+    Apps mounted inside it (``app.mount("/v2", other)``) get the same.
     """
-    handlers = getattr(app, "exception_handlers", None)
-    if not isinstance(handlers, dict) or 500 in handlers or Exception in handlers:
-        return
     try:
         from starlette.responses import Response
     except ImportError:  # pragma: no cover - starlette comes with fastapi
+        return
+    for mounted in _mounted_apps(app):  # each answers its own errors before its parent
+        _answer_unhandled_errors(mounted)
+    handlers = getattr(app, "exception_handlers", None)
+    if not isinstance(handlers, dict) or 500 in handlers or Exception in handlers:
         return
 
     async def problem(request: Any, error: Exception) -> Any:
@@ -172,6 +175,20 @@ def _answer_unhandled_errors(app: Any) -> None:
     handlers[Exception] = problem
     if getattr(app, "middleware_stack", None) is not None:
         app.middleware_stack = None  # built already: build it again with the handler
+
+
+def _mounted_apps(app: Any) -> list[Any]:
+    """The apps mounted in ``app`` (``app.mount(...)``), also inside mounted routers."""
+    found: list[Any] = []
+    for route in getattr(app, "routes", None) or ():
+        inner = getattr(route, "app", None)
+        if inner is None or inner is app or not hasattr(route, "path"):
+            continue
+        if hasattr(inner, "exception_handlers"):
+            found.append(inner)
+        elif getattr(route, "routes", None):  # a Mount around a plain router
+            found.extend(_mounted_apps(route))
+    return found
 
 
 _PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}

@@ -258,7 +258,7 @@ class ProductionMiddleware:
                             413,
                             "Content Too Large",
                             f"request body exceeds the limit of {self.max_body} bytes",
-                            _CLOSE,
+                            _close(scope),
                         )
                         body_refused = True
                     return {"type": "http.disconnect"}
@@ -281,7 +281,7 @@ class ProductionMiddleware:
                         400,
                         "Bad Request",
                         "invalid Content-Length header",
-                        _CLOSE,
+                        _close(scope),
                     )
                     return
                 if declared > self.max_body:
@@ -291,7 +291,7 @@ class ProductionMiddleware:
                         413,
                         "Content Too Large",
                         f"request body is {declared} bytes; the limit is {self.max_body}",
-                        _CLOSE,
+                        _close(scope),
                     )
                     return
             elif chunked or scope.get("http_version", "1.1") not in _HTTP1:
@@ -525,6 +525,12 @@ class ProductionMiddleware:
         )
         token = otel_context.attach(trace.set_span_in_context(span))
         return span, token
+
+
+def _close(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
+    """``Connection: close`` for an HTTP/1 refusal, so the rest of the body is never
+    read; HTTP/2 and 3 forbid the header (RFC 9113 8.2.2) and end just the stream."""
+    return _CLOSE if scope.get("http_version", "1.1") in _HTTP1 else ()
 
 
 def _complete_allow(app: Any, scope: Scope, headers: Any) -> list[tuple[bytes, bytes]]:
