@@ -121,3 +121,29 @@ def test_diff_warns_for_each_env_without_a_config_file(tmp_path: Path) -> None:
     [line] = result.stderr.splitlines()
     assert line.startswith("warning: no config/nosuchenv.* file")
     assert invoke("diff", "dev", "prod", "--root", str(root)).stderr == ""
+
+
+def test_every_url_password_in_a_value_is_masked(tmp_path: Path) -> None:
+    """Several URLs in one value, URLs after a prefix, passwords holding "/" or "@"."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "prod.yaml").write_text(
+        "broker_url: 'amqp://app:s1Zq9@mq1;amqp://app:s2Zq9@mq2'\n"
+        "cache_url: 'redis://app:pa/ss6Zq9@cache'\n"
+        "cache_urls: [' redis://:pw4Zq9@c2']\n"
+        "dsn_note: 'primary=postgresql://app:pw5Zq9@db/app'\n"
+        "odd: 'mysql://u:p@ss/7Zq9@h:3306/d'\n",
+        encoding="utf-8",
+    )
+    as_json = invoke("show", "--root", str(tmp_path), "--env", "prod", "--json")
+    as_table = runner.invoke(
+        app,
+        ["config", "show", "--root", str(tmp_path), "--env", "prod", "--secrets-dir", "none"],
+        env={},
+        terminal_width=300,
+    )
+    assert as_table.exit_code == 0, as_table.output
+    for output in (as_json.stdout, as_table.stdout):
+        assert "Zq9" not in output, output
+    shown = values(as_json)
+    assert shown["broker_url"] == "amqp://app:********@mq1;amqp://app:********@mq2"
+    assert shown["odd"] == "mysql://u:********@h:3306/d"

@@ -40,7 +40,13 @@ SECRET_KEY = re.compile(
     re.IGNORECASE,
 )
 """A key or variable name that holds a secret: ``DB_PASSWORD``, ``api_key``, ``jwt_secret``."""
-URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@\s]*:)([^@/\s]+)(@)", re.IGNORECASE)
+URL_PASSWORD = re.compile(
+    r"([a-z][a-z0-9+.-]*://[^:/@\s]*:)"  # scheme://user:
+    r"([^\s]*?)"  # the password, which may hold "/", "," or even "@"
+    r"(@)(?=[^\s@;,]*(?:[\s;,'\"]|$))",  # the last "@" before the host
+    re.IGNORECASE,
+)
+"""The password of every ``scheme://user:password@host`` in a text, wherever it stands."""
 MASK = "********"
 
 
