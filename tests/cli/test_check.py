@@ -245,3 +245,24 @@ def test_deploy_port_must_be_one_the_dockerfile_exposes(tmp_path: Path) -> None:
     assert "port 8080 is not EXPOSEd by the Dockerfile (8000)" in finding["message"]
     make(root, {"Dockerfile": GOOD_DOCKERFILE.replace("EXPOSE 8000", "EXPOSE 8000/tcp 8080")})
     assert codes(run(str(root), "--json")) == []
+
+
+def test_a_password_inside_a_url_is_a_secret_in_the_file(tmp_path: Path) -> None:
+    root = make(
+        tmp_path,
+        {
+            "config/prod.yaml": (
+                "database:\n  url: postgresql://app:topsecret@db/orders\n"
+                "  replicas: ['postgresql://ro:pw2@r1/orders']\n"
+                "  local: sqlite:///orders.db\n"
+            )
+        },
+    )
+    result = run(str(root), "--json")
+    findings = json.loads(result.stdout)["findings"]
+    assert [(f["code"], f["severity"], f["line"]) for f in findings] == [
+        ("SS-CFG003", "error", 2),
+        ("SS-CFG003", "error", 3),
+    ]
+    assert "topsecret" not in result.stdout
+    assert result.exit_code == 1

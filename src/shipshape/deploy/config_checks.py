@@ -22,7 +22,7 @@ from shipshape.deploy.settings_layers import (
     SettingsError,
     resolve_settings,
 )
-from shipshape.deploy.settings_schema import SECRET_KEY, secret_paths
+from shipshape.deploy.settings_schema import SECRET_KEY, URL_PASSWORD, secret_paths
 from shipshape.findings import Finding, Rule, Severity
 
 __all__ = ["CONFIG_RULES", "PLACEHOLDER_SECRETS", "PRODUCTION_ENVS", "config_findings"]
@@ -113,10 +113,12 @@ def _secret_file_findings(
                 stack.extend(((*path, str(key)), item) for key, item in value.items())
                 continue
             secret = path in model_secrets or any(SECRET_KEY.search(part) for part in path)
-            if secret and isinstance(value, str) and value.strip():
+            in_url = not secret and _holds_url_password(value)
+            if (secret and isinstance(value, str) and value.strip()) or in_url:
                 finding = _finding(
                     "secret_in_config_file",
-                    f"{'.'.join(path)} holds a literal secret",
+                    f"{'.'.join(path)} holds a literal secret"
+                    + (" (the password of a URL)" if in_url else ""),
                     str(file),
                     document.lines.get(path),
                 )
@@ -131,6 +133,15 @@ def _secret_file_findings(
                     )
                 findings.append(finding)
     return sorted(findings, key=lambda f: (f.file, f.line or 0))
+
+
+def _holds_url_password(value: Any) -> bool:
+    """A ``scheme://user:password@host`` in a string, or in a list of strings."""
+    if isinstance(value, str):
+        return URL_PASSWORD.search(value) is not None
+    if isinstance(value, list | tuple):
+        return any(isinstance(item, str) and URL_PASSWORD.search(item) for item in value)
+    return False
 
 
 def _resolve_production(
