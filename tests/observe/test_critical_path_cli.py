@@ -250,3 +250,47 @@ def test_a_real_process_prints_json_and_exits_0() -> None:
     report: dict[str, Any] = json.loads(completed.stdout)
     (trace,) = report["traces"]
     assert trace["paths"][0]["root"]["duration_us"] == 50_000
+
+
+JAEGER_ZERO_LED = {
+    "data": [
+        {
+            "traceID": "00000000000000000a1b2c3d4e5f6071",
+            "spans": [
+                {
+                    "traceID": "00000000000000000a1b2c3d4e5f6071",
+                    "spanID": "00f067aa0ba902b7",
+                    "operationName": "GET /orders",
+                    "references": [],
+                    "startTime": 1_700_000_000_000_000,
+                    "duration": 2_500,
+                    "processID": "p1",
+                }
+            ],
+            "processes": {"p1": {"serviceName": "gateway"}},
+        }
+    ]
+}
+
+
+def test_trace_ids_match_with_or_without_leading_zeros(tmp_path: Path) -> None:
+    path = write(tmp_path, "jaeger.json", json.dumps(JAEGER_ZERO_LED))
+    for wanted in ("a1b2c3d4e5f6071", "00000000000000000A1B2C3D4E5F6071", "0a1b2c3d4e5f6071"):
+        result = invoke(path, "--trace-id", wanted, "--json")
+        assert result.exit_code == 0, (wanted, result.stderr)
+        [trace] = json.loads(result.stdout)["traces"]
+        assert trace["trace_id"] == "00000000000000000a1b2c3d4e5f6071"
+
+
+def test_empty_exports_and_lists_are_errors(tmp_path: Path) -> None:
+    assert_bad_input(invoke(write(tmp_path, "a.json", '{"data": []}')), "no spans in this Jaeger")
+    assert_bad_input(invoke(write(tmp_path, "b.json", "[]")), "no spans")
+
+
+def test_span_ids_are_not_folded_in_80_columns(tmp_path: Path) -> None:
+    path = write(tmp_path, "jaeger.json", json.dumps(JAEGER_ZERO_LED))
+    result = CliRunner().invoke(
+        app, ["trace", "critical-path", path], env={"COLUMNS": "80"}, terminal_width=80
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "00f067aa0ba902b7" in result.stdout

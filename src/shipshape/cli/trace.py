@@ -71,6 +71,8 @@ def critical_path(
         if trace_id is not None:
             raise InputError(source, "--trace-id needs an OTLP or Jaeger export")
         spans = require_list(pick(document, "spans", source), source, "spans")
+        if not spans:
+            raise InputError(source, "no spans in this list")
         try:
             seed = find_critical_path(spans)
         except ValueError as error:
@@ -92,15 +94,15 @@ def critical_path(
             line = line_numbers[error.record] if line_numbers else error.record + 1
         raise InputError(source, str(error), line) from None
     if trace_id is not None:
-        wanted = trace_id.lower()
-        selected = [trace for trace in traces if trace.trace_id.lower() == wanted]
+        wanted = _trace_key(trace_id)
+        selected = [trace for trace in traces if _trace_key(trace.trace_id) == wanted]
         if not selected:
             known = ", ".join(trace.trace_id for trace in traces[:5])
             more = f" and {len(traces) - 5} more" if len(traces) > 5 else ""
             raise InputError(source, f"no trace {trace_id!r} in the file (it has {known}{more})")
         traces = selected
     if not traces:
-        raise InputError(source, f"no spans in this {fmt.upper()} export")
+        raise InputError(source, f"no spans in this {_FORMAT_NAMES.get(fmt, fmt)} export")
     try:
         results = [critical_paths(trace) for trace in traces]
     except ValueError as error:
@@ -203,6 +205,15 @@ def _trace_json(result: TraceCriticalPath) -> dict[str, Any]:
     }
 
 
+_FORMAT_NAMES = {"otlp": "OTLP", "jaeger": "Jaeger"}
+
+
+def _trace_key(trace_id: str) -> str:
+    """A trace id as compared: hex, lower case, without leading zeros (Jaeger writes a
+    64-bit or zero-led 128-bit id either way)."""
+    return trace_id.strip().lower().lstrip("0") or "0"
+
+
 def _print_path(trace_id: str, path: RootPath) -> None:
     root = path.root
     total = root.duration_us
@@ -213,7 +224,7 @@ def _print_path(trace_id: str, path: RootPath) -> None:
     )
     for column in ("start ms", "service", "operation", "on path ms", "share", "self time ms"):
         grid.add_column(column, justify="right" if column.endswith(("ms", "share")) else "left")
-    grid.add_column("span", overflow="fold")
+    grid.add_column("span", no_wrap=True, min_width=16)
     for section in path.sections:
         grid.add_row(
             f"{_ms(section.start_us - root.start_us):.3f}",
