@@ -265,9 +265,68 @@ def _heredoc_end(lines: list[str], start: int, markers: list[tuple[bool, str]]) 
     return index - 1
 
 
+_ESCAPE_DIRECTIVE = re.compile(r"#\s*escape\s*=\s*(\S)\s*$", re.IGNORECASE)
+_DIRECTIVE = re.compile(r"#\s*[A-Za-z]+\s*=")
+
+
+def _escape_char(lines: list[str]) -> str:
+    """The line-continuation character: ``\\`` unless an ``# escape=`` parser directive
+    at the top of the file says otherwise."""
+    for line in lines:
+        stripped = line.strip()
+        match = _ESCAPE_DIRECTIVE.match(stripped)
+        if match:
+            return match.group(1)
+        if not _DIRECTIVE.match(stripped):
+            break
+    return "\\"
+
+
+def _as_docker_reads(text: str) -> str:
+    """``text`` with the two continuation quirks Docker tolerates made explicit for
+    dockerfile-parse, line numbers unchanged.
+
+    An empty or blank line inside a continuation is skipped by Docker (with a warning)
+    but ends the instruction for dockerfile-parse: it becomes a ``#`` line, which both
+    skip. A continuation still open at the end of the file is dropped whole by
+    dockerfile-parse, while Docker keeps what it has: its last escape is removed.
+    Heredoc bodies are left as they are.
+    """
+    lines = text.split("\n")
+    escape = _escape_char(lines)
+    index, open_line = 0, -1
+    words: list[str] = []
+    while index < len(lines):
+        stripped = lines[index].strip()
+        if open_line >= 0 and not stripped:
+            lines[index] = "#"
+            index += 1
+            continue
+        if not stripped or stripped.startswith("#"):
+            index += 1
+            continue
+        words.append(stripped)
+        if stripped.endswith(escape):
+            open_line = index
+            index += 1
+            continue
+        open_line = -1
+        logical, words = " ".join(words), []
+        index += 1
+        keyword = logical.split(None, 1)[0].upper()
+        if keyword in {"RUN", "COPY", "ADD", "ONBUILD"}:
+            markers = [(bool(m.group(1)), m.group(3)) for m in _HEREDOC.finditer(logical)]
+            if markers:
+                index = _heredoc_end(lines, index, markers) + 1
+    if open_line >= 0:
+        line = lines[open_line].rstrip()
+        lines[open_line] = line[: -len(escape)]
+    return "\n".join(lines)
+
+
 def parse_dockerfile(text: str) -> ParsedDockerfile:
     """Parse Dockerfile ``text`` with dockerfile-parse and group instructions by stage."""
-    text = text.removeprefix("\ufeff")
+    text = _as_docker_reads(text.removeprefix("\ufeff"))
     data = text.encode("utf-8", "replace")
     parser = DockerfileParser(fileobj=io.BytesIO(data))
     lines = data.decode("utf-8").split("\n")
