@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -294,3 +296,69 @@ def test_span_ids_are_not_folded_in_80_columns(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.stderr
     assert "00f067aa0ba902b7" in result.stdout
+
+
+def _jaeger_span(span_id: str, operation: str, start: int, duration: int, **extra: Any) -> Any:
+    return {
+        "traceID": "6a4e5fbc2d0a0c31",
+        "spanID": span_id,
+        "operationName": operation,
+        "references": [],
+        "startTime": 1_700_000_000_000_000 + start,
+        "duration": duration,
+        "processID": "p1",
+        **extra,
+    }
+
+
+LONG_NAME = "GET /dispatch/" + "/".join(["a-rather-long-route"] * 5)
+OLD_JAEGER = {
+    "data": [
+        {
+            "traceID": "6a4e5fbc2d0a0c31",
+            "spans": [
+                _jaeger_span(
+                    "6a4e5fbc2d0a0c31",
+                    LONG_NAME,
+                    0,
+                    1000,
+                ),
+                _jaeger_span(
+                    "7b2c3d4e5f601234", "legacy child", 200, 500, parentSpanID="6a4e5fbc2d0a0c31"
+                ),
+            ],
+            "processes": {"p1": {"serviceName": "frontend"}},
+        }
+    ]
+}
+
+
+def test_jaeger_parent_span_id_of_the_older_format_is_the_parent(tmp_path: Path) -> None:
+    result = invoke(write(tmp_path, "old.json", json.dumps(OLD_JAEGER)), "--json")
+    assert result.exit_code == 0, result.stderr
+    [trace] = json.loads(result.stdout)["traces"]
+    [path] = trace["paths"]  # one root: the child is not a second one
+    assert [section["operation"] for section in path["sections"]][1] == "legacy child"
+    assert result.stderr == ""
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path: Path) -> None:
+    path = tmp_path / "bom.json"
+    path.write_text(json.dumps(OLD_JAEGER), encoding="utf-8-sig")
+    assert invoke(str(path), "--json").exit_code == 0
+
+
+def test_piped_output_never_cuts_names(tmp_path: Path) -> None:
+    path = write(tmp_path, "old.json", json.dumps(OLD_JAEGER))
+    env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
+    result = subprocess.run(
+        [sys.executable, "-m", "shipshape", "trace", "critical-path", path],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert any(LONG_NAME in row and "frontend" in row for row in rows), result.stdout

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import orjson
 import typer
+from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -124,7 +125,7 @@ def critical_path(
 
 def _load_document(path: str, source: str) -> tuple[Any, list[int] | None]:
     """The parsed document, and the line number of each record when it is JSON lines."""
-    text = read_text(path)
+    text = read_text(path).removeprefix("\ufeff")  # a BOM, as Windows tools write it
     if not text.strip():
         raise InputError(source, "empty file")
     if Path(path).suffix.lower() in {".yaml", ".yml", ".toml"}:
@@ -206,6 +207,7 @@ def _trace_json(result: TraceCriticalPath) -> dict[str, Any]:
 
 
 _FORMAT_NAMES = {"otlp": "OTLP", "jaeger": "Jaeger"}
+_UNBOUNDED = 10_000
 
 
 def _trace_key(trace_id: str) -> str:
@@ -235,4 +237,7 @@ def _print_path(trace_id: str, path: RootPath) -> None:
             f"{_ms(section.self_time_us):.3f}",
             escape(section.span_id),
         )
-    console.print(grid)
+    if console.is_terminal:
+        console.print(grid)
+    else:  # piped or redirected, the table takes the width it needs: names are never cut
+        Console(file=console.file, width=_UNBOUNDED, soft_wrap=True).print(grid)

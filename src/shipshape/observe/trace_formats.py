@@ -161,6 +161,8 @@ class _JaegerSpan(_Jaeger):
     span_id: str = Field(alias="spanID", min_length=1)
     operation_name: str = Field("", alias="operationName")
     references: list[_JaegerRef] | None = None
+    #: the parent in Jaeger's older JSON, before ``references``
+    parent_span_id: str | None = Field(None, alias="parentSpanID")
     start_time: _Count = Field(alias="startTime")
     duration: Annotated[int, BeforeValidator(_not_bool)]
     process_id: str | None = Field(None, alias="processID")
@@ -365,6 +367,10 @@ def _jaeger_span(span: _JaegerSpan, trace_id: str, service: str) -> tuple[TraceS
         for ref in span.references or ()
         if ref.trace_id is None or ref.trace_id == trace_id
     )
+    parent = span.parent_span_id
+    if parent and parent.strip("0") and not any(ref.span_id == parent for ref in references):
+        # as Jaeger's own converter reads it: the parent is a CHILD_OF reference, first
+        references = (SpanRef(parent, "CHILD_OF"), *references)
     warning = None
     if span.duration < 0:
         warning = (
