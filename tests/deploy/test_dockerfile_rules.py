@@ -191,6 +191,8 @@ def test_pythonunbuffered() -> None:
         ("ENV STRIPE_API_KEY=sk_live", True),
         ("ENV DB_PASSWORD hunter2", True),
         ("ENV PIP_INDEX_URL=https://user:pw@pypi.example.com/simple", True),
+        ("ENV REDIS_URL=redis://:password@redis:6379/0", True),
+        ("ENV REDIS_URL=redis://redis:6379/0", False),
         ("ENV DB_PASSWORD=", False),
         ("ENV PASSWORD_FILE=/run/secrets/db", False),
         ("ENV GPG_KEY=A035C8C19219BA821ECEA86B64E628F8D684696D", False),

@@ -39,7 +39,7 @@ _SECRET_WORDS = frozenset(
 )
 _KEY_KINDS = frozenset({"API", "ACCESS", "PRIVATE", "SECRET", "SIGNING", "ENCRYPTION", "MASTER"})
 _NOT_SECRET_SUFFIX = frozenset({"FILE", "PATH", "DIR", "ID", "NAME", "URL", "HEADER", "LENGTH"})
-_URL_CREDENTIALS = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
+_URL_CREDENTIALS = re.compile(r"://[^/\s:@]*:[^/\s@]+@")  # redis://:password@host too
 _ARCHIVE = re.compile(r"\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|tzst)$", re.I)
 
 
