@@ -12,7 +12,7 @@ from shipshape.observe.telemetry import DecidedTracerProvider, configure_tracing
 from shipshape.service._types import ASGIApp, Receive, Scope, Send
 from shipshape.service.endpoints import build_endpoints
 from shipshape.service.middleware import ProductionMiddleware
-from shipshape.service.responses import PROBLEM_JSON
+from shipshape.service.responses import PROBLEM_JSON, problem
 from shipshape.service.settings import ServiceSettings
 from shipshape.service.state import ServiceState
 
@@ -157,14 +157,10 @@ def _answer_unhandled_errors(app: Any) -> None:
     if not isinstance(handlers, dict) or 500 in handlers or Exception in handlers:
         return
 
-    async def problem(request: Any, error: Exception) -> Any:
-        body = {
-            "type": "about:blank",
-            "title": "Internal Server Error",
-            "status": 500,
-            "detail": "unexpected error",
-            "request_id": request_id_var.get(),
-        }
+    async def answer(request: Any, error: Exception) -> Any:
+        body = problem(
+            500, "Internal Server Error", "unexpected error", request_id=request_id_var.get()
+        )
         return Response(
             encode_json(body),
             status_code=500,
@@ -172,7 +168,7 @@ def _answer_unhandled_errors(app: Any) -> None:
             headers={"cache-control": "no-store"},
         )
 
-    handlers[Exception] = problem
+    handlers[Exception] = answer
     if getattr(app, "middleware_stack", None) is not None:
         app.middleware_stack = None  # built already: build it again with the handler
 

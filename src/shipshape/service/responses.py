@@ -8,7 +8,7 @@ from typing import Any
 from shipshape.observe.logs import encode_json
 from shipshape.service._types import Send
 
-__all__ = ["PROBLEM_JSON", "send_json", "send_problem"]
+__all__ = ["PROBLEM_JSON", "problem", "send_json", "send_problem"]
 
 PROBLEM_JSON = b"application/problem+json"
 
@@ -58,5 +58,9 @@ async def send_problem(
     **extra: Any,
 ) -> None:
     """An RFC 9457 ``application/problem+json`` response."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
-    await send_json(send, status, body, PROBLEM_JSON, headers)
+    await send_json(send, status, problem(status, title, detail, **extra), PROBLEM_JSON, headers)
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """The body of an RFC 9457 problem, as every answer of the layer's own has it."""
+    return {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
