@@ -464,27 +464,28 @@ class ProductionMiddleware:
         trace_ids: tuple[str, str] | None,
         denied: bool,
     ) -> None:
+        if not self.recording:  # neither access log nor metrics: nothing to label
+            return
         ended = time.perf_counter()
         route = _route_label(scope)
         if route is UNMATCHED_ROUTE and (status in _REFUSED_BEFORE_ROUTING or "endpoint" in scope):
             route = self._matched_route(scope)
         method_label = method if method in KNOWN_METHODS else "_OTHER"
-        if self.recording:
-            self.recorder.add(
-                (
-                    ended,
-                    status,
-                    method_label,
-                    route,
-                    rid,
-                    scope["path"],
-                    ended - started,
-                    client,
-                    sent_bytes,
-                    trace_ids,
-                    denied,
-                )
+        self.recorder.add(
+            (
+                ended,
+                status,
+                method_label,
+                route,
+                rid,
+                scope["path"],
+                ended - started,
+                client,
+                sent_bytes,
+                trace_ids,
+                denied,
             )
+        )
 
     def _log(
         self,
