@@ -125,10 +125,9 @@ class RequestRecorder:
         requests_total, duration = self.requests_total, self.duration
         if requests_total is not None and duration is not None:
             inc, observe = requests_total.inc, duration.observe
-            for _, status, method, route, *_rest in entries:
+            for _, status, method, route, _, _, elapsed, *_ in entries:
                 inc((method, route, _STATUS_TEXT.get(status) or str(status)))
-            for entry in entries:
-                observe((entry[2], entry[3]), entry[6])
+                observe((method, route), elapsed)
         if self.access_log:
             to_epoch = time.time() - time.perf_counter()
             lines = [access_line(entry, to_epoch) + b"\n" for entry in entries]
