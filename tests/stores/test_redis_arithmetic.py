@@ -51,3 +51,21 @@ async def test_concurrent_slices_add_up_exactly_too(redis_url: str, redis_prefix
         await store.aclose()
 
     assert tokens * 1_000_000 + carry == round(rate * 1_000_000) * (ended - started)
+
+
+@pytest.mark.parametrize(("capacity", "rate"), [(10**9, 1e-6), (10**9, 1e-3), (10**8, 1e-6)])
+async def test_buckets_at_the_documented_limits_get_an_expiry(
+    redis_url: str, redis_prefix: str, capacity: int, rate: float
+) -> None:
+    # Emptying the largest bucket at the slowest rate takes up to 10^18 ms to refill:
+    # the expiry must still be sent as an integer Redis accepts ("1e+18" is not one).
+    store = RedisStore(redis_url, prefix=redis_prefix)
+    try:
+        decision = await store.take("k", capacity, rate, cost=capacity)
+        ttl_ms = await store.client.pttl(store.prefix + "k")
+    finally:
+        await store.aclose()
+
+    assert decision.allowed
+    assert decision.remaining == 0
+    assert ttl_ms == pytest.approx(capacity / rate * 1000, rel=1e-6)

@@ -62,7 +62,8 @@ else
     'carry', string.format('%.0f', carry), 'last', string.format('%.0f', now))
   if rate > 0 then
     local missing = (capacity - tokens) * MICRO - carry
-    redis.call('PEXPIRE', KEYS[1], math.ceil(missing / rate / 1000) + 1)
+    -- %.0f again: up to 10^18 ms at the limits, which Lua would write as 1e+18.
+    redis.call('PEXPIRE', KEYS[1], string.format('%.0f', math.ceil(missing / rate / 1000) + 1))
   else
     redis.call('PERSIST', KEYS[1])
   end
