@@ -108,6 +108,27 @@ def test_errors_never_show_the_password() -> None:
     assert "user:***@h:6379" in str(caught.value)
 
 
+def test_password_options_are_hidden_whatever_their_case() -> None:
+    with pytest.raises(StoreError) as caught:
+        parse_redis_url("redis://h:6379/0?Password=hunter2&bad=1")
+
+    assert "hunter2" not in str(caught.value)
+    assert "Password=***" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [parse_redis_url, open_store, RedisStore, connect, connect_sync],
+    ids=lambda make: make.__name__,
+)
+def test_a_malformed_host_is_a_store_error_without_the_password(make: object) -> None:
+    with pytest.raises(StoreError, match=r"malformed .*URL 'redis://:\*\*\*@\[::1/0'") as caught:
+        make("redis://:hunter2@[::1/0")  # type: ignore[operator]
+
+    assert "hunter2" not in str(caught.value)
+    assert "Invalid IPv6 URL" in str(caught.value)
+
+
 def test_store_url_is_redacted() -> None:
     store = RedisStore("redis://user:hunter2@127.0.0.1:6379/0")
     try:

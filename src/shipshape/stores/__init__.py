@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from shipshape.stores._redis_url import redact_url
 from shipshape.stores.base import (
     Decision,
     RateLimitStore,
@@ -40,7 +41,10 @@ def open_store(url: str = "memory://", **options: Any) -> RateLimitStore:
     No connection is made here: a Redis store connects on first use, so a service
     can start while Redis is still coming up.
     """
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as error:  # e.g. "Invalid IPv6 URL" for an unclosed [
+        raise StoreError(f"malformed store URL {redact_url(url)!r}: {error}") from None
     if scheme == "memory":
         return MemoryStore(url, **options)
     if scheme in _REDIS_SCHEMES:

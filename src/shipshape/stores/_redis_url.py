@@ -6,10 +6,11 @@ Options are checked here, at the edge, so a typo in a query string is a clear
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 from shipshape.stores.base import StoreError
 
@@ -109,7 +110,7 @@ class RedisURL:
 
 def parse_redis_url(url: str) -> RedisURL:
     """Parse ``url``; raise ``StoreError`` naming the part that is wrong."""
-    parts = urlsplit(url)
+    parts = _split(url)
     scheme = parts.scheme.lower()
     if scheme not in REDIS_SCHEMES:
         raise StoreError(
@@ -176,6 +177,13 @@ def _sentinel(
     return RedisURL("redis+sentinel", kwargs, sentinels, service, sentinel_kwargs)
 
 
+def _split(url: str) -> SplitResult:
+    try:
+        return urlsplit(url)
+    except ValueError as error:  # e.g. "Invalid IPv6 URL" for an unclosed [
+        raise StoreError(f"malformed Redis URL {redact_url(url)!r}: {error}") from None
+
+
 def _parse_query(url: str, query: str, allowed: dict[str, Callable[[str], Any]]) -> dict[str, Any]:
     options: dict[str, Any] = {}
     for name, value in parse_qsl(query, keep_blank_values=True):
@@ -222,13 +230,19 @@ def _db(url: str, text: str) -> int:
 
 def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***``, for error messages and logs."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # malformed: still hide whatever stands between ':' and '@'
+        return _USERINFO_PASSWORD.sub(r"\1***@", url)
     userinfo, at, hosts = parts.netloc.rpartition("@")
     if at and ":" in userinfo:
         userinfo = userinfo.split(":", 1)[0] + ":***"
     netloc = f"{userinfo}@{hosts}" if at else parts.netloc
     query = "&".join(
-        f"{name}=***" if "password" in name else f"{name}={value}"
+        f"{name}=***" if "password" in name.lower() else f"{name}={value}"
         for name, value in parse_qsl(parts.query, keep_blank_values=True)
     )
     return parts._replace(netloc=netloc, query=query).geturl()
+
+
+_USERINFO_PASSWORD = re.compile(r"(://[^/?#:@]*:)[^/?#]*@")

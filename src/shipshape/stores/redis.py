@@ -150,7 +150,7 @@ class RedisStore:
         # One deadline per operation (``timeout``) replaces redis-py's per-read socket
         # timeout, which costs about a third of a round trip; an explicit
         # ``?socket_timeout=`` in the URL still applies.
-        per_read = {} if "socket_timeout=" in urlsplit(url).query else {"socket_timeout": None}
+        per_read = {} if "socket_timeout=" in url.partition("?")[2] else {"socket_timeout": None}
         self._client = client if client is not None else connect(url, **per_read)
         self._owns_client = client is None
         self._timeout = timeout
@@ -368,7 +368,10 @@ _Request = tuple[_Arguments, "asyncio.Future[list[int]]"]
 
 def _pop_prefix(url: str) -> tuple[str, str]:
     """Split the store's own ``prefix`` option off a Redis URL."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # malformed: connect() raises the StoreError naming it
+        return url, DEFAULT_PREFIX
     query = parse_qsl(parts.query, keep_blank_values=True)
     prefixes = [value for name, value in query if name == "prefix"]
     rest = urlencode([(name, value) for name, value in query if name != "prefix"])
