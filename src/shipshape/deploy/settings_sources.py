@@ -165,19 +165,37 @@ def env_layer(
             current_model = submodel(current_model, canonical)
             lower_known = lower_known.get(canonical) if isinstance(lower_known, Mapping) else None
             path.append(canonical)
-        nested, problem = read_env_value(raw)
+        value, problem = read_env_value(raw)
+        nested = value
         for key in reversed(path):
             nested = {key: nested}
         data = merge_config(data, nested)
         key_path = tuple(path)
-        for known_path in [p for p in origins if related(p, key_path)]:
-            del origins[known_path]
-        for known_path in [p for p in unparsed if related(p, key_path)]:
-            del unparsed[known_path]
-        origins[key_path] = origin
+        for leaf_path in _value_leaves(value):
+            full = (*key_path, *leaf_path)
+            below = any(p[: len(full)] == full and p != full for p in origins)
+            if below and isinstance(value, Mapping) and not value:
+                continue  # an empty object merges into what is there: nothing replaced
+            for known_path in [p for p in origins if related(p, full)]:
+                del origins[known_path]
+            for known_path in [p for p in unparsed if related(p, full)]:
+                del unparsed[known_path]
+            origins[full] = origin
         if problem is not None:
             unparsed[key_path] = problem
     return Layer(name, data, origins, unparsed=unparsed)
+
+
+def _value_leaves(value: Any) -> list[KeyPath]:
+    """The leaf paths a variable's value sets, relative to its key.
+
+    A JSON object merges into the layers below it, key by key, so each of its leaves is set
+    by the variable and every other key keeps its own origin; any other value (an empty
+    object included) is one leaf at the key itself.
+    """
+    if isinstance(value, Mapping) and value:
+        return [path for path, _ in leaves(value)]
+    return [()]
 
 
 def related(a: KeyPath, b: KeyPath) -> bool:
