@@ -10,6 +10,7 @@ from typing import Any
 
 import _cache_worker  # type: ignore[import-not-found]
 import pytest
+import redis
 from _cache_support import (  # type: ignore[import-not-found]
     forget_namespaces,
     namespace,
@@ -364,3 +365,32 @@ def test_l1_copy_expires_with_the_redis_value_or_l1_ttl(redis_url: str) -> None:
         assert cache.peek_local("long") is None
 
     run(scenario, redis_url)
+
+
+def test_a_full_redis_is_a_failure_not_an_error_for_callers() -> None:
+    """maxmemory with Redis's default policy (noeviction) refuses writes with OOM:
+    callers still get their values, and invalidation (deletes free memory) still works."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+
+    async def scenario(server: RedisServer) -> None:
+        client = Redis.from_url(server.url)
+        cache = TieredCache(client, namespace="full", retry_after=0.05, l1_ttl=None)
+        async with cache:
+            await cache.set("stale", "old")
+            await client.config_set("maxmemory", 1)  # full: every write refused (OOM)
+            with pytest.raises(redis.exceptions.OutOfMemoryError):
+                await client.set("probe", 1)
+            runs, loader = counting_loader({"fresh": True})
+            assert await cache.get_or_compute("k", loader) == {"fresh": True}
+            assert runs == [1]
+            assert cache.stats.redis_errors >= 1
+            await cache.set("other", 1)
+            assert await cache.get("other") == 1
+            await asyncio.sleep(0.06)  # past retry_after: Redis is asked again
+            await cache.invalidate("stale")
+            assert await client.exists(cache.value_key("stale")) == 0
+        await client.aclose()
+
+    with RedisServer(args=("--maxmemory-policy", "noeviction")) as server:
+        asyncio.run(scenario(server))

@@ -5,9 +5,9 @@ concurrent callers of a cold key await one load (single-flight); across processe
 loader runs under a Redis lock (``SET NX PX`` with a random token, renewed while the
 loader runs, released by a compare-and-delete script) and the others wait for its value.
 ``invalidate`` deletes the value in Redis and publishes the key; every process's
-listener drops it from its L1. When Redis fails (connection or timeout), the cache
-keeps serving from L1 and the loader, counts it in ``stats``, and leaves Redis alone
-for ``retry_after`` seconds.
+listener drops it from its L1. When Redis fails (any ``RedisError``: unreachable,
+timed out, full, a read-only replica), the cache keeps serving from L1 and the
+loader, counts it in ``stats``, and leaves Redis alone for ``retry_after`` seconds.
 """
 
 from __future__ import annotations
@@ -20,8 +20,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from shipshape.scale.cache._codec import JSON, CacheStats, Codec
 from shipshape.scale.cache._lock import RedisLocks
@@ -35,7 +34,10 @@ __all__ = ["REDIS_FAILURES", "TieredCache"]
 
 log = logging.getLogger("shipshape.cache")
 
-REDIS_FAILURES = (RedisConnectionError, RedisTimeoutError, OSError)
+# Any error from Redis, not only an unreachable one: a full server (OOM under the
+# default noeviction policy) or a demoted master (READONLY) must not fail a caller
+# whose value the loader can still give.
+REDIS_FAILURES = (RedisError, OSError)
 _MISSING: Any = object()
 _LUA = Path(__file__).with_name
 
@@ -217,7 +219,9 @@ class TieredCache:
         if self._redis is None:
             return
         try:
-            async with self._redis.pipeline(transaction=True) as pipe:
+            # One round trip, the delete first; not MULTI: a full Redis refuses to
+            # queue commands in a transaction, and invalidating is what frees memory.
+            async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.delete(self.value_key(key))
                 pipe.publish(self._channel, key.encode())
                 await pipe.execute()
