@@ -14,17 +14,20 @@ import json
 import re
 import shlex
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from dockerfile_parse import DockerfileParser
 
 __all__ = [
     "KNOWN_INSTRUCTIONS",
     "DockerfileSyntaxError",
+    "Heredoc",
     "Instruction",
     "ParsedDockerfile",
     "Stage",
     "check_syntax",
     "exec_form",
+    "heredoc_markers",
     "parse_dockerfile",
     "split_words",
     "substitute",
@@ -53,11 +56,64 @@ KNOWN_INSTRUCTIONS = frozenset(
     }
 )
 
-_HEREDOC = re.compile(r"<<(-?)\s*([\"']?)([A-Za-z_][A-Za-z0-9_]*)\2")
+_HEREDOC_WORD = re.compile(r"^(\d*)<<(-?)([^<]*)$")
+_RAW_WORD = re.compile(r"""(?:\\.|"(?:\\.|[^"\\])*"?|'[^']*'?|[^\s"'\\])+""")
+_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh", "mksh"})
 _LEADING_FLAGS = re.compile(r"^\s*(--\S+\s*)+")
 _VARIABLE = re.compile(
     r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Heredoc:
+    """A ``<<NAME`` word of a ``RUN``/``COPY``/``ADD`` line: its terminator, the file
+    descriptor it feeds (``5<<EOF``; 0 is stdin) and whether leading tabs are stripped."""
+
+    name: str
+    fd: int = 0
+    chomp: bool = False
+
+
+def heredoc_markers(line: str) -> list[Heredoc]:
+    """The heredocs an instruction line opens, read as BuildKit reads them: each
+    whitespace-separated word (quotes kept) of the form ``[fd]<<[-]WORD``, where WORD
+    unquotes to one word (``<<EOF``, ``0<<-"EOT"``, ``<<robots.txt``). ``<<`` inside a
+    word (``"a<<b"``, ``$((1<<2))``), a bare ``<<`` and an exec-form command are not."""
+    command = _LEADING_FLAGS.sub("", line).strip()
+    if command.startswith("[") and exec_form(command) is not None:
+        return []
+    found: list[Heredoc] = []
+    for word in _RAW_WORD.findall(line):
+        match = _HEREDOC_WORD.match(word)
+        if match is None or not match.group(3):
+            continue
+        try:
+            names = shlex.split(match.group(3), posix=True)
+        except ValueError:
+            continue
+        if len(names) == 1 and names[0]:
+            fd = int(match.group(1)) if match.group(1) else 0
+            found.append(Heredoc(names[0], fd, bool(match.group(2))))
+    return found
+
+
+def _heredoc_is_script(command: str, heredoc: Heredoc, body: str) -> bool:
+    """Whether a shell runs ``body``: a ``RUN <<EOF`` alone (BuildKit hands the body to
+    the shell, or runs it through its ``#!`` line), or a heredoc on a shell's stdin
+    (``RUN bash <<EOF``, ``RUN <<EOF sh -e``). ``RUN cat <<EOF > file`` or
+    ``RUN python3 <<EOF`` feed data or another language, not shell commands."""
+    words = [w for w in _RAW_WORD.findall(_LEADING_FLAGS.sub("", command)) if w]
+    rest = [w for w in words if _HEREDOC_WORD.match(w) is None]
+    if not rest and len(words) == 1:
+        first = body.lstrip("\n").split("\n", 1)[0].strip()
+        if not first.startswith("#!"):
+            return True
+        interpreter = first[2:].split()
+        if interpreter and PurePosixPath(interpreter[0]).name == "env":
+            interpreter = [w for w in interpreter[1:] if not w.startswith("-")]
+        return bool(interpreter) and PurePosixPath(interpreter[0]).name in _SHELLS
+    return heredoc.fd == 0 and bool(rest) and PurePosixPath(rest[0]).name in _SHELLS
 
 
 class DockerfileSyntaxError(ValueError):
@@ -79,6 +135,7 @@ class Instruction:
     end_line: int
     content: str
     heredocs: tuple[str, ...] = ()
+    """The heredoc bodies, one per :func:`heredoc_markers` word, terminators left out."""
 
     @property
     def flags(self) -> dict[str, str]:
@@ -102,8 +159,15 @@ class Instruction:
     @property
     def script(self) -> str:
         """What a ``RUN`` executes: its command line (flags such as ``--mount`` removed),
-        then any heredoc bodies."""
-        return "\n".join((_LEADING_FLAGS.sub("", self.value), *self.heredocs))
+        then the heredoc bodies a shell runs (not those fed to ``cat > file`` or
+        ``python3``)."""
+        command = _LEADING_FLAGS.sub("", self.value)
+        bodies = [
+            body
+            for heredoc, body in zip(heredoc_markers(self.value), self.heredocs, strict=False)
+            if _heredoc_is_script(self.value, heredoc, body)
+        ]
+        return "\n".join((command, *bodies))
 
 
 @dataclass(slots=True)
@@ -179,6 +243,8 @@ class ParsedDockerfile:
     comments: list[Instruction]
     lines: list[str]
     uncovered: list[int] = field(default_factory=list)
+    unterminated: tuple[int, str] | None = None
+    """The line of the first instruction whose heredoc never ends, and the heredoc's name."""
 
     @property
     def final(self) -> Stage | None:
@@ -252,17 +318,39 @@ def _from_parts(value: str) -> tuple[str, str | None]:
     return words[0], name
 
 
-def _heredoc_end(lines: list[str], start: int, markers: list[tuple[bool, str]]) -> int:
-    """0-based index of the last line of the heredoc bodies that begin at ``start``."""
+def _heredoc_bodies(
+    lines: list[str], start: int, markers: list[Heredoc]
+) -> tuple[list[str], int, Heredoc | None]:
+    """The bodies of the heredocs that begin at 0-based line ``start``, the index of the
+    last line they take, and the first heredoc whose terminator never comes (None when
+    all end)."""
     index = start
-    for strip_tabs, word in markers:
+    bodies: list[str] = []
+    for heredoc in markers:
+        body: list[str] = []
+        terminated = False
         while index < len(lines):
             line = lines[index].rstrip("\r\n")
-            if (line.lstrip("\t") if strip_tabs else line) == word:
-                index += 1
-                break
             index += 1
-    return index - 1
+            if (line.lstrip("\t") if heredoc.chomp else line) == heredoc.name:
+                terminated = True
+                break
+            body.append(line)
+        bodies.append("\n".join(body))
+        if not terminated:
+            return bodies, index - 1, heredoc
+    return bodies, index - 1, None
+
+
+def _line_heredocs(keyword: str, value: str) -> list[Heredoc]:
+    """The heredocs of an instruction: ``RUN``, ``COPY``, ``ADD`` and those three
+    behind ``ONBUILD``."""
+    if keyword == "ONBUILD":
+        inner = value.strip().split(None, 1)
+        if len(inner) < 2:
+            return []
+        keyword, value = inner[0].upper(), inner[1]
+    return heredoc_markers(value) if keyword in {"RUN", "COPY", "ADD"} and "<<" in value else []
 
 
 _ESCAPE_DIRECTIVE = re.compile(r"#\s*escape\s*=\s*(\S)\s*$", re.IGNORECASE)
@@ -313,11 +401,10 @@ def _as_docker_reads(text: str) -> str:
         open_line = -1
         logical, words = " ".join(words), []
         index += 1
-        keyword = logical.split(None, 1)[0].upper()
-        if keyword in {"RUN", "COPY", "ADD", "ONBUILD"}:
-            markers = [(bool(m.group(1)), m.group(3)) for m in _HEREDOC.finditer(logical)]
-            if markers:
-                index = _heredoc_end(lines, index, markers) + 1
+        keyword, _, rest = logical.partition(" ")
+        markers = _line_heredocs(keyword.upper(), rest)
+        if markers:
+            index = _heredoc_bodies(lines, index, markers)[1] + 1
     if open_line >= 0:
         line = lines[open_line].rstrip()
         lines[open_line] = line[: -len(escape)]
@@ -347,16 +434,14 @@ def parse_dockerfile(text: str) -> ParsedDockerfile:
         heredocs: tuple[str, ...] = ()
         trigger_words = value.strip().split(None, 1) if keyword == "ONBUILD" else []
         trigger = trigger_words[0].upper() if trigger_words else ""
-        markers = (
-            [(bool(m.group(1)), m.group(3)) for m in _HEREDOC.finditer(value)]
-            if keyword in {"RUN", "COPY", "ADD"} or trigger in {"RUN", "COPY", "ADD"}
-            else []
-        )
+        markers = _line_heredocs(keyword, value)
         if markers:
-            body_end = _heredoc_end(lines, end + 1, markers)
-            heredocs = ("\n".join(lines[end + 1 : body_end + 1]),)
+            bodies, body_end, open_heredoc = _heredoc_bodies(lines, end + 1, markers)
+            heredocs = tuple(bodies)
             covered.update(range(end + 1, body_end + 1))
             skip_until, end = body_end, body_end
+            if open_heredoc is not None and parsed.unterminated is None:
+                parsed.unterminated = (start + 1, open_heredoc.name)
         instruction = Instruction(
             keyword=keyword,
             value=value,
@@ -414,6 +499,11 @@ def check_syntax(parsed: ParsedDockerfile) -> None:
     for stage in parsed.stages:
         if not stage.base:
             raise DockerfileSyntaxError(stage.line, "FROM names no image")
+    if parsed.unterminated is not None:
+        line, name = parsed.unterminated
+        raise DockerfileSyntaxError(
+            line, f"unterminated heredoc: no line {name!r} ends the <<{name} opened here"
+        )
     if not instructions and not parsed.stages:
         if parsed.uncovered:
             raise DockerfileSyntaxError(
