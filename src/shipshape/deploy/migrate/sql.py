@@ -128,10 +128,18 @@ def _groups(ops: Sequence[Operation]) -> Iterator[list[Operation]]:
 
 
 def _using(operations: Operations, name: str, column: Column) -> dict[str, str]:
+    """How PostgreSQL converts the old values: an explicit cast, so every type converts.
+
+    Except into a bounded string (``VARCHAR(n)``, enums): an explicit cast silently cuts a
+    longer value to ``n`` characters, so the value goes through ``TEXT`` and the column's
+    assignment cast, which fails on a value that does not fit instead.
+    """
     dialect = operations.get_context().dialect
     if dialect.name != "postgresql":
         return {}
     quoted = dialect.identifier_preparer.quote(name)
+    if parse_sql_type(column.type)[0] in {"VARCHAR", "ENUM"}:
+        return {"postgresql_using": f"{quoted}::TEXT"}
     return {"postgresql_using": f"{quoted}::{sa_type(column).compile(dialect=dialect)}"}
 
 

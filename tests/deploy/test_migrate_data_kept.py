@@ -1,0 +1,155 @@
+"""No migration changes or drops a value without saying so, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from shipshape.deploy.migrate import (
+    Migration,
+    MigrationError,
+    apply_migrations,
+    import_models,
+    load_migrations,
+    next_migrations,
+    open_engine,
+    snapshot_models,
+    write_migrations,
+)
+
+HEADER = """\
+from __future__ import annotations
+
+import enum
+from typing import Literal, Optional
+
+from pydantic import BaseModel, Field
+"""
+
+
+def execute(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            for statement in statements:
+                connection.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
+def rows(url: str, query: str) -> list[tuple[Any, ...]]:
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(sa.text(query))]
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    schema = f"mig_{uuid.uuid4().hex[:12]}"
+    execute(postgres_url, f"create schema {schema}")
+    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        execute(postgres_url, f"drop schema {schema} cascade")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.db'}"
+        return
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+def make(tmp_path: Path, body: str) -> list[Migration]:
+    directory = tmp_path / "migrations"
+    existing = load_migrations(directory)
+    name = f"models_{uuid.uuid4().hex[:12]}"
+    (tmp_path / f"{name}.py").write_text(HEADER + textwrap.dedent(body), encoding="utf-8")
+    snapshot, renames = snapshot_models(import_models([name], tmp_path), [name])
+    write_migrations(directory, next_migrations(existing, snapshot, renames))
+    return load_migrations(directory)
+
+
+def apply(url: str, migrations: list[Migration]) -> list[str]:
+    engine = open_engine(url)
+    try:
+        return apply_migrations(engine, migrations)
+    finally:
+        engine.dispose()
+
+
+V1 = """
+class Item(BaseModel):
+    __tablename__ = "items"
+    id: int
+    code: str = Field(max_length=10)
+    size: int = 0
+"""
+
+NARROW = """
+class Item(BaseModel):
+    __tablename__ = "items"
+    id: int
+    code: str = Field(max_length=5)
+    size: int = 0
+"""
+
+SIZE_AS_TEXT = """
+class Item(BaseModel):
+    __tablename__ = "items"
+    id: int
+    code: str = Field(max_length=10)
+    size: str = Field(default="0", max_length=3)
+"""
+
+
+def test_narrowing_a_varchar_never_truncates_a_value_that_does_not_fit(
+    tmp_path: Path, database: str
+) -> None:
+    apply(database, make(tmp_path, V1))
+    execute(database, "insert into items (id, code) values (1, 'abcdefghij'), (2, 'ab')")
+    migrations = make(tmp_path, NARROW)
+    [operation] = migrations[-1].up
+    assert operation.risk is not None
+    assert operation.risk.code == "narrow_type"
+    if database.startswith("sqlite"):
+        # SQLite does not enforce a length: the value is kept whole
+        assert apply(database, migrations) == ["0002"]
+    else:
+        with pytest.raises(MigrationError, match="value too long for type character varying"):
+            apply(database, migrations)
+    assert rows(database, "select code from items order by id") == [("abcdefghij",), ("ab",)]
+
+
+def test_a_short_enough_value_survives_narrowing(tmp_path: Path, database: str) -> None:
+    apply(database, make(tmp_path, V1))
+    execute(database, "insert into items (id, code) values (1, 'abcde')")
+    assert apply(database, make(tmp_path, NARROW)) == ["0002"]
+    assert rows(database, "select code from items") == [("abcde",)]
+
+
+def test_an_integer_that_does_not_fit_a_varchar_is_not_cut(tmp_path: Path, database: str) -> None:
+    apply(database, make(tmp_path, V1))
+    execute(database, "insert into items (id, code, size) values (1, 'a', 12345), (2, 'b', 7)")
+    migrations = make(tmp_path, SIZE_AS_TEXT)
+    if database.startswith("sqlite"):
+        assert apply(database, migrations) == ["0002"]
+        assert rows(database, "select size from items order by id") == [("12345",), ("7",)]
+    else:
+        with pytest.raises(MigrationError, match="value too long for type character varying"):
+            apply(database, migrations)
+        assert rows(database, "select size from items order by id") == [(12345,), (7,)]
