@@ -322,6 +322,8 @@ def test_memory_only_cache_needs_no_redis() -> None:
         ({"ttl": 0}, "ttl must be > 0"),
         ({"lock_ttl": -1}, "lock_ttl must be > 0"),
         ({"lock_wait": 0}, "lock_wait must be > 0"),
+        ({"lock_ttl": float("inf")}, r"lock_ttl must be > 0 seconds \(and finite\)"),
+        ({"ttl": float("nan")}, "ttl must be > 0"),
         ({"namespace": "has space"}, "namespace must be"),
     ],
 )
@@ -394,3 +396,21 @@ def test_a_full_redis_is_a_failure_not_an_error_for_callers() -> None:
 
     with RedisServer(args=("--maxmemory-policy", "noeviction")) as server:
         asyncio.run(scenario(server))
+
+
+@pytest.mark.parametrize("ttl", [float("inf"), 1e20])
+def test_a_ttl_beyond_what_redis_can_hold_is_clamped_not_an_error(
+    redis_url: str, ttl: float
+) -> None:
+    async def scenario(client: Redis) -> None:
+        cache = TieredCache(client, namespace=namespace(), ttl=ttl)
+        await cache.set("k", "forever")
+        _, loader = counting_loader("computed")
+        assert await cache.get_or_compute("k2", loader, ttl=ttl) == "computed"
+        assert not cache.degraded
+        for key in ("k", "k2"):
+            assert await client.pttl(cache.value_key(key)) > 10**15  # expires, far away
+        other = TieredCache(client, namespace=cache.namespace)
+        assert await other.get("k") == "forever"
+
+    run(scenario, redis_url)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -39,6 +40,9 @@ log = logging.getLogger("shipshape.cache")
 # whose value the loader can still give.
 REDIS_FAILURES = (RedisError, OSError)
 _MISSING: Any = object()
+# The longest expiry sent to Redis (~285,000 years): a longer ``ttl``, ``inf`` included,
+# is clamped to it, since Redis rejects an expiry past its 64-bit clock.
+_MAX_TTL_MS = 2**53
 _LUA = Path(__file__).with_name
 
 
@@ -67,11 +71,13 @@ class TieredCache:
         retry_after: float = 1.0,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        for name, seconds in (("ttl", ttl), ("lock_ttl", lock_ttl), ("retry_after", retry_after)):
-            if not seconds > 0:
-                raise ValueError(f"{name} must be > 0 seconds, got {seconds!r}")
-        if lock_wait is not None and not lock_wait > 0:
-            raise ValueError(f"lock_wait must be > 0 seconds, got {lock_wait!r}")
+        if not ttl > 0:
+            raise ValueError(f"ttl must be > 0 seconds, got {ttl!r}")
+        for name, seconds in (("lock_ttl", lock_ttl), ("retry_after", retry_after)):
+            if not 0 < seconds < math.inf:
+                raise ValueError(f"{name} must be > 0 seconds (and finite), got {seconds!r}")
+        if lock_wait is not None and not 0 < lock_wait < math.inf:
+            raise ValueError(f"lock_wait must be > 0 seconds (and finite), got {lock_wait!r}")
         if not namespace or any(ch.isspace() for ch in namespace):
             raise ValueError(f"namespace must be a non-empty string without spaces: {namespace!r}")
         self.namespace = namespace
@@ -345,10 +351,8 @@ class TieredCache:
 
     async def _store(self, key: str, encoded: bytes, seconds: float, codec: Codec[Any]) -> None:
         assert self._write is not None
-        await self._write(
-            keys=[self.value_key(key)],
-            args=[codec.variant, encoded, max(1, int(seconds * 1000))],
-        )
+        milliseconds = max(1, int(min(seconds * 1000, _MAX_TTL_MS)))
+        await self._write(keys=[self.value_key(key)], args=[codec.variant, encoded, milliseconds])
 
     async def _run(
         self, loader: Callable[[], Awaitable[Any]], codec: Codec[Any]
