@@ -271,12 +271,27 @@ def test_poetry_install_needs_the_lock_in_the_image() -> None:
         ("uv sync --frozen", True),
         ("uv sync --frozen --no-cache", False),
         ("poetry install --no-root", True),
+        # a command's own env assignments count like ENV
+        ("PIP_NO_CACHE_DIR=1 pip install -r requirements.txt", False),
+        ("env UV_NO_CACHE=1 uv sync --frozen", False),
+        ("UV_NO_CACHE=0 uv sync --frozen", True),
     ],
 )
 def test_package_cache_in_the_final_image(run: str, cached: bool) -> None:
     text = GOOD.replace("RUN pip install --no-cache-dir -r requirements.txt", f"RUN {run}")
     text = text.replace("COPY requirements.txt .", "COPY requirements.txt poetry.lock ./")
     assert ("SS-DF010" in codes(text)) is cached
+
+
+@pytest.mark.parametrize("value", ["1", "true", "off", "false", "0", "no"])
+def test_pip_no_cache_dir_turns_the_cache_off_whatever_its_value(value: str) -> None:
+    # pip disables its cache for any valid PIP_NO_CACHE_DIR, "off" included
+    # (the widespread ENV PIP_NO_CACHE_DIR=off of Poetry images)
+    text = GOOD.replace("--no-cache-dir ", "").replace(
+        "ENV PYTHONUNBUFFERED=1", f"ENV PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR={value}"
+    )
+    assert "SS-DF010" not in codes(text)
+    assert "SS-DF010" in codes(GOOD.replace("--no-cache-dir ", ""))
 
 
 def test_package_cache_in_a_build_stage_does_not_matter() -> None:

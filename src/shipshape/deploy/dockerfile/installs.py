@@ -116,15 +116,30 @@ def _pip_install(args: list[str], tool: str) -> Install:
     return install
 
 
+def _with_assignments(argv: list[str], command: list[str], env: dict[str, str]) -> dict[str, str]:
+    """``env`` plus the ``NAME=value`` words before ``command`` in ``argv``
+    (``PIP_NO_CACHE_DIR=1 pip install ...``, ``env UV_NO_CACHE=1 uv sync``)."""
+    if not command or len(command) > len(argv) or argv[len(argv) - len(command) :] != command:
+        return env
+    prefix = argv[: len(argv) - len(command)]
+    assigned = dict(
+        word.split("=", 1) for word in prefix if re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", word)
+    )
+    return {**env, **assigned} if assigned else env
+
+
 def find_install(argv: list[str], env: dict[str, str]) -> Install | None:
     """The dependency install ``argv`` performs, or None."""
-    argv = normalize(argv)
+    command = normalize(argv)
+    env = _with_assignments(argv, command, env)
+    argv = command
     if len(argv) < 2:
         return None
     head, sub = base_name(argv[0]), argv[1]
     if _PIP.match(head) and sub in {"install", "wheel"}:
         install = _pip_install(argv[2:], "pip")
-        if _truthy(env.get("PIP_NO_CACHE_DIR")):
+        if env.get("PIP_NO_CACHE_DIR", "").strip():
+            # pip turns the cache off for any value, "off" and "0" included
             install.keeps_cache = False
         return install
     if head == "uv":
