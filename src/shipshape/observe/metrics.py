@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
+import contextlib
 import math
 import os
+import socket
 import threading
+import time
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypedDict, TypeVar
 
@@ -149,15 +153,24 @@ class Histogram:
 
 Metric = Counter | Gauge | Histogram
 
+#: the key of a snapshot that holds the latest scrape request it answers
+_ANSWERED = "#answered"
+
 
 class MetricsRegistry:
     """Our metrics, exposed in the Prometheus text format through prometheus_client.
 
     With ``multiprocess_dir`` set (``--workers N``), each process snapshots its values
-    to ``<dir>/<pid>.json`` every ``flush_interval`` seconds and at exit, and a scrape
-    of any worker merges every process's latest snapshot with its own live values.
-    Counters and histograms of exited workers keep counting; gauges only count live
-    processes.
+    to ``<dir>/<pid>-<token>.json`` every ``flush_interval`` seconds and at exit, and a
+    scrape of any worker merges every process's latest snapshot with its own live
+    values. Counters and histograms of exited workers keep counting; gauges only count
+    live processes.
+
+    A scrape first asks every other worker for a fresh snapshot (``refresh``): each
+    process listens on a Unix datagram socket next to its snapshot file, and answers
+    from its event loop, after the hooks given to ``before_snapshot`` (the requests it
+    has finished but not yet recorded), so a scrape counts every request any worker
+    answered before it.
     """
 
     def __init__(self, multiprocess_dir: str | None = None, flush_interval: float = 0.25) -> None:
@@ -168,6 +181,11 @@ class MetricsRegistry:
         self._stop = threading.Event()
         self._flush_lock = threading.Lock()
         self._file: Path | None = None
+        self._socket: socket.socket | None = None
+        self._socket_path: Path | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._hooks: list[Callable[[], None]] = []
+        self._answered = 0
 
     def counter(self, name: str, documentation: str, labelnames: tuple[str, ...] = ()) -> Counter:
         return self._register(Counter(name, documentation, labelnames))
@@ -190,6 +208,10 @@ class MetricsRegistry:
         self.metrics[metric.name] = metric
         return metric
 
+    def before_snapshot(self, hook: Callable[[], None]) -> None:
+        """Run ``hook`` (in the event loop) before a snapshot another worker asked for."""
+        self._hooks.append(hook)
+
     # -- snapshots for several worker processes ---------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
@@ -199,30 +221,138 @@ class MetricsRegistry:
                 metric.series.items() if isinstance(metric, Histogram) else metric.values.items()
             )
             data[name] = [[list(labels), value] for labels, value in items]
+        data[_ANSWERED] = self._answered
         return data
 
     def start(self) -> None:
-        """Start the snapshot thread (a no-op without a multiprocess directory)."""
+        """Start the snapshot thread (a no-op without a multiprocess directory); called
+        in the event loop, it also answers other workers' scrapes from that loop."""
         if self.multiprocess_dir is None or self._flusher is not None:
             return
         self.multiprocess_dir.mkdir(parents=True, exist_ok=True)
         self._file = self.multiprocess_dir / f"{os.getpid()}-{os.urandom(6).hex()}.json"
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        self._listen()
         self._stop.clear()
         self._flusher = threading.Thread(target=self._flush_loop, name="metrics-flush", daemon=True)
         self._flusher.start()
         atexit.register(self.stop)
 
+    def _listen(self) -> None:
+        """Bind the socket other workers' scrapes ask on; without one (a directory path
+        too long for a Unix socket), others see this worker's periodic snapshots."""
+        assert self._file is not None
+        path = self._file.with_suffix(".sock")
+        listener = None
+        try:
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            listener.bind(str(path))
+        except (OSError, AttributeError):
+            if listener is not None:
+                listener.close()
+            return
+        self._socket, self._socket_path = listener, path
+
     def stop(self) -> None:
         if self._flusher is None:
             return
         self._stop.set()
+        if self._socket_path is not None:
+            with (
+                contextlib.suppress(OSError),
+                socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as waker,
+            ):
+                waker.sendto(b"0", str(self._socket_path))
         self._flusher.join(timeout=2)
         self._flusher = None
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+        if self._socket_path is not None:
+            with contextlib.suppress(OSError):
+                self._socket_path.unlink()
+            self._socket_path = None
+        self._loop = None
         self.flush()
 
     def _flush_loop(self) -> None:
-        while not self._stop.wait(self.flush_interval):
-            self.flush()
+        while not self._stop.is_set():
+            asked = self._wait_for_request()
+            if self._stop.is_set():
+                return
+            if asked:
+                self._answer(asked)
+            else:
+                self.flush()
+
+    def _wait_for_request(self) -> int:
+        """The latest scrape request that arrives within ``flush_interval``, else 0."""
+        listener = self._socket
+        if listener is None:
+            self._stop.wait(self.flush_interval)
+            return 0
+        asked = 0
+        try:
+            listener.settimeout(self.flush_interval)
+            message = listener.recv(64)
+            listener.setblocking(False)
+            while True:  # every request waiting now is answered by one snapshot
+                asked = max(asked, _request_time(message))
+                message = listener.recv(64)
+        except (TimeoutError, BlockingIOError):
+            return asked
+        except OSError:
+            self._stop.wait(self.flush_interval)
+            return asked
+
+    def _answer(self, asked: int) -> None:
+        loop = self._loop
+        if loop is not None:
+            try:
+                loop.call_soon_threadsafe(self._answer_in_loop, asked)
+                return
+            except RuntimeError:  # the loop is closed
+                self._loop = None
+        self._answered = max(self._answered, asked)
+        self.flush()
+
+    def _answer_in_loop(self, asked: int) -> None:
+        for hook in self._hooks:
+            with contextlib.suppress(Exception):
+                hook()
+        self._answered = max(self._answered, asked)
+        self.flush()
+
+    async def refresh(self, timeout: float = 0.5) -> None:
+        """Ask every other live worker for a fresh snapshot and wait (at most
+        ``timeout`` seconds) until each has written it; a no-op for one process."""
+        directory = self.multiprocess_dir
+        if self._file is None or directory is None:
+            return
+        asked = time.time_ns()
+        message = str(asked).encode("ascii")
+        waiting: list[Path] = []
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+            sender.setblocking(False)
+            for path in directory.glob("*.sock"):
+                if path == self._socket_path:
+                    continue
+                try:
+                    sender.sendto(message, str(path))
+                except (ConnectionRefusedError, FileNotFoundError):
+                    with contextlib.suppress(OSError):
+                        path.unlink()  # its worker is gone
+                    continue
+                except OSError:  # its queue is full: it has scrapes of its own to answer
+                    continue
+                waiting.append(path.with_suffix(".json"))
+        deadline = time.monotonic() + timeout
+        while waiting and time.monotonic() < deadline:
+            await asyncio.sleep(0.002)
+            waiting = [file for file in waiting if _answered(file) < asked]
 
     def flush(self) -> None:
         """Write this process's snapshot (atomically) to its own file."""
@@ -345,6 +475,23 @@ def _pairs(rows: Any) -> Iterator[tuple[tuple[str, ...], Any]]:
     for entry in rows:
         if isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], list):
             yield tuple(str(label) for label in entry[0]), entry[1]
+
+
+def _request_time(message: bytes) -> int:
+    try:
+        return max(0, int(message))
+    except ValueError:
+        return 0
+
+
+def _answered(file: Path) -> int:
+    """The latest scrape request a worker's snapshot file answers (0: none, unreadable)."""
+    try:
+        data = orjson.loads(file.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return 0
+    value = data.get(_ANSWERED) if isinstance(data, dict) else None
+    return value if isinstance(value, int) else 0
 
 
 def _bound_text(bound: float) -> str:

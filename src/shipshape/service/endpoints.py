@@ -61,6 +61,7 @@ def build_endpoints(state: ServiceState) -> dict[str, Endpoint]:
     async def metrics(scope: Scope, receive: Receive, send: Send) -> None:
         if await _method_allowed(scope, send):
             state.recorder.flush()  # the requests finished in this loop turn count too
+            await state.registry.refresh()  # and those other workers finished
             body = state.registry.exposition()
             await send_bytes(
                 send, 200, body, CONTENT_TYPE_LATEST.encode(), head=scope["method"] == "HEAD"

@@ -82,6 +82,7 @@ class ServiceState:
             duration=self.request_duration if metrics else None,
             access_log=settings.logs.access_log,
         )
+        registry.before_snapshot(self.recorder.flush)
         self.started = False
         self.lifespan_seen = False
         self.draining = False

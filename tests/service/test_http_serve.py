@@ -1,0 +1,144 @@
+"""``shipshape serve`` probed from outside, as an HTTP client sees it."""
+
+from __future__ import annotations
+
+import collections
+import math
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+
+class Server:
+    """A ``shipshape serve`` process whose output is read as it comes (a full pipe
+    would stall the server)."""
+
+    def __init__(self, args: list[str], cwd: Path, port: int, **env: str) -> None:
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "shipshape", "serve", "--port", str(port), *args],
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        self.lines: list[bytes] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line)
+
+    def wait_until_live(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(b"".join(self.lines).decode(errors="replace"))
+            try:
+                if httpx.get(f"{self.base}/livez", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise AssertionError("server did not come up")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        self._reader.join(timeout=5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+@pytest.fixture
+def serve(tmp_path: Path, free_port: int) -> Iterator[list[Server]]:
+    servers: list[Server] = []
+    yield servers
+    for server in servers:
+        server.stop()
+
+
+def fresh_get(url: str, **kwargs: object) -> httpx.Response:
+    """A GET on a connection of its own (so that several workers share the requests)."""
+    with httpx.Client() as client:
+        return client.get(url, **kwargs)  # type: ignore[arg-type]
+
+
+def checked_families(text: str) -> dict[str, object]:
+    """Parse an exposition strictly: HELP and TYPE for every family, no sample twice,
+    histogram buckets cumulative with ``+Inf`` equal to ``_count``."""
+    lines = text.splitlines()
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+    for name, family in families.items():
+        assert any(line.startswith(f"# TYPE {name}") for line in lines), name
+        assert any(line.startswith(f"# HELP {name}") for line in lines), name
+        buckets: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = (
+            collections.defaultdict(list)
+        )
+        counts: dict[tuple[tuple[str, str], ...], float] = {}
+        for sample in family.samples:
+            key = (sample.name, tuple(sorted(sample.labels.items())))
+            assert key not in seen, f"duplicate series {key}"
+            seen.add(key)
+            if family.type == "histogram":
+                labels = tuple(sorted((k, v) for k, v in sample.labels.items() if k != "le"))
+                if sample.name.endswith("_bucket"):
+                    buckets[labels].append((float(sample.labels["le"]), sample.value))
+                elif sample.name.endswith("_count"):
+                    counts[labels] = sample.value
+        for labels, rows in buckets.items():
+            values = [value for _, value in rows]
+            assert values == sorted(values), (labels, rows)
+            assert rows[-1][0] == math.inf, (labels, rows)
+            assert rows[-1][1] == counts[labels], (labels, rows)
+    return families  # type: ignore[return-value]
+
+
+def requests_total(text: str, route: str) -> float:
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "http_requests_total" and sample.labels["route"] == route:
+                total += sample.value
+    return total
+
+
+def test_a_scrape_of_either_worker_counts_every_request_at_once(
+    tmp_path: Path, free_port: int, serve: list[Server]
+) -> None:
+    server = Server(
+        ["--workers", "2"],
+        tmp_path,
+        free_port,
+        SHIPSHAPE_RATELIMIT__ENABLED="false",
+        SHIPSHAPE_DRAIN_SECONDS="0",
+    )
+    serve.append(server)
+    server.wait_until_live()
+    time.sleep(1.0)  # both workers up
+    done = 0
+    for _ in range(5):
+        for _ in range(30):
+            assert fresh_get(f"{server.base}/").status_code == 200
+        done += 30
+        # no pause: the scrape must already count what the other worker answered
+        text = fresh_get(f"{server.base}/metrics").text
+        checked_families(text)
+        assert requests_total(text, "/") == done
