@@ -21,6 +21,7 @@ from shipshape.deploy.migrate import (
     load_migrations,
     next_migrations,
     open_engine,
+    rollback_migrations,
     snapshot_models,
     write_migrations,
 )
@@ -153,3 +154,61 @@ def test_an_integer_that_does_not_fit_a_varchar_is_not_cut(tmp_path: Path, datab
         with pytest.raises(MigrationError, match="value too long for type character varying"):
             apply(database, migrations)
         assert rows(database, "select size from items order by id") == [(12345,), (7,)]
+
+
+def rollback(url: str, migrations: list[Migration], steps: int) -> list[str]:
+    engine = open_engine(url)
+    try:
+        return rollback_migrations(engine, migrations, steps)
+    finally:
+        engine.dispose()
+
+
+RENAMED_AND_OPTIONAL = """
+class Item(BaseModel):
+    __tablename__ = "items"
+    id: int
+    label: Optional[str] = Field(default=None, json_schema_extra={"renamed_from": "code"})
+    size: int = 0
+"""
+
+
+def test_a_column_renamed_and_altered_in_one_migration_keeps_its_values(
+    tmp_path: Path, database: str
+) -> None:
+    apply(database, make(tmp_path, V1))
+    execute(database, "insert into items (id, code, size) values (1, 'abc', 2)")
+    migrations = make(tmp_path, RENAMED_AND_OPTIONAL)
+    assert [op.kind for op in migrations[-1].up] == ["rename_column", "alter_column"]
+    assert apply(database, migrations) == ["0002"]
+    assert rows(database, "select id, label, size from items") == [(1, "abc", 2)]
+    execute(database, "insert into items (id, label) values (2, null)")
+    execute(database, "delete from items where id = 2")
+    assert rollback(database, migrations, 1) == ["0002"]
+    assert rows(database, "select id, code, size from items") == [(1, "abc", 2)]
+
+
+SIZE_AS_DIGITS = """
+class Item(BaseModel):
+    __tablename__ = "items"
+    id: int
+    code: str = Field(max_length=10)
+    size: str = "0"
+"""
+
+
+def test_a_type_change_of_a_column_with_a_default_applies_and_rolls_back(
+    tmp_path: Path, database: str
+) -> None:
+    apply(database, make(tmp_path, V1))
+    execute(database, "insert into items (id, code, size) values (1, 'a', 42)")
+    migrations = make(tmp_path, SIZE_AS_DIGITS)
+    assert apply(database, migrations) == ["0002"]
+    assert rows(database, "select size from items") == [("42",)]
+    execute(database, "insert into items (id, code) values (2, 'b')")
+    assert rows(database, "select size from items where id = 2") == [("0",)]
+    # back to INTEGER DEFAULT 0: the TEXT default '0' has no implicit cast to INTEGER
+    assert rollback(database, migrations, 1) == ["0002"]
+    assert rows(database, "select id, size from items order by id") == [(1, 42), (2, 0)]
+    execute(database, "insert into items (id, code) values (3, 'c')")
+    assert rows(database, "select size from items where id = 3") == [(0,)]

@@ -159,9 +159,33 @@ def _table_op(operations: Operations, op: Operation) -> None:
         operations.rename_table(op.table, op.to)
 
 
+def _batches(group: list[Operation]) -> Iterator[list[Operation]]:
+    """``group`` cut after each column rename.
+
+    When SQLite recreates a table, Alembic's batch keeps a renamed column under its old
+    name, so a later operation on the new name (an alter of the renamed column) would
+    not find it; a fresh batch starts from the schema after the rename.
+    """
+    batch: list[Operation] = []
+    for op in group:
+        batch.append(op)
+        if op.kind == "rename_column":
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _column_ops(operations: Operations, group: list[Operation], snapshot: Snapshot) -> None:
     name = group[0].table
     current = snapshot.tables[name]
+    for ops in _batches(group):
+        current = _column_batch(operations, name, ops, current)
+
+
+def _column_batch(
+    operations: Operations, name: str, group: list[Operation], current: Table
+) -> Table:
     with operations.batch_alter_table(
         name, copy_from=sa_table(name, current), recreate="auto"
     ) as batch:
@@ -190,18 +214,31 @@ def _column_ops(operations: Operations, group: list[Operation], snapshot: Snapsh
                 assert op.after is not None
                 before, after = op.before, op.after
                 changes: dict[str, Any] = {}
+                existing_default = server_default(before.default)
                 if (before.type, before.enum) != (after.type, after.enum):
                     changes["type_"] = sa_type(after)
                     changes.update(_using(operations, op.column, after))
+                    if existing_default is not None:
+                        # PostgreSQL converts the old default along with the column and
+                        # fails when it has no implicit cast (VARCHAR '0' to INTEGER):
+                        # drop it first, set the new one after the type.
+                        batch.alter_column(
+                            op.column,
+                            existing_type=sa_type(before),
+                            existing_nullable=before.nullable,
+                            existing_server_default=existing_default,
+                            server_default=None,
+                        )
+                        existing_default = None
                 if before.nullable != after.nullable:
                     changes["nullable"] = after.nullable
-                if before.default != after.default:
+                if server_default(after.default) != existing_default:
                     changes["server_default"] = server_default(after.default)
                 batch.alter_column(
                     op.column,
                     existing_type=sa_type(before),
                     existing_nullable=before.nullable,
-                    existing_server_default=server_default(before.default),
+                    existing_server_default=existing_default,
                     **changes,
                 )
             elif op.kind == "create_index":
@@ -211,6 +248,7 @@ def _column_ops(operations: Operations, group: list[Operation], snapshot: Snapsh
                 assert op.index is not None
                 batch.drop_index(op.index.name)
             current = apply_operations(Snapshot(tables={name: current}), [op]).tables[name]
+    return current
 
 
 def run_operations(
