@@ -90,10 +90,12 @@ def critical_path(
     try:
         traces = read_traces(document, fmt)
     except TraceFormatError as error:
-        line = None
-        if error.record is not None:
-            line = line_numbers[error.record] if line_numbers else error.record + 1
-        raise InputError(source, str(error), line) from None
+        if error.record is None:
+            raise InputError(source, str(error)) from None
+        if line_numbers:  # JSON lines: the record's line
+            raise InputError(source, str(error), line_numbers[error.record]) from None
+        # one JSON array of records: its index (a line number would be made up)
+        raise InputError(source, f"[{error.record}].{error}") from None
     if trace_id is not None:
         wanted = _trace_key(trace_id)
         selected = [trace for trace in traces if _trace_key(trace.trace_id) == wanted]

@@ -18,12 +18,14 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
+    model_validator,
 )
 from pydantic.alias_generators import to_camel
 
@@ -43,6 +45,13 @@ TraceFormat = Literal["otlp", "jaeger", "spans"]
 NO_SERVICE_NAME = "OTLPResourceNoServiceName"
 _OTLP_KINDS = ("", "internal", "server", "client", "producer", "consumer")
 _HEX = re.compile(r"[0-9a-fA-F]+")
+#: the span fields that keep a ``null`` (to be named as bad) rather than read it as unset
+_NEEDED_FIELDS = frozenset(
+    (
+        *("traceId", "trace_id", "spanId", "span_id"),
+        *("startTimeUnixNano", "start_time_unix_nano", "endTimeUnixNano", "end_time_unix_nano"),
+    )
+)
 
 
 class TraceFormatError(ValueError):
@@ -92,6 +101,21 @@ class _Otlp(BaseModel):
         alias_generator=to_camel, validate_by_name=True, validate_by_alias=True, frozen=True
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_unset(cls, data: Any) -> Any:
+        """Protobuf's JSON mapping: ``null`` is accepted for any field and means unset.
+
+        The fields a span cannot do without keep their ``null``, to be named as bad.
+        """
+        if isinstance(data, Mapping) and None in data.values():
+            return {
+                key: value
+                for key, value in data.items()
+                if value is not None or key in _NEEDED_FIELDS
+            }
+        return data
+
 
 class _OtlpKeyValue(_Otlp):
     key: str
@@ -130,7 +154,10 @@ class _OtlpResourceSpans(_Otlp):
 
 
 class _OtlpTracesData(_Otlp):
-    resource_spans: list[_OtlpResourceSpans]
+    #: ``batches`` in Grafana Tempo's ``/api/traces/{id}`` answer and Grafana's download
+    resource_spans: list[_OtlpResourceSpans] = Field(
+        validation_alias=AliasChoices("resourceSpans", "resource_spans", "batches")
+    )
 
 
 def _upper(value: Any) -> Any:
@@ -203,24 +230,39 @@ def detect_format(document: Any) -> TraceFormat | None:
         first = document[0] if document else None
         if _is_otlp(first):
             return "otlp"
-        if (
-            isinstance(first, Mapping)
-            and "spans" in first
-            and ("traceID" in first or "processes" in first)
-        ):
-            return "jaeger"
+        if isinstance(first, Mapping):
+            if "spans" in first and ("traceID" in first or "processes" in first):
+                return "jaeger"
+            if isinstance(first.get("data"), list) or "spanID" in first:
+                # Jaeger API answers one per line, or a trace's bare list of spans
+                return "jaeger"
+            if "spanId" in first or "traceId" in first:
+                return None  # OTLP spans without their resourceSpans: no service names
         return "spans"
     return None
 
 
 def _is_otlp(document: Any) -> bool:
-    """``TracesData`` itself, or wrapped in ``result`` as Jaeger's API v3 answers."""
+    """``TracesData`` itself, or wrapped as Jaeger's API v3 and Tempo's v2 API answer."""
+    document = _unwrap_otlp(document)
     if not isinstance(document, Mapping):
         return False
-    result = document.get("result")
-    if isinstance(result, Mapping):
-        document = result
-    return "resourceSpans" in document or "resource_spans" in document
+    return (
+        "resourceSpans" in document
+        or "resource_spans" in document
+        or isinstance(document.get("batches"), list)
+    )
+
+
+def _unwrap_otlp(record: Any) -> Any:
+    """The ``TracesData`` of a record: itself, Jaeger API v3's ``{"result": ...}`` or
+    Tempo API v2's ``{"trace": ...}``."""
+    if isinstance(record, Mapping):
+        for wrapper in ("result", "trace"):
+            inner = record.get(wrapper)
+            if isinstance(inner, Mapping):
+                return inner
+    return record
 
 
 def _message(error: ValidationError) -> str:
@@ -259,9 +301,8 @@ def parse_otlp(document: Any) -> list[Trace]:
     builder = _TraceBuilder()
     for record_index, record in enumerate(records):
         where = record_index if isinstance(document, list) else None
-        result = record.get("result") if isinstance(record, Mapping) else None
         try:
-            data = _OtlpTracesData.model_validate(result if isinstance(result, Mapping) else record)
+            data = _OtlpTracesData.model_validate(_unwrap_otlp(record))
         except ValidationError as error:
             raise TraceFormatError(_message(error), where) from None
         for resource_spans in data.resource_spans:
@@ -332,10 +373,21 @@ def _add_otlp_span(builder: _TraceBuilder, span: _OtlpSpan, service: str) -> Non
 
 
 def parse_jaeger(document: Any) -> list[Trace]:
-    """Traces from Jaeger JSON: ``{"data": [trace, ...]}``, one trace, or a list of traces."""
+    """Traces from Jaeger JSON: ``{"data": [trace, ...]}`` (or a list of those: JSON
+    lines), one trace, a list of traces, or one trace's bare list of spans."""
+    first = document[0] if isinstance(document, list) and document else None
+    if isinstance(first, Mapping) and "spanID" in first:
+        document = {"spans": document}  # a trace's bare list of spans
+    traces: list[_JaegerTrace] = []
     try:
         if isinstance(document, Mapping) and "data" in document:
             traces = _JaegerResponse.model_validate(document).data
+        elif isinstance(first, Mapping) and "data" in first:
+            for record, response in enumerate(document):  # API answers, one per line
+                try:
+                    traces.extend(_JaegerResponse.model_validate(response).data)
+                except ValidationError as error:
+                    raise TraceFormatError(_message(error), record) from None
         elif isinstance(document, list):
             traces = _JAEGER_TRACES.validate_python(document)
         else:
