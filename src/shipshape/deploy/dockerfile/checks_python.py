@@ -9,7 +9,11 @@ from pathlib import Path
 
 from shipshape.deploy.dockerfile.commands import shell_commands
 from shipshape.deploy.dockerfile.context import Found, LintContext
-from shipshape.deploy.dockerfile.installs import find_install, unpinned_requirements
+from shipshape.deploy.dockerfile.installs import (
+    find_install,
+    requirement_references,
+    unpinned_requirements,
+)
 from shipshape.deploy.dockerfile.parse import Instruction, Stage, exec_form, split_words, substitute
 from shipshape.deploy.dockerfile.servers import find_server, is_localhost
 
@@ -117,20 +121,44 @@ def check_unpinned_dependencies(ctx: LintContext) -> Iterator[Found]:
             pinned_before.add(stage.index)
 
 
-def _check_requirements(ctx: LintContext, line: int, name: str) -> Iterator[Found]:
+def _check_requirements(
+    ctx: LintContext,
+    line: int,
+    name: str,
+    within: Path | None = None,
+    seen: set[Path] | None = None,
+) -> Iterator[Found]:
+    """Unpinned lines of the requirements file ``name`` in the build context, and of the
+    files it pulls in with ``-r`` (read relative to it, as pip does). A ``-c``
+    constraints file pins the names of the whole install, nested files included."""
     if ctx.directory is None or "$" in name:
         return
-    candidates = [ctx.directory / name.lstrip("/"), ctx.directory / Path(name).name]
+    seen = set() if seen is None else seen
+    if within is not None and not name.startswith("/"):
+        candidates = [within / name]
+    else:
+        candidates = [ctx.directory / name.lstrip("/"), ctx.directory / Path(name).name]
     for candidate in candidates:
         try:
             text = candidate.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
+        resolved = candidate.resolve()
+        if resolved in seen:
+            return
+        seen.add(resolved)
+        try:
+            shown = candidate.relative_to(ctx.directory).as_posix()
+        except ValueError:
+            shown = candidate.name
+        references = requirement_references(text)
+        if any(kind == "-c" for kind, _ in references):
+            return
         for number, requirement in unpinned_requirements(text):
-            yield (
-                line,
-                f"{candidate.name}:{number}: {requirement} is not pinned to an exact version",
-            )
+            yield line, f"{shown}:{number}: {requirement} is not pinned to an exact version"
+        for kind, included in references:
+            if kind == "-r":
+                yield from _check_requirements(ctx, line, included, candidate.parent, seen)
         return
 
 

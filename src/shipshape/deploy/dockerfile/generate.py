@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shipshape.deploy.dockerfile.installs import unpinned_requirements
+from shipshape.deploy.dockerfile.installs import requirement_references, unpinned_requirements
 from shipshape.deploy.project import Project, ProjectError, load_project
 
 __all__ = [
@@ -175,6 +175,43 @@ def _command(project: Project, app: str, port: int) -> tuple[list[str], list[str
     return argv, notes
 
 
+def _requirement_files(root: Path, requirements: Path) -> dict[str, str]:
+    """``requirements.txt`` and the files it pulls in with ``-r``/``-c`` (recursively,
+    relative to the including file, as pip reads them): context-relative POSIX path ->
+    text. Files outside the project or missing are left to ``pip`` to report."""
+    found: dict[str, str] = {}
+    pending = [requirements]
+    base = root.resolve()
+    while pending:
+        path = pending.pop(0)
+        try:
+            name = path.resolve().relative_to(base).as_posix()
+        except ValueError:
+            continue
+        if name in found:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        found[name] = text
+        pending += [path.parent / ref for _, ref in requirement_references(text)]
+    return found
+
+
+def _copy_lines(names: list[str]) -> list[str]:
+    """``COPY`` lines that put each file at its own path under WORKDIR (one COPY of
+    several sources into ``./`` would flatten ``requirements/base.txt``)."""
+    folders: dict[str, list[str]] = {}
+    for name in names:
+        parent = name.rpartition("/")[0]
+        folders.setdefault(parent, []).append(name)
+    return [
+        f"COPY {' '.join(files)} {folder + '/' if folder else './'}"
+        for folder, files in folders.items()
+    ]
+
+
 def _healthcheck(port: int) -> list[str]:
     """A Docker HEALTHCHECK on shipshape's ``/livez`` (Kubernetes uses its own probes)."""
     probe = (
@@ -235,13 +272,18 @@ def render_dockerfile(
                 str(project.root), f"neither uv.lock nor requirements.txt: run {hint} first"
             )
         venv = "/opt/venv"
-        unpinned = unpinned_requirements(project.requirements.read_text(encoding="utf-8"))
-        if unpinned:
-            line, requirement = unpinned[0]
-            notes.append(
-                f"requirements.txt:{line}: {requirement} is not pinned; "
-                "`shipshape dockerfile lint` will report SS-DF009 until it is"
-            )
+        files = _requirement_files(project.root, project.requirements)
+        constrained = any(
+            kind == "-c" for text in files.values() for kind, _ in requirement_references(text)
+        )
+        for name, text in {} if constrained else files.items():
+            unpinned = unpinned_requirements(text)
+            if unpinned:
+                line, requirement = unpinned[0]
+                notes.append(
+                    f"{name}:{line}: {requirement} is not pinned; "
+                    "`shipshape dockerfile lint` will report SS-DF009 until it is"
+                )
         build = [
             f"FROM {base} AS build",
             "ENV PIP_NO_CACHE_DIR=1 \\",
@@ -249,7 +291,7 @@ def render_dockerfile(
             f"RUN python -m venv {venv}",
             f'ENV PATH="{venv}/bin:$PATH"',
             "WORKDIR /app",
-            "COPY requirements.txt ./",
+            *_copy_lines(list(files)),
             "RUN pip install -r requirements.txt",
             "COPY . .",
         ]

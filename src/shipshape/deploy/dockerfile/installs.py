@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from shipshape.deploy.dockerfile.commands import base_name, normalize
 
-__all__ = ["Install", "find_install", "unpinned_requirements"]
+__all__ = ["Install", "find_install", "requirement_references", "unpinned_requirements"]
 
 _PIP = re.compile(r"^pip(\d+(\.\d+)?)?$")
 _EXACT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*===?\s*[^*,<>=!~\s]+$")
@@ -201,9 +201,11 @@ def _truthy(value: str | None) -> bool:
     return value is not None and value.strip().lower() not in {"", "0", "false", "no", "off"}
 
 
-def unpinned_requirements(text: str) -> list[tuple[int, str]]:
-    """``(line, requirement)`` for each line of a requirements file that is not pinned."""
-    found: list[tuple[int, str]] = []
+_REFERENCE = re.compile(r"^(-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+|(?<=^-[rc]))(\S+)")
+
+
+def _joined_lines(text: str) -> list[tuple[int, str]]:
+    """A requirements file's logical lines (``\\`` continuations joined), numbered."""
     joined: list[tuple[int, str]] = []
     pending, start = "", 0
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -214,7 +216,32 @@ def unpinned_requirements(text: str) -> list[tuple[int, str]]:
             continue
         joined.append((start, pending + raw))
         pending = ""
+    if pending:
+        joined.append((start, pending))
+    return joined
+
+
+def requirement_references(text: str) -> list[tuple[str, str]]:
+    """The files a requirements file pulls in: ``("-r", path)`` for ``-r``/``--requirement``
+    lines, ``("-c", path)`` for ``-c``/``--constraint``; paths as written (pip reads them
+    relative to the including file)."""
+    found: list[tuple[str, str]] = []
+    for _, line in _joined_lines(text):
+        match = _REFERENCE.match(line.strip())
+        if match and "://" not in match.group(2):
+            kind = "-c" if match.group(1) in {"-c", "--constraint"} else "-r"
+            found.append((kind, match.group(2)))
+    return found
+
+
+def unpinned_requirements(text: str) -> list[tuple[int, str]]:
+    """``(line, requirement)`` for each line of a requirements file that is not pinned
+    (none when the file uses ``--hash`` or a ``-c`` constraints file)."""
+    found: list[tuple[int, str]] = []
+    joined = _joined_lines(text)
     if any("--hash" in line for _, line in joined):
+        return []
+    if any(kind == "-c" for kind, _ in requirement_references(text)):
         return []
     for number, line in joined:
         requirement = re.split(r"(^|\s)#", line, maxsplit=1)[0].strip()

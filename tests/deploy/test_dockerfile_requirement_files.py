@@ -1,0 +1,76 @@
+"""Requirements files that pull in others (``-r requirements/base.txt``, ``-c constraints.txt``):
+linted through, and copied into the image by ``dockerfile generate``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from shipshape.cli import app
+
+runner = CliRunner()
+
+DOCKERFILE = """\
+FROM python:3.12-slim
+ENV PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY requirements.txt ./
+COPY requirements/ requirements/
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+USER 10001
+EXPOSE 8000
+CMD ["uvicorn", "service.main:app", "--host", "0.0.0.0", "--port", "8000"]
+"""
+
+
+def make_project(root: Path, top: str, base: str) -> Path:
+    (root / "requirements").mkdir()
+    (root / "requirements.txt").write_text(top)
+    (root / "requirements" / "prod.txt").write_text("-r base.txt\nuvicorn==0.34.0\n")
+    (root / "requirements" / "base.txt").write_text(base)
+    (root / "constraints.txt").write_text("fastapi==0.115.6\n")
+    (root / ".dockerignore").write_text(".git\n.venv\n")
+    (root / "service").mkdir()
+    (root / "service" / "__init__.py").write_text("")
+    (root / "service" / "main.py").write_text("from fastapi import FastAPI\n\napp = FastAPI()\n")
+    return root
+
+
+def lint(path: Path) -> list[tuple[str, int | None, str]]:
+    result = runner.invoke(app, ["dockerfile", "lint", str(path), "--format", "json"])
+    assert result.exit_code in (0, 1), result.output
+    return [(f["code"], f["line"], f["message"]) for f in json.loads(result.stdout)["findings"]]
+
+
+def test_lint_follows_nested_requirement_files(tmp_path: Path) -> None:
+    project = make_project(tmp_path, "-r requirements/prod.txt\n", "fastapi>=0.1\nhttpx\n")
+    (project / "Dockerfile").write_text(DOCKERFILE)
+    assert lint(project) == [
+        ("SS-DF009", 6, "requirements/base.txt:1: fastapi>=0.1 is not pinned to an exact version"),
+        ("SS-DF009", 6, "requirements/base.txt:2: httpx is not pinned to an exact version"),
+    ]
+
+
+def test_a_constraints_file_in_requirements_pins_its_names(tmp_path: Path) -> None:
+    project = make_project(tmp_path, "-c constraints.txt\nfastapi\n", "")
+    (project / "Dockerfile").write_text(DOCKERFILE)
+    assert lint(project) == []
+
+
+def test_generate_copies_nested_requirement_files_at_their_paths(tmp_path: Path) -> None:
+    project = make_project(
+        tmp_path, "-r requirements/prod.txt\n--constraint constraints.txt\n", "fastapi\n"
+    )
+    result = runner.invoke(app, ["dockerfile", "generate", str(project), "--force"])
+    assert result.exit_code == 0, result.output
+    dockerfile = (project / "Dockerfile").read_text()
+    lines = dockerfile.splitlines()
+    install = lines.index("RUN pip install -r requirements.txt")
+    assert lines[install - 2 : install] == [
+        "COPY requirements.txt constraints.txt ./",
+        "COPY requirements/prod.txt requirements/base.txt requirements/",
+    ]
+    assert lint(project) == []
