@@ -17,6 +17,8 @@ __all__ = ["PYTHON", "base_name", "normalize", "shell_commands"]
 _OPERATORS = frozenset({"&&", "||", ";", "|", "&", "(", ")", ";;", "|&", "{", "}", "!"})
 PYTHON = re.compile(r"^python(\d+(\.\d+)?)?$")
 _WRAPPERS = frozenset({"exec", "sudo", "time", "nohup", "command", "builtin", "dumb-init", "tini"})
+_RESERVED = frozenset({"if", "then", "else", "elif", "do", "while", "until"})
+"""Shell words that may start a simple command's text: ``then pip install ...``."""
 _RUNNERS = {
     "uv": "run",
     "poetry": "run",
@@ -28,8 +30,28 @@ _RUNNERS = {
 _INSTRUMENTERS = frozenset({"opentelemetry-instrument", "ddtrace-run", "newrelic-admin"})
 
 
-def shell_commands(script: str) -> list[list[str]]:
-    """The simple commands of a shell script, each as an argv list."""
+_SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
+_DASH_C = re.compile(r"^-[A-Za-z]*c[A-Za-z]*$")
+
+
+def _inline_script(argv: list[str]) -> str | None:
+    """The script of ``sh -c "..."`` (``bash -ec``, ``bash -lc``), after any env
+    assignments, ``exec`` or ``env``; None for other commands."""
+    index = 0
+    while index < len(argv) and (
+        argv[index] in {"exec", "env"} or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", argv[index])
+    ):
+        index += 1
+    if index + 2 < len(argv) and base_name(argv[index]) in _SHELLS:
+        for position in (index + 1, index + 2):
+            if position + 1 < len(argv) and _DASH_C.match(argv[position]):
+                return argv[position + 1]
+    return None
+
+
+def shell_commands(script: str, _depth: int = 0) -> list[list[str]]:
+    """The simple commands of a shell script, each as an argv list; the commands of a
+    ``sh -c "a && b"`` take its place."""
     commands: list[list[str]] = []
     for line in script.replace("\\\r\n", " ").replace("\\\n", " ").split("\n"):
         try:
@@ -48,6 +70,12 @@ def shell_commands(script: str) -> list[list[str]]:
                 current.append(token)
         if current:
             commands.append(current)
+    if _depth < 3:
+        expanded: list[list[str]] = []
+        for command in commands:
+            inner = _inline_script(command)
+            expanded.extend([command] if inner is None else shell_commands(inner, _depth + 1))
+        commands = expanded
     return commands
 
 
@@ -59,7 +87,7 @@ def normalize(argv: list[str]) -> list[str]:
     """``argv`` without env assignments and wrappers, ``python -m X`` as ``X``."""
     argv = list(argv)
     for _ in range(10):
-        while argv and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", argv[0]):
+        while argv and (argv[0] in _RESERVED or re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", argv[0])):
             argv.pop(0)
         if not argv:
             return argv

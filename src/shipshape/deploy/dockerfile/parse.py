@@ -160,8 +160,11 @@ class Instruction:
     def script(self) -> str:
         """What a ``RUN`` executes: its command line (flags such as ``--mount`` removed),
         then the heredoc bodies a shell runs (not those fed to ``cat > file`` or
-        ``python3``)."""
+        ``python3``); an exec form ``["pip", "install", ...]`` as one command line."""
         command = _LEADING_FLAGS.sub("", self.value)
+        argv = exec_form(command)
+        if argv is not None:  # RUN ["pip", "install", ...]: no shell, no heredocs
+            return shlex.join(argv)
         bodies = [
             body
             for heredoc, body in zip(heredoc_markers(self.value), self.heredocs, strict=False)
