@@ -163,9 +163,16 @@ def test_a_zero_duration_root_has_an_empty_path() -> None:
 
 def test_duplicate_span_ids_are_renamed_as_jaeger_ui_does() -> None:
     result = critical_paths(Trace("t", (span("x", 0, 10), span("x", 20, 10))))
-    assert [path.root.span_id for path in result.paths] == ["x", "x"]
     assert [path.sections[0].span_id for path in result.paths] == ["x", "x_1"]
     assert result.warnings == ("span x (svc: op x): duplicate span id, read as x_1",)
+
+
+def test_a_root_with_a_duplicate_id_is_named_as_its_sections_name_it() -> None:
+    result = critical_paths(Trace("t", (span("x", 0, 10), span("x", 20, 10))))
+    assert [(path.root.span_id, path.root.start_us) for path in result.paths] == [
+        ("x", 0),
+        ("x_1", 20),
+    ]
 
 
 @pytest.mark.parametrize(

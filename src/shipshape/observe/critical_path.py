@@ -20,7 +20,7 @@ The course's seed ``find_critical_path`` (the longest root-to-leaf chain) lives 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 __all__ = [
@@ -366,4 +366,7 @@ def _root_path(tree: _Tree, root: int) -> RootPath:
                 tree.span_id(node), span.service, span.operation, start, end, tree.self_time(node)
             )
         )
-    return RootPath(spans[root], tuple(sections))
+    root_span = spans[root]
+    if root in tree.renamed:  # a duplicate id: the root as its sections name it
+        root_span = replace(root_span, span_id=tree.renamed[root])
+    return RootPath(root_span, tuple(sections))
