@@ -211,3 +211,13 @@ def test_a_bad_record_of_a_json_array_is_named_by_its_index(tmp_path: Path) -> N
     assert message.startswith(
         f"error: {path}: [1].resourceSpans[0].scopeSpans[0].spans[0].traceId: Field required"
     ), message
+
+
+def test_otlp_or_zipkin_spans_under_a_spans_key_are_not_the_seed_list() -> None:
+    otlp = sdk_export()["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    zipkin = [{"traceId": "5af7183fb1d4cf5f", "id": "6b221d5bc9e6496c", "duration": 1}]
+    for spans in (otlp, zipkin):
+        for document in (spans, {"spans": spans}):
+            result = invoke("-", stdin=json.dumps(document))
+            assert result.exit_code == 2, result.stdout
+            assert "not a trace export" in result.stderr

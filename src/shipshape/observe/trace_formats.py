@@ -224,7 +224,7 @@ def detect_format(document: Any) -> TraceFormat | None:
                 return "jaeger"
             if isinstance(first, Mapping) and "spanID" in first:
                 return "jaeger"
-            return "spans"
+            return None if _is_foreign_span(first) else "spans"
         return None
     if isinstance(document, list):
         first = document[0] if document else None
@@ -236,10 +236,16 @@ def detect_format(document: Any) -> TraceFormat | None:
             if isinstance(first.get("data"), list) or "spanID" in first:
                 # Jaeger API answers one per line, or a trace's bare list of spans
                 return "jaeger"
-            if "spanId" in first or "traceId" in first:
-                return None  # OTLP spans without their resourceSpans: no service names
+            if _is_foreign_span(first):
+                return None
         return "spans"
     return None
+
+
+def _is_foreign_span(span: Any) -> bool:
+    """An OTLP span out of its ``resourceSpans`` (no service names) or a Zipkin span:
+    not the seed list's ``{service, duration_ms, parent_id}``."""
+    return isinstance(span, Mapping) and ("spanId" in span or "traceId" in span)
 
 
 def _is_otlp(document: Any) -> bool:
