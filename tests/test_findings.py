@@ -93,3 +93,28 @@ def test_text_lists_each_finding_with_its_fix_and_clean_files() -> None:
     assert "b.txt:3: SS-X002 info later [note]" in out
     assert "    fix: Fix one." in out
     assert "4 finding(s) (2 error, 1 warning, 1 info) in 3 file(s)" in out
+
+
+def test_sarif_artifact_uris_are_uri_references() -> None:
+    """SARIF's ``artifactLocation.uri`` is a URI reference: spaces, ``<>``, ``%`` and
+    ``#`` and ``\\`` in a path are percent-encoded; ``/`` stays the separator."""
+    findings = [
+        Finding("SS-X001", Severity.error, "one", "my app/Dockerfile 100%", 1),
+        Finding("SS-X001", Severity.error, "two", "<stdin>", 2),
+        Finding("SS-X001", Severity.error, "three", "docker/#1/Dockerfile", 3),
+        Finding("SS-X001", Severity.error, "four", "svc\\Dockerfile", 4),
+        Finding("SS-X001", Severity.error, "five", "/abs/path/Dockerfile", 5),
+        Finding("SS-X001", Severity.error, "six", "c:Dockerfile", 6),
+    ]
+    uris = [
+        result["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for result in to_sarif(findings, RULES)["runs"][0]["results"]
+    ]
+    assert uris == [
+        "/abs/path/Dockerfile",
+        "%3Cstdin%3E",
+        "c%3ADockerfile",
+        "docker/%231/Dockerfile",
+        "my%20app/Dockerfile%20100%25",
+        "svc%5CDockerfile",
+    ]

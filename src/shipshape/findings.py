@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -145,6 +146,13 @@ def to_json(findings: Sequence[Finding]) -> dict[str, Any]:
     return {"findings": [f.as_dict() for f in ordered], "counts": _counts(ordered)}
 
 
+def _uri_reference(path: str) -> str:
+    """``path`` as the URI reference SARIF's ``artifactLocation.uri`` must be: every
+    character outside RFC 3986's ``pchar`` percent-encoded (UTF-8), ``/`` kept as the
+    separator, and ``:`` encoded too, so a first segment never reads as a scheme."""
+    return quote(path, safe="/!$&'()*+,;=@-._~")
+
+
 def to_sarif(
     findings: Sequence[Finding],
     rules: Sequence[Rule],
@@ -161,7 +169,7 @@ def to_sarif(
     results: list[dict[str, Any]] = []
     for finding in sort_findings(findings):
         region = {"startLine": finding.line} if finding.line else {}
-        location: dict[str, Any] = {"artifactLocation": {"uri": finding.file}}
+        location: dict[str, Any] = {"artifactLocation": {"uri": _uri_reference(finding.file)}}
         if region:
             location["region"] = region
         message = finding.message + (f" Fix: {finding.fix}" if finding.fix else "")
