@@ -29,6 +29,7 @@ from shipshape.deploy.migrate import (
 HEADER = """\
 from __future__ import annotations
 
+import datetime
 import enum
 from typing import Literal, Optional
 
@@ -212,3 +213,51 @@ def test_a_type_change_of_a_column_with_a_default_applies_and_rolls_back(
     assert rows(database, "select id, size from items order by id") == [(1, 42), (2, 0)]
     execute(database, "insert into items (id, code) values (3, 'c')")
     assert rows(database, "select size from items where id = 3") == [(0,)]
+
+
+DATES_AS_TEXT = """
+class Event(BaseModel):
+    __tablename__ = "events"
+    id: int
+    day: Optional[str] = None
+    starts: Optional[datetime.date] = None
+    at: Optional[str] = None
+"""
+
+DATES_TYPED = """
+class Event(BaseModel):
+    __tablename__ = "events"
+    id: int
+    day: Optional[datetime.date] = None
+    starts: Optional[datetime.datetime] = None
+    at: Optional[datetime.time] = None
+"""
+
+
+def test_a_change_to_a_date_or_time_type_keeps_every_value(tmp_path: Path, database: str) -> None:
+    apply(database, make(tmp_path, DATES_AS_TEXT))
+    execute(
+        database,
+        "insert into events (id, day, starts, at) "
+        "values (1, '2024-02-03', '2024-05-06', '10:30:00')",
+    )
+    assert apply(database, make(tmp_path, DATES_TYPED)) == ["0002"]
+    [(day, starts, at)] = rows(database, "select day, starts, at from events")
+    # SQLite keeps the text as stored; PostgreSQL converts it to the new type
+    assert str(day) == "2024-02-03"
+    assert str(starts).startswith("2024-05-06")
+    assert str(at) == "10:30:00"
+
+
+def test_text_that_is_not_a_number_is_never_turned_into_zero(tmp_path: Path, database: str) -> None:
+    apply(database, make(tmp_path, SIZE_AS_DIGITS))
+    execute(database, "insert into items (id, code, size) values (1, 'a', '12'), (2, 'b', 'n/a')")
+    migrations = make(tmp_path, V1)
+    if database.startswith("sqlite"):
+        # SQLite's INTEGER affinity converts '12' and keeps 'n/a' as it was
+        assert apply(database, migrations) == ["0002"]
+        assert rows(database, "select size from items order by id") == [(12,), ("n/a",)]
+    else:
+        with pytest.raises(MigrationError, match="invalid input syntax for type integer"):
+            apply(database, migrations)
+        assert rows(database, "select size from items order by id") == [("12",), ("n/a",)]

@@ -183,11 +183,60 @@ def _column_ops(operations: Operations, group: list[Operation], snapshot: Snapsh
         current = _column_batch(operations, name, ops, current)
 
 
+_SQLITE_TEMPORAL = {"DATE", "TIME", "TIMESTAMP", "TIMESTAMPTZ", "INTERVAL"}
+_SQLITE_NUMERIC = {"INTEGER", "BIGINT", "SMALLINT", "FLOAT", "NUMERIC", "BOOLEAN"}
+_SQLITE_TEXTUAL = {"TEXT", "VARCHAR", "ENUM", "UUID", "JSON", "BLOB"}
+
+
+def _cast_loses_data(before: Column, after: Column) -> bool:
+    """Whether SQLite's ``CAST(col AS <after>)`` can change a value it does not convert.
+
+    Dates and times are stored as text, and CAST to a type of NUMERIC affinity keeps only
+    the leading number: ``'2024-02-03'`` becomes ``2024``, ``'abc'`` becomes ``0``.
+    """
+    old, new = parse_sql_type(before.type)[0], parse_sql_type(after.type)[0]
+    return new in _SQLITE_TEMPORAL or (
+        new in _SQLITE_NUMERIC and (old in _SQLITE_TEXTUAL or old in _SQLITE_TEMPORAL)
+    )
+
+
+def _copy_source(operations: Operations, group: list[Operation], current: Table) -> Table:
+    """The table a batch copies from; on SQLite, retyped where a CAST would lose data.
+
+    When SQLite recreates a table, Alembic converts a column whose type changes with
+    ``CAST(col AS <new type>)``. Where that cast can cut a value (see
+    :func:`_cast_loses_data`), the column is copied as stored instead: the new column's
+    affinity converts every value that converts without loss and keeps the others.
+    """
+    if operations.get_context().dialect.name != "sqlite":
+        return current
+    retyped = {
+        op.column: op.after
+        for op in group
+        if op.kind == "alter_column"
+        and op.column in current.columns
+        and op.after is not None
+        and _cast_loses_data(current.columns[op.column], op.after)
+    }
+    if not retyped:
+        return current
+    columns = {
+        column: (
+            spec.model_copy(update={"type": retyped[column].type, "enum": retyped[column].enum})
+            if column in retyped
+            else spec
+        )
+        for column, spec in current.columns.items()
+    }
+    return current.model_copy(update={"columns": columns})
+
+
 def _column_batch(
     operations: Operations, name: str, group: list[Operation], current: Table
 ) -> Table:
+    source = _copy_source(operations, group, current)
     with operations.batch_alter_table(
-        name, copy_from=sa_table(name, current), recreate="auto"
+        name, copy_from=sa_table(name, source), recreate="auto"
     ) as batch:
         for op in group:
             existing = current.columns.get(op.column or "")
