@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import collections
+import http.client
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -40,6 +43,9 @@ class Server:
         assert self.process.stdout is not None
         for line in self.process.stdout:
             self.lines.append(line)
+
+    def output(self) -> str:
+        return b"".join(self.lines).decode(errors="replace")
 
     def wait_until_live(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -74,10 +80,34 @@ def serve(tmp_path: Path, free_port: int) -> Iterator[list[Server]]:
         server.stop()
 
 
-def fresh_get(url: str, **kwargs: object) -> httpx.Response:
-    """A GET on a connection of its own (so that several workers share the requests)."""
-    with httpx.Client() as client:
-        return client.get(url, **kwargs)  # type: ignore[arg-type]
+def _port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The bundled example on one worker, shared by the tests of this module."""
+    server = Server([], tmp_path_factory.mktemp("example"), _port())
+    try:
+        server.wait_until_live()
+        yield server
+    finally:
+        server.stop()
+
+
+def fresh_get(url: str) -> tuple[int, str]:
+    """A GET on a connection of its own (so that several workers share the requests):
+    the status and the body."""
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.netloc, timeout=10)
+    try:
+        connection.request("GET", parts.path or "/")
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
 
 
 def checked_families(text: str) -> dict[str, object]:
@@ -136,9 +166,45 @@ def test_a_scrape_of_either_worker_counts_every_request_at_once(
     done = 0
     for _ in range(5):
         for _ in range(30):
-            assert fresh_get(f"{server.base}/").status_code == 200
+            assert fresh_get(f"{server.base}/")[0] == 200, server.output()
         done += 30
         # no pause: the scrape must already count what the other worker answered
-        text = fresh_get(f"{server.base}/metrics").text
+        status, text = fresh_get(f"{server.base}/metrics")
+        assert status == 200, server.output()
         checked_families(text)
         assert requests_total(text, "/") == done
+
+
+def test_metrics_say_the_text_format_version_they_are_written_in(example: Server) -> None:
+    response = httpx.get(f"{example.base}/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    checked_families(response.text)
+
+
+@pytest.mark.parametrize("path", ["/", "/orders", "/orders/999999"])
+def test_head_is_answered_like_get_without_content(example: Server, path: str) -> None:
+    got = httpx.get(f"{example.base}{path}")
+    head = httpx.head(f"{example.base}{path}")
+    assert head.status_code == got.status_code
+    assert head.content == b""
+    assert head.headers["content-type"] == got.headers["content-type"]
+    assert head.headers["content-length"] == str(len(got.content))
+    assert "x-request-id" in head.headers
+    text = httpx.get(f"{example.base}/metrics").text
+    route = "/orders/{order_id}" if path.startswith("/orders/") else path
+    heads = [
+        sample
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "http_requests_total" and sample.labels["method"] == "HEAD"
+    ]
+    assert any(
+        s.labels["route"] == route and s.labels["status"] == str(got.status_code) for s in heads
+    )
+
+
+def test_allow_lists_head_wherever_get_is_served(example: Server) -> None:
+    refused = httpx.request("DELETE", f"{example.base}/orders")
+    assert refused.status_code == 405
+    assert refused.headers["allow"] == "GET, HEAD, POST"

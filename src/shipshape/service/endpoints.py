@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST
-
 from shipshape.observe.health import HealthChecks, check_health, health_body
 from shipshape.observe.logs import utc_now
 from shipshape.service._types import Receive, Scope, Send
@@ -14,6 +12,9 @@ from shipshape.service.state import ServiceState
 __all__ = ["build_endpoints"]
 
 HEALTH_JSON = b"application/health+json"
+# the Prometheus text format the body is written in (prometheus_client's own default
+# answer to a scraper that asks for no other version)
+METRICS_TEXT = b"text/plain; version=0.0.4; charset=utf-8"
 _ALLOW = [(b"allow", b"GET, HEAD")]
 
 
@@ -63,9 +64,7 @@ def build_endpoints(state: ServiceState) -> dict[str, Endpoint]:
             state.recorder.flush()  # the requests finished in this loop turn count too
             await state.registry.refresh()  # and those other workers finished
             body = state.registry.exposition()
-            await send_bytes(
-                send, 200, body, CONTENT_TYPE_LATEST.encode(), head=scope["method"] == "HEAD"
-            )
+            await send_bytes(send, 200, body, METRICS_TEXT, head=scope["method"] == "HEAD")
 
     endpoints: dict[str, Endpoint] = {
         settings.health.livez_path: livez,

@@ -91,6 +91,27 @@ def _match_route(routes: Any, scope: Scope) -> str:
     return partial
 
 
+def _serves(routes: Any, scope: Scope) -> bool:
+    """Whether some route (inside mounted routers too) matches ``scope`` fully."""
+    try:
+        from starlette.routing import Match
+    except ImportError:  # pragma: no cover - starlette comes with fastapi
+        return False
+    for route in routes or ():
+        matches = getattr(route, "matches", None)
+        if matches is None:
+            continue
+        try:
+            match, child_scope = matches(scope)
+        except Exception:
+            continue
+        if match is Match.FULL:
+            inner = getattr(route, "routes", None)
+            if not inner or _serves(inner, {**scope, **child_scope}):
+                return True
+    return False
+
+
 def _route_label(scope: Scope) -> str:
     route = scope.get("route")
     if route is None:
@@ -147,6 +168,7 @@ class ProductionMiddleware:
         self.route_policies = bool(state.limiter.policies)
         self.take_nowait = getattr(state.limiter.store, "take_nowait", None)
         self._matched_routes: dict[tuple[str, str], str] = {}
+        self._head_as_get: dict[str, bool] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -222,11 +244,15 @@ class ProductionMiddleware:
         trace_ids: tuple[str, str] | None = None
         trace_token = None
 
+        head = method == "HEAD"
+
         async def send_wrapper(message: Message) -> None:
             nonlocal status, sent_bytes, response_started, response_done, trace_ids
             if body_refused and response_started:
                 return
             kind = message["type"]
+            if head and kind == "http.response.body" and message.get("body"):
+                message = {**message, "body": b""}  # a HEAD answer carries no content
             if kind == "http.response.start":
                 response_started = True
                 status = message["status"]
@@ -373,7 +399,17 @@ class ProductionMiddleware:
             if in_flight is not None:
                 in_flight[()] += 1
             try:
-                await app(scope, app_receive, send_wrapper)
+                if head and app is self.app and self._serve_head_as_get(scope):
+                    # RFC 9110 9.3.2: HEAD is GET without content; FastAPI routes only GET
+                    app_scope = {**scope, "method": "GET"}
+                    try:
+                        await app(app_scope, app_receive, send_wrapper)
+                    finally:  # the route the app found labels the request
+                        for name, value in app_scope.items():
+                            if name != "method":
+                                scope[name] = value
+                else:
+                    await app(scope, app_receive, send_wrapper)
             finally:
                 if in_flight is not None:
                     in_flight[()] -= 1
@@ -444,6 +480,23 @@ class ProductionMiddleware:
                 self._matched_routes.clear()
             self._matched_routes[key] = route
         return route
+
+    def _serve_head_as_get(self, scope: Scope) -> bool:
+        """Whether a HEAD request must be served as a GET: no route of the app takes
+        HEAD for its path, and one takes GET. Answers are remembered per path."""
+        path = scope["path"]
+        answer = self._head_as_get.get(path)
+        if answer is None:
+            routes = getattr(self.app, "routes", None)
+            answer = (
+                routes is not None
+                and not _serves(routes, scope)
+                and _serves(routes, {**scope, "method": "GET"})
+            )
+            if len(self._head_as_get) >= _MATCHED_ROUTES_KEPT:
+                self._head_as_get.clear()
+            self._head_as_get[path] = answer
+        return answer
 
     def _exempt_path(self, path: str) -> bool:
         """``exempt_paths`` entries match a path exactly or as a prefix ending at ``/``."""
@@ -548,6 +601,8 @@ def _complete_allow(app: Any, scope: Scope, headers: Any) -> list[tuple[bytes, b
             methods.update(route_methods)
     if not methods:
         return list(headers)
+    if "GET" in methods:
+        methods.add("HEAD")  # the layer serves HEAD wherever the app serves GET
     allow = ", ".join(sorted(methods)).encode("latin-1")
     return [(name, value) for name, value in headers if name.lower() != b"allow"] + [
         (b"allow", allow)
