@@ -22,6 +22,7 @@ Manifest = dict[str, Any]
 
 SERVER = "server"
 MIGRATION = "migration"
+WAIT_USER = 65532  # "nonroot" of the distroless images kubectl is built on
 
 
 def _labels(spec: DeploySpec, component: str) -> dict[str, str]:
@@ -191,7 +192,16 @@ def _deployment(spec: DeploySpec, image: str) -> Manifest:
                     f"--namespace={spec.namespace}",
                     f"--timeout={spec.migrate.timeout_seconds}s",
                 ],
-                "securityContext": _security_context(),
+                "resources": {
+                    "requests": {"cpu": "10m", "memory": "32Mi"},
+                    "limits": {"memory": "64Mi"},
+                },
+                # the kubectl image runs as root: name a user, or runAsNonRoot refuses it
+                "securityContext": {
+                    **_security_context(),
+                    "runAsUser": WAIT_USER,
+                    "runAsGroup": WAIT_USER,
+                },
             }
         ]
     return {

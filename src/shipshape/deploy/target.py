@@ -77,6 +77,16 @@ def validate_deploy_config(config: Mapping[str, Any]) -> ValidationResult:
 
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")]
+# The service's name also names its Service, which must be a DNS-1035 label (a letter first)
+ServiceName = Annotated[str, Field(pattern=r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")]
+# Secrets are named by DNS-1123 subdomains: labels joined by dots, at most 253 characters
+SecretName = Annotated[
+    str,
+    Field(
+        max_length=253,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$",
+    ),
+]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
 Seconds = Annotated[int, Field(ge=0)]
 PositiveSeconds = Annotated[int, Field(ge=1)]
@@ -109,7 +119,7 @@ class Probes(_Strict):
 class SecretRef(_Strict):
     """An environment variable read from key ``key`` of the Kubernetes Secret ``secret``."""
 
-    secret: Name
+    secret: SecretName
     key: Annotated[str, Field(pattern=r"^[-._a-zA-Z0-9]+$")]
 
 
@@ -128,7 +138,7 @@ class DeploySpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: Name = "app"
+    name: ServiceName = "app"
     namespace: Name = "default"
     region: str
     instance_type: str
