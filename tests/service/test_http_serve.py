@@ -208,3 +208,48 @@ def test_allow_lists_head_wherever_get_is_served(example: Server) -> None:
     refused = httpx.request("DELETE", f"{example.base}/orders")
     assert refused.status_code == 405
     assert refused.headers["allow"] == "GET, HEAD, POST"
+
+
+SLOW_APP = """
+import asyncio
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/slow")
+async def slow(seconds: float) -> dict[str, float]:
+    await asyncio.sleep(seconds)
+    return {"slept": seconds}
+"""
+
+
+def test_readiness_stays_503_while_a_slow_request_drains_after_sigterm(
+    tmp_path: Path, free_port: int, serve: list[Server]
+) -> None:
+    (tmp_path / "slowapp.py").write_text(SLOW_APP)
+    server = Server(["slowapp:app"], tmp_path, free_port, SHIPSHAPE_DRAIN_SECONDS="0.5")
+    serve.append(server)
+    server.wait_until_live()
+    assert httpx.get(f"{server.base}/readyz").status_code == 200
+    outcome: dict[str, httpx.Response] = {}
+
+    def slow_request() -> None:
+        outcome["slow"] = httpx.get(f"{server.base}/slow", params={"seconds": 4}, timeout=30)
+
+    worker = threading.Thread(target=slow_request)
+    worker.start()
+    time.sleep(0.5)
+    server.process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+    probes = []
+    # well past drain_seconds, and well before the slow request can end
+    while time.monotonic() - signalled < 2.5:
+        probes.append(httpx.get(f"{server.base}/readyz", timeout=5))
+        time.sleep(0.2)
+    worker.join(timeout=30)
+    assert outcome["slow"].status_code == 200
+    assert outcome["slow"].json() == {"slept": 4}
+    assert {probe.status_code for probe in probes} == {503}
+    assert all(any("draining" in note for note in probe.json()["notes"]) for probe in probes)
+    assert server.process.wait(timeout=20) in (0, -signal.SIGTERM)

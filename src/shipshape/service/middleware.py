@@ -161,7 +161,8 @@ class ProductionMiddleware:
         self.metrics = settings.metrics.enabled
         self.in_flight = state.in_flight
         self.in_flight.values.setdefault((), 0.0)
-        self.in_flight_values = self.in_flight.values if self.metrics else None
+        # counted with metrics off too: draining on SIGTERM waits for it to reach 0
+        self.in_flight_values = self.in_flight.values
         self.ratelimit_total = state.ratelimit_decisions
         self.ratelimit_unstored = state.ratelimit_unstored
         self.policy = state.limiter.policies.default

@@ -158,6 +158,13 @@ class ServiceSettings(BaseSettings):
     drain_seconds: float = Field(
         2.0, ge=0, description="On SIGTERM, report not-ready this long before shutting down."
     )
+    drain_timeout_seconds: float = Field(
+        30.0,
+        ge=0,
+        description="After drain_seconds, keep answering (readiness still 503) while requests "
+        "are in flight, at most this long more; then the server stops accepting connections "
+        "and lets the requests still in flight finish.",
+    )
     logs: LogSettings = LogSettings()
     metrics: MetricsSettings = MetricsSettings()
     health: HealthSettings = HealthSettings()

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+from collections.abc import Callable
 from types import FrameType
 
 from shipshape.observe.health import (
@@ -200,7 +201,9 @@ class ServiceState:
             await self.limiter.store.aclose()
 
     def _install_drain_handler(self) -> None:
-        """On SIGTERM, report not-ready for ``drain_seconds`` before the server stops."""
+        """On SIGTERM, report not-ready for ``drain_seconds``, and then while requests
+        are still in flight (at most ``drain_timeout_seconds`` more), before the server
+        stops listening; a second SIGTERM stops it at once."""
         delay = self.settings.drain_seconds
         if delay <= 0:
             return
@@ -217,13 +220,34 @@ class ServiceState:
                 previous(signum, frame)
                 return
             self.draining = True
-            logger.info("SIGTERM: readiness now fails; stopping in %.1fs", delay)
-            loop.call_soon_threadsafe(loop.call_later, delay, previous, signum, frame)
+            logger.info(
+                "SIGTERM: readiness now fails; stopping in %.1fs, or once the requests "
+                "in flight then are done",
+                delay,
+            )
+            loop.call_soon_threadsafe(
+                self._stop_when_drained, lambda: previous(signum, frame), delay
+            )
 
         try:
             signal.signal(signal.SIGTERM, on_sigterm)
         except ValueError:
             return
+
+    def _stop_when_drained(self, stop: Callable[[], None], delay: float) -> None:
+        """Call ``stop`` after ``delay`` seconds, once no request is in flight (or when
+        ``drain_timeout_seconds`` more have passed)."""
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + delay + self.settings.drain_timeout_seconds
+        in_flight = self.in_flight.values
+
+        def check() -> None:
+            if in_flight.get((), 0.0) <= 0 or loop.time() >= give_up:
+                stop()
+            else:
+                loop.call_later(0.02, check)
+
+        loop.call_later(delay, check)
 
 
 def _url_secrets(url: str) -> list[str]:
