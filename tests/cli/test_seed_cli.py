@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -472,6 +473,58 @@ def test_balance_round_robin_bad_request_count_is_usage_error(write: Any, args: 
     result = invoke("balance", "round-robin", write("servers.json", '["a"]'), *args)
     assert result.exit_code == 2
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("servers", "requests"),
+    [(["a", "b", "c"], 100_003), ([1, 2.5, "x", 10**15], 10), (["a", "a", "b"], 2), (["a"], 0)],
+)
+def test_balance_round_robin_json_is_the_seed_assignment(
+    write: Any, servers: list[Any], requests: int
+) -> None:
+    path = write("servers.json", json.dumps(servers))
+    result = invoke("balance", "round-robin", path, "-n", str(requests), "--json")
+    assert result.exit_code == 0
+    assert json_out(result) == round_robin_balance(servers, requests)
+
+
+SHIPSHAPE = str(Path(sys.executable).parent / "shipshape")
+
+
+def limited(*args: str) -> list[str]:
+    """The real command with at most 1 GiB of address space: a listed trillion fails fast."""
+    return ["bash", "-c", 'ulimit -v 1048576 && exec "$0" "$@"', SHIPSHAPE, *args]
+
+
+def test_balance_round_robin_counts_a_trillion_requests_without_listing_them(write: Any) -> None:
+    path = write("servers.json", '["a", "b", "c"]')
+    result = subprocess.run(
+        limited("balance", "round-robin", path, "-n", str(10**12)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()]
+    counts = {row[1]: row[3] for row in rows if len(row) == 5 and row[1] in {"a", "b", "c"}}
+    assert counts == {"a": "333333333334", "b": "333333333333", "c": "333333333333"}
+
+
+def test_balance_round_robin_json_streams_to_a_reader_that_stops_early(write: Any) -> None:
+    path = write("servers.json", '["a", "b"]')
+    with subprocess.Popen(
+        limited("balance", "round-robin", path, "-n", str(10**12), "--json"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as process:
+        assert process.stdout is not None
+        head = process.stdout.read(20)
+        process.stdout.close()  # like `| head -c 20`
+        assert process.wait(timeout=60) == 0
+        assert process.stderr is not None
+        assert process.stderr.read() == b""
+    assert head == b'["a","b","a","b","a"'
 
 
 # --- cache simulate ------------------------------------------------------------------

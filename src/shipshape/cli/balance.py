@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections import Counter
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -20,6 +23,7 @@ from shipshape.cli._io import (
     source_name,
     table,
 )
+from shipshape.observe.logs import encode_json
 from shipshape.scale.balance import STRATEGIES, round_robin_balance
 from shipshape.scale.simulate import SimulationSpec, simulate_balance
 
@@ -44,14 +48,49 @@ def round_robin(
                 source, f"servers[{index}] must be a server name, got {type(server).__name__}"
             )
     try:
-        assignment = round_robin_balance(servers, requests)
+        # The seed's own checks; the assignment itself is never held in memory, so
+        # -n 10**12 prints its counts at once and streams its JSON.
+        round_robin_balance(servers, 0 if servers else requests)
     except ValueError as error:
         raise InputError(source, str(error)) from None
     if as_json:
-        print_json(assignment)
+        write_assignment(servers, requests)
         return
-    counts = Counter(str(server) for server in assignment)
+    counts: Counter[str] = Counter()
+    cycles, rest = divmod(requests, len(servers)) if servers else (0, 0)
+    for index, server in enumerate(servers):
+        counts[str(server)] += cycles + (index < rest)
     table(None, ["server", "requests"], [(str(s), counts[str(s)]) for s in dict.fromkeys(servers)])
+
+
+def write_assignment(servers: Sequence[Any], requests: int) -> None:
+    """Print ``round_robin_balance(servers, requests)`` as JSON, a few cycles at a time."""
+    if not requests:
+        print_json([])
+        return
+    items = [encode_json(server).decode() for server in servers]
+    cycles, rest = divmod(requests, len(items))
+    cycle = ",".join(items)
+    per_write = max(1, _WRITE_SIZE // (len(cycle) + 1))
+    parts = ["["]
+    try:
+        while cycles:
+            batch = min(cycles, per_write)
+            cycles -= batch
+            parts.append(",".join([cycle] * batch))
+            if cycles or rest:
+                parts.append(",")
+            sys.stdout.write("".join(parts))
+            parts = []
+        parts.append(",".join(items[:rest]))
+        parts.append("]\n")
+        sys.stdout.write("".join(parts))
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+_WRITE_SIZE = 1 << 16
 
 
 def validation_message(error: ValidationError) -> str:
