@@ -115,7 +115,7 @@ def parse_document(text: str, file: str, fmt: str | None = None) -> Document:
             data = orjson.loads(text)
         except orjson.JSONDecodeError as error:
             raise ConfigFileError(file, f"invalid JSON: {error.msg}", error.lineno) from None
-        return Document(file, data, _yaml_lines(text))
+        return Document(file, data, _yaml_lines(text, file))
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -125,7 +125,7 @@ def parse_document(text: str, file: str, fmt: str | None = None) -> Document:
         raise ConfigFileError(file, f"invalid YAML: {problem}", line) from None
     except (ValueError, TypeError, RecursionError) as error:
         raise ConfigFileError(file, f"invalid YAML: {error}") from None
-    return Document(file, data, _yaml_lines(text))
+    return Document(file, data, _yaml_lines(text, file))
 
 
 def read_document(path: str | Path) -> Document:
@@ -142,23 +142,60 @@ def _toml_error_line(message: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _yaml_lines(text: str) -> dict[Path_, int]:
-    """Line of every mapping key; JSON is read as YAML here, and failures give no lines."""
+def _yaml_lines(text: str, file: str = "<config>") -> dict[Path_, int]:
+    """Line of every mapping key; JSON is read as YAML here, and failures give no lines.
+
+    A key written twice in one mapping (the later one would silently replace the earlier,
+    a whole block with it) and an alias used inside its own anchor (a structure that never
+    ends) are a :class:`ConfigFileError` naming the line.
+    """
     try:
         root = yaml.compose(text)
     except (yaml.YAMLError, ValueError, TypeError, RecursionError):
         return {}
     lines: dict[Path_, int] = {}
-    stack: list[tuple[yaml.Node, Path_]] = [(root, ())] if root is not None else []
+    # (node, key path or None inside a sequence, ids of the collections above it)
+    stack: list[tuple[yaml.Node, Path_ | None, frozenset[int]]] = (
+        [(root, (), frozenset())] if root is not None else []
+    )
+    visited: set[int] = set()
     while stack:
-        node, path = stack.pop()
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode):
+        node, path, above = stack.pop()
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            continue
+        if id(node) in above:
+            raise ConfigFileError(
+                file, "invalid YAML: an alias refers to a node that contains it", _line(node)
+            )
+        if id(node) in visited:
+            continue  # an alias of a node already read: its keys have their lines
+        visited.add(id(node))
+        inside = above | {id(node)}
+        if isinstance(node, yaml.SequenceNode):
+            stack += [(item, None, inside) for item in node.value]
+            continue
+        seen: dict[tuple[str, str], int] = {}
+        for key_node, value_node in node.value:
+            child: Path_ | None = None
+            if isinstance(key_node, yaml.ScalarNode):
+                key = (key_node.tag, str(key_node.value))
+                if key in seen and key_node.tag != "tag:yaml.org,2002:merge":
+                    raise ConfigFileError(
+                        file,
+                        f"duplicate key {key_node.value!r} (first on line {seen[key]}): "
+                        "the later one would replace it",
+                        _line(key_node),
+                    )
+                seen.setdefault(key, _line(key_node))
+                if path is not None:
                     child = (*path, str(key_node.value))
-                    lines.setdefault(child, key_node.start_mark.line + 1)
-                    stack.append((value_node, child))
+                    lines.setdefault(child, _line(key_node))
+            stack.append((value_node, child, inside))
     return lines
+
+
+def _line(node: yaml.Node) -> int:
+    return int(node.start_mark.line) + 1
 
 
 _TOML_TABLE = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
