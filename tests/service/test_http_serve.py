@@ -6,6 +6,7 @@ import collections
 import http.client
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -253,3 +254,61 @@ def test_readiness_stays_503_while_a_slow_request_drains_after_sigterm(
     assert {probe.status_code for probe in probes} == {503}
     assert all(any("draining" in note for note in probe.json()["notes"]) for probe in probes)
     assert server.process.wait(timeout=20) in (0, -signal.SIGTERM)
+
+
+@pytest.mark.parametrize("path", ["/livez", "/readyz", "/healthz", "/metrics"])
+def test_probes_and_scrapes_echo_the_request_id(example: Server, path: str) -> None:
+    given = httpx.get(f"{example.base}{path}", headers={"X-Request-ID": "probe-1"})
+    assert given.headers["x-request-id"] == "probe-1"
+    hostile = httpx.get(f"{example.base}{path}", headers={"X-Request-ID": "x" * 129})
+    replaced = hostile.headers["x-request-id"]
+    assert replaced != "x" * 129
+    assert re.fullmatch(r"[A-Za-z0-9._-]{1,128}", replaced)
+
+
+def test_the_layers_own_refusals_carry_the_request_id(example: Server) -> None:
+    declared = httpx.post(
+        f"{example.base}/orders",
+        content=b"{" * (1024 * 1024 + 1),
+        headers={"content-type": "application/json", "X-Request-ID": "big-1"},
+    )
+    assert declared.status_code == 413
+    assert declared.headers["content-type"] == "application/problem+json"
+    assert declared.json()["request_id"] == "big-1"
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(40):
+            yield b" " * 65536
+
+    try:
+        streamed = httpx.post(
+            f"{example.base}/orders",
+            content=chunks(),
+            headers={"content-type": "application/json", "X-Request-ID": "big-2"},
+        )
+    except httpx.TransportError:  # the server closed while the body was still going
+        return
+    assert streamed.status_code == 413
+    assert streamed.json()["request_id"] == "big-2"
+
+
+ORDER = {
+    "customer_email": "ada@example.com",
+    "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": "12.50"}],
+    "shipping_address": {
+        "street": "1 Main St",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    },
+}
+
+
+def test_a_created_order_is_named_by_location(example: Server) -> None:
+    created = httpx.post(f"{example.base}/orders", json=ORDER)
+    assert created.status_code == 201
+    location = created.headers["location"]
+    assert location == f"/orders/{created.json()['id']}"
+    fetched = httpx.get(f"{example.base}{location}")
+    assert fetched.status_code == 200
+    assert fetched.json() == created.json()

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Annotated
 
 import orjson
-from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, status
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response, status
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from sqlalchemy import (
     Column,
@@ -188,9 +188,20 @@ def create_app(database_url: str | None = None, *, busy_timeout_ms: int = 5000) 
         "/orders",
         status_code=status.HTTP_201_CREATED,
         response_model=Order,
-        responses={503: {"description": "The database is busy; retry after a second"}},
+        responses={
+            201: {
+                "description": "The order, stored; Location names it",
+                "headers": {
+                    "Location": {
+                        "description": "The path of the new order",
+                        "schema": {"type": "string"},
+                    }
+                },
+            },
+            503: {"description": "The database is busy; retry after a second"},
+        },
     )
-    def create_order(order: OrderIn) -> Order:
+    def create_order(order: OrderIn, request: Request, response: Response) -> Order:
         total = sum((item.unit_price * item.quantity for item in order.items), Decimal("0"))
         created = datetime.now(UTC)
         try:
@@ -215,6 +226,8 @@ def create_app(database_url: str | None = None, *, busy_timeout_ms: int = 5000) 
                 headers={"Retry-After": "1"},
             ) from None
         order_id = result.inserted_primary_key[0] if result.inserted_primary_key else 0
+        location = request.app.url_path_for("get_order", order_id=str(order_id))
+        response.headers["Location"] = request.scope.get("root_path", "") + location
         return Order(
             id=int(order_id),
             status=OrderStatus.pending,

@@ -186,7 +186,7 @@ class ProductionMiddleware:
         endpoint = self.endpoints.get(scope["path"])
         if endpoint is not None:
             if not self.log_probes:
-                await endpoint(scope, receive, send)
+                await endpoint(scope, receive, self._echo_request_id(scope, send))
                 return
             app, exempt = endpoint, True
 
@@ -286,6 +286,7 @@ class ProductionMiddleware:
                             "Content Too Large",
                             f"request body exceeds the limit of {self.max_body} bytes",
                             _close(scope),
+                            request_id=rid,
                         )
                         body_refused = True
                     return {"type": "http.disconnect"}
@@ -309,6 +310,7 @@ class ProductionMiddleware:
                         "Bad Request",
                         "invalid Content-Length header",
                         _close(scope),
+                        request_id=rid,
                     )
                     return
                 if declared > self.max_body:
@@ -319,6 +321,7 @@ class ProductionMiddleware:
                         "Content Too Large",
                         f"request body is {declared} bytes; the limit is {self.max_body}",
                         _close(scope),
+                        request_id=rid,
                     )
                     return
             elif chunked or scope.get("http_version", "1.1") not in _HTTP1:
@@ -481,6 +484,24 @@ class ProductionMiddleware:
                 self._matched_routes.clear()
             self._matched_routes[key] = route
         return route
+
+    def _echo_request_id(self, scope: Scope, send: Send) -> Send:
+        """``send`` for a probe or scrape answered without the per-request work: its
+        response still carries the request id (the caller's if safe, else a new one)."""
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == self.request_id_header:
+                request_id = value
+        if request_id is None or SAFE_REQUEST_ID.fullmatch(request_id) is None:
+            request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}".encode("ascii")
+        header = (self.request_id_response_header, request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        return send_with_id
 
     def _serve_head_as_get(self, scope: Scope) -> bool:
         """Whether a HEAD request must be served as a GET: no route of the app takes
