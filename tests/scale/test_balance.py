@@ -67,6 +67,18 @@ def test_smooth_weighted_gives_exact_share_per_cycle(weights: list[int], cycles:
         assert counts == {name: int(weight) for name, weight in names.items()}
 
 
+def test_smooth_weighted_keeps_ratios_of_weights_whose_sum_overflows() -> None:
+    strategy = SmoothWeightedRoundRobin()
+    weights = {"a": 1e308, "b": 1e308, "c": 5e307}
+    picks = "".join(strategy.pick(weights, {}, None) for _ in range(10))
+    assert Counter(picks) == {"a": 4, "b": 4, "c": 2}
+
+
+def test_backend_weights_must_be_finite() -> None:
+    with pytest.raises(ValueError, match="finite number"):
+        Backend(name="a", url="http://a", weight=float("inf"))
+
+
 def test_smooth_weighted_forgets_removed_backends() -> None:
     strategy = SmoothWeightedRoundRobin()
     for _ in range(3):

@@ -119,6 +119,9 @@ def test_sticky_moves_core_counts_only_removed_keys() -> None:
         ("backends: [{name: a, wieght: 2}]", "backends.0.wieght: Extra inputs"),
         ("backends: [{name: a}]\nrate: 0", "rate: Input should be greater than 0"),
         ("backends: [", "invalid YAML"),
+        ("backends: [{name: a, weight: .inf}]", "backends.0.weight: Input should be a finite"),
+        ("backends: [{name: a, latency_ms: .inf}]", "backends.0.latency_ms: Input should be a"),
+        ("backends: [{name: a}]\nrate: .inf", "rate: Input should be a finite number"),
     ],
 )
 def test_bad_input_exits_2_naming_file_and_field(
@@ -131,6 +134,17 @@ def test_bad_input_exits_2_naming_file_and_field(
     assert str(path) in result.stderr
     assert message in result.stderr
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("strategy", ["round-robin", "weighted", "least-request", "sticky"])
+def test_weights_near_the_float_limit_are_balanced_not_a_crash(
+    tmp_path: Path, strategy: str
+) -> None:
+    path = tmp_path / "huge.json"
+    path.write_text('[{"name": "a", "weight": 1e308}, {"name": "b", "weight": 1e308}]')
+    result = runner.invoke(app, ["balance", "simulate", str(path), "-s", strategy, "-n", "10"])
+    assert result.exit_code == 0, result.output
+    assert result.exception is None
 
 
 def test_bad_strategy_and_remove(spec_file: Path) -> None:

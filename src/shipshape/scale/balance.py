@@ -87,6 +87,11 @@ class SmoothWeightedRoundRobin:
             raise ValueError("weighted round robin needs at least one backend")
         for gone in [name for name in self.current if name not in weights]:
             del self.current[gone]
+        if not math.isfinite(sum(weights.values())):
+            # Weights near the float limit overflow their sum (inf - inf is NaN):
+            # only their ratios matter, so pick with them scaled to at most 1.
+            largest = max(weights.values())
+            weights = {name: weight / largest for name, weight in weights.items()}
         total = 0.0
         best: str | None = None
         best_weight = -math.inf

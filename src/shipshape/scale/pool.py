@@ -40,7 +40,7 @@ class Backend(BaseModel):
 
     name: str = Field(min_length=1)
     url: HttpBaseUrl
-    weight: float = Field(default=1.0, gt=0)
+    weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
 
 
 class HealthPolicy(BaseModel):

@@ -27,8 +27,8 @@ class SimulatedBackend(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(min_length=1)
-    weight: float = Field(default=1.0, gt=0)
-    latency_ms: float = Field(default=10.0, ge=0)
+    weight: float = Field(default=1.0, gt=0, allow_inf_nan=False)
+    latency_ms: float = Field(default=10.0, ge=0, allow_inf_nan=False)
     failure_rate: float = Field(default=0.0, ge=0, le=1)
 
 
@@ -38,7 +38,9 @@ class SimulationSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     backends: list[SimulatedBackend] = Field(min_length=1)
-    rate: float = Field(default=1000.0, gt=0, description="requests per second")
+    rate: float = Field(
+        default=1000.0, gt=0, allow_inf_nan=False, description="requests per second"
+    )
     keys: int = Field(default=1000, ge=1, description="distinct sticky keys")
     policy: HealthPolicy = HealthPolicy()
 
