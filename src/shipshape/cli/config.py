@@ -167,9 +167,11 @@ def _where(entry: SettingsEntry, root: Path) -> str:
 
 
 def _entry_json(entry: SettingsEntry) -> dict[str, Any]:
+    # an empty or missing secret hides nothing: JSON says "" or null, not the table's text
+    unset = entry.secret and (entry.value is None or entry.value == "")
     return {
         "key": entry.key,
-        "value": entry.shown,
+        "value": entry.value if unset else entry.shown,
         "secret": entry.secret,
         "layer": entry.origin.layer,
         "source": entry.origin.source,
