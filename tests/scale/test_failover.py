@@ -81,6 +81,13 @@ def test_no_healthy_replica_is_degraded_with_an_alert() -> None:
     assert plan.alerts == ["no healthy primary and no healthy replica to promote"]
 
 
+@pytest.mark.parametrize("max_lag", [-1.0, float("nan")])
+def test_a_negative_or_nan_max_lag_is_refused(max_lag: float) -> None:
+    servers = [{"name": "r", "role": "replica", "healthy": True, "lag": 30.0}]
+    with pytest.raises(ValueError, match="max_lag must be >= 0 seconds"):
+        plan_failover(servers, max_lag=max_lag)
+
+
 def test_max_lag_refuses_to_promote_a_far_behind_replica() -> None:
     servers = [snap("p", "primary", False), snap("r", "replica", True, lag=30.0)]
     plan = plan_failover(servers, max_lag=5.0)

@@ -79,6 +79,22 @@ def test_plan_epoch_and_max_lag_options(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["status"] == "degraded"
 
 
+@pytest.mark.parametrize("max_lag", ["-1", "nan"])
+def test_plan_a_negative_or_nan_max_lag_option_is_bad_input(tmp_path: Path, max_lag: str) -> None:
+    # NaN compares false with every lag: it would silently mean "no limit".
+    path = write(
+        tmp_path / "fleet.yaml",
+        [
+            {"name": "db1", "role": "primary", "healthy": False},
+            {"name": "db2", "role": "replica", "healthy": True, "lag": 12},
+        ],
+    )
+    result = runner.invoke(app, ["failover", "plan", str(path), "--max-lag", max_lag])
+    assert result.exit_code == 2
+    assert "max_lag must be >= 0 seconds" in result.stderr
+    assert result.stdout == ""
+
+
 @pytest.mark.parametrize(
     ("data", "message"),
     [

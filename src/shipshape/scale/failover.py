@@ -165,7 +165,8 @@ def plan_failover(
 
     The epoch starts from the highest of ``current_epoch`` and every snapshot's
     epoch, so a plan never issues an epoch lower than one already seen; it is
-    incremented only by a promotion. Duplicate names raise ``ValueError``.
+    incremented only by a promotion. Duplicate names, a negative
+    ``current_epoch`` and a negative or NaN ``max_lag`` raise ``ValueError``.
     """
     servers = [
         item if isinstance(item, ServerSnapshot) else ServerSnapshot.model_validate(item)
@@ -177,6 +178,8 @@ def plan_failover(
         raise ValueError(f"duplicate server name(s): {', '.join(duplicates)}")
     if current_epoch is not None and current_epoch < 0:
         raise ValueError(f"current_epoch must be >= 0, got {current_epoch}")
+    if max_lag is not None and not max_lag >= 0:  # written so that NaN fails too
+        raise ValueError(f"max_lag must be >= 0 seconds, got {max_lag}")
     epoch = max([current_epoch or 0, *(server.epoch for server in servers)])
 
     primaries = sorted(
