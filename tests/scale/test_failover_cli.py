@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -245,6 +246,48 @@ def test_watch_once_in_a_subprocess_sees_a_dead_server(
     (line,) = [json.loads(text) for text in completed.stdout.splitlines()]
     actions = {a["server"]: a["action"] for a in line["plan"]["actions"]}
     assert actions == {"p": "keep", "r1": "standby", "r2": "drain"}
+
+
+class TricklingServer:
+    """Answers 200 at once, then sends its body one byte every 0.2 s (8 s in all)."""
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", "40")
+                self.end_headers()
+                for _ in range(40):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+
+
+def test_watch_timeout_bounds_the_whole_probe_not_each_read(tmp_path: Path) -> None:
+    server = TricklingServer()
+    try:
+        path = write(
+            tmp_path / "servers.yaml",
+            {"servers": [{"name": "db1", "url": server.url, "role": "primary"}], "timeout": 0.5},
+        )
+        started = time.monotonic()
+        result = runner.invoke(app, ["failover", "watch", str(path), "--once", "--json"])
+        took = time.monotonic() - started
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+    assert took < 4, f"a 0.5 s probe took {took:.1f} s"
+    assert result.exit_code == 1
+    (line,) = [json.loads(text) for text in result.stdout.splitlines()]
+    assert line["plan"]["actions"][0]["action"] == "drain"
 
 
 def test_watch_uses_role_and_epoch_from_the_readyz_body(tmp_path: Path) -> None:

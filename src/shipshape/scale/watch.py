@@ -188,12 +188,15 @@ class FailoverWatcher:
         view = self.views[server.name]
         fields: dict[str, Any] = {}
         try:
-            response = await self.client.get(
-                server.url + self.config.readyz_path, timeout=self.config.timeout
-            )
+            # httpx's timeout bounds each read, not the answer: a server trickling its
+            # body a byte at a time would hold the round. ``timeout`` is the whole probe.
+            async with asyncio.timeout(self.config.timeout):
+                response = await self.client.get(
+                    server.url + self.config.readyz_path, timeout=self.config.timeout
+                )
             healthy = response.is_success
             fields = _failover_fields(response.content)
-        except httpx.HTTPError:
+        except (httpx.HTTPError, TimeoutError):
             healthy = False
         view.failed_probes = 0 if healthy else view.failed_probes + 1
         snapshot = {
