@@ -79,6 +79,7 @@ def test_serve_runs_the_example_and_drains_on_sigterm(
     # uvicorn re-raises the signal it handled once it has shut down gracefully
     assert server.returncode in (0, -signal.SIGTERM)
     out = out_bytes.decode()
+    assert "memory://" not in out  # one worker: its buckets are the only ones
     assert '"request_id":"serve-test-1"' in out
     assert '"route":"/orders"' in out
 
@@ -108,7 +109,11 @@ def test_metrics_cover_every_worker(
         totals.add(total)
     assert totals == {60.0}
     server.send_signal(signal.SIGTERM)
-    server.communicate(timeout=15)
+    out, _ = server.communicate(timeout=15)
+    # the default memory:// store keeps one set of buckets per worker: serve says so
+    (warning,) = [line for line in out.decode().splitlines() if "memory://" in line]
+    assert '"level":"WARNING"' in warning
+    assert "2 workers" in warning and "redis://" in warning
 
 
 def test_serve_refuses_a_bad_app_reference(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import shutil
 import sys
@@ -15,6 +16,8 @@ from shipshape.service.app import ProductionApp, production
 from shipshape.service.settings import ServiceSettings
 
 __all__ = ["APP_ENV", "DEFAULT_APP", "create_app", "load_app", "run", "service_settings"]
+
+logger = logging.getLogger(__name__)
 
 APP_ENV = "SHIPSHAPE_APP"
 DEFAULT_APP = "shipshape.examples.orders:create_app"
@@ -117,6 +120,8 @@ def run(
         where = ".".join(str(part) for part in first["loc"])
         raise ValueError(f"settings: {where}: {first['msg']}") from None
 
+    if settings.workers > 1:
+        _warn_unshared_buckets(settings)
     metrics_dir = None
     if settings.workers > 1 and settings.metrics.enabled and not settings.metrics.multiprocess_dir:
         metrics_dir = tempfile.mkdtemp(prefix="shipshape-metrics-")
@@ -149,3 +154,21 @@ def run(
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _warn_unshared_buckets(settings: ServiceSettings) -> None:
+    """Say, in the supervisor, that ``memory://`` rate limits are per worker."""
+    limits = settings.ratelimit
+    if not limits.enabled or not limits.store_url.startswith("memory:"):
+        return
+    if settings.logs.configure_logging:
+        from shipshape.observe.logs import Redactor, configure_logging
+
+        configure_logging(settings.logs.level, Redactor(settings.logs.redact_keys))
+    logger.warning(
+        "ratelimit.store_url is memory:// with %d workers: each worker keeps its own "
+        "buckets, so a client can get up to %d times a policy's capacity and rate; "
+        "a redis:// store shares them",
+        settings.workers,
+        settings.workers,
+    )
