@@ -113,7 +113,8 @@ def test_metrics_cover_every_worker(
     # the default memory:// store keeps one set of buckets per worker: serve says so
     (warning,) = [line for line in out.decode().splitlines() if "memory://" in line]
     assert '"level":"WARNING"' in warning
-    assert "2 workers" in warning and "redis://" in warning
+    assert "2 workers" in warning
+    assert "redis://" in warning
 
 
 def test_serve_refuses_a_bad_app_reference(tmp_path: Path) -> None:
