@@ -559,6 +559,23 @@ def test_cache_simulate_negative_capacity_is_usage_error(write: Any) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("accesses", "what"), [('["a", true, 1]', "got bool"), ('["a", null]', "got null")]
+)
+def test_cache_simulate_booleans_and_null_are_not_keys(
+    write: Any, accesses: str, what: str
+) -> None:
+    path = write("accesses.json", accesses)
+    assert_bad_input(invoke("cache", "simulate", path, "-c", "2"), path, "accesses[1]", what)
+
+
+def test_cache_simulate_a_capacity_beyond_a_machine_word_is_unbounded(write: Any) -> None:
+    path = write("accesses.json", '["a", "b", "a"]')
+    result = invoke("cache", "simulate", path, "-c", str(10**20), "--json")
+    assert result.exit_code == 0
+    assert json_out(result) == {"hits": 1, "misses": 2, "cache": ["b", "a"]}
+
+
 def test_cache_simulate_unhashable_key_is_bad_input(write: Any) -> None:
     path = write("accesses.json", '["a", {"k": 1}]')
     assert_bad_input(invoke("cache", "simulate", path, "-c", "2"), path, "key")

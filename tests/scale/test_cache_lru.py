@@ -44,6 +44,14 @@ def test_capacity_zero_stores_nothing() -> None:
     assert cache.get("a") is None
 
 
+def test_a_capacity_beyond_a_machine_word_is_unbounded() -> None:
+    cache: LRUCache[str, int] = LRUCache(10**20)
+    cache.set("a", 1)
+    assert cache.capacity == 10**20
+    assert cache.get("a") == 1
+    assert lru_cache_sim(2**64, ["a", "b", "a"]) == {"hits": 1, "misses": 2, "cache": ["b", "a"]}
+
+
 @pytest.mark.parametrize("capacity", [-1, -100])
 def test_negative_capacity_is_rejected(capacity: int) -> None:
     with pytest.raises(ValueError, match="capacity must be >= 0"):

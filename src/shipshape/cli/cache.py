@@ -32,10 +32,14 @@ def simulate(
     """Replay accesses through an LRU cache: hits, misses and the final content."""
     source = source_name(path)
     accesses = require_list(pick(load_data(path), "accesses", source), source, "accesses")
-    try:
-        result = lru_cache_sim(capacity, accesses)
-    except TypeError:
-        raise ValueError(f"{source}: every key must be a string or a number") from None
+    for index, key in enumerate(accesses):
+        # true is not 1, nor null a key: JSON's other scalars are refused, not merged.
+        if isinstance(key, bool) or not isinstance(key, str | int | float):
+            raise ValueError(
+                f"{source}: accesses[{index}]: a key must be a string or a number, "
+                f"got {'null' if key is None else type(key).__name__}"
+            )
+    result = lru_cache_sim(capacity, accesses)
     if as_json:
         print_json(result)
         return

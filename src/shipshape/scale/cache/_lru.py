@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import sys
 import threading
 import time
 import weakref
@@ -166,7 +167,8 @@ class LRUCache(Generic[K, V]):
         self.capacity = capacity
         self.ttl = _check_ttl(ttl)
         # cachebox reads maxsize 0 as "unbounded"; a capacity-0 cache never inserts.
-        self._box: cachebox.LRUCache[K, V] = cachebox.LRUCache(max(capacity, 1))
+        # Its maxsize is a machine word: a larger capacity is unbounded all the same.
+        self._box: cachebox.LRUCache[K, V] = cachebox.LRUCache(min(max(capacity, 1), sys.maxsize))
         self._expires: dict[K, float] = {}
         # slot -> [(key, expires)], slot = the first step at or after ``expires``
         self._wheel: dict[int, list[tuple[K, float]]] = {}
