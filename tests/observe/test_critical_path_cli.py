@@ -362,3 +362,33 @@ def test_piped_output_never_cuts_names(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
     assert any(LONG_NAME in row and "frontend" in row for row in rows), result.stdout
+
+
+def _run_traced_file(**env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "shipshape",
+            "trace",
+            "critical-path",
+            str(TRACES / "otlp_sdk.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+        check=False,
+    )
+
+
+def test_a_terminal_sees_what_a_long_read_is_doing_and_a_pipe_does_not() -> None:
+    # a terminal (as rich tells one: TTY_INTERACTIVE / TTY_COMPATIBLE) gets a spinner
+    # naming the stage on stderr, cleared at the end; a pipe gets nothing on stderr
+    shown = _run_traced_file(TTY_INTERACTIVE="1", TTY_COMPATIBLE="1")
+    assert shown.returncode == 0, shown.stderr
+    assert "walking 6 spans in 1 traces" in shown.stderr
+    piped = _run_traced_file(TTY_INTERACTIVE="0", TTY_COMPATIBLE="0")
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == ""
+    assert "GET /orders/{id}" in piped.stdout

@@ -15,6 +15,7 @@ import typer
 import yaml
 from rich.console import Console
 from rich.markup import escape
+from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
@@ -39,6 +40,7 @@ __all__ = [
     "source_name",
     "table",
     "warn",
+    "working",
 ]
 
 EXIT_OK = 0
@@ -92,6 +94,13 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             fail(Text(str(error)))
 
     return wrapper
+
+
+def working(message: str) -> Status:
+    """A spinner with ``message`` on stderr while long work runs (``with working(...)
+    as status:``, ``status.update(...)`` between stages); cleared when done, and drawn
+    only when stderr is an interactive terminal, so pipes and logs never see it."""
+    return err_console.status(escape(message), spinner="dots")
 
 
 def source_name(path: str) -> str:

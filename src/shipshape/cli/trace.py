@@ -24,9 +24,15 @@ from shipshape.cli._io import (
     require_list,
     source_name,
     table,
+    working,
 )
-from shipshape.observe.critical_path import RootPath, TraceCriticalPath, critical_paths
-from shipshape.observe.trace_formats import TraceFormatError, detect_format, read_traces
+from shipshape.observe.critical_path import RootPath, Trace, TraceCriticalPath, critical_paths
+from shipshape.observe.trace_formats import (
+    TraceFormat,
+    TraceFormatError,
+    detect_format,
+    read_traces,
+)
 from shipshape.observe.tracing import find_critical_path
 
 NAME = "trace"
@@ -64,29 +70,63 @@ def critical_path(
     Exit 0 on success, 2 on an unreadable or unknown file.
     """
     source = source_name(path)
-    document, line_numbers = _load_document(path, source)
-    fmt = detect_format(document)
-    if fmt is None:
-        raise InputError(source, _jaeger_errors(document) or _UNKNOWN)
+    with working(f"reading {source}") as status:
+        document, line_numbers = _load_document(path, source)
+        fmt = detect_format(document)
+        if fmt is None:
+            raise InputError(source, _jaeger_errors(document) or _UNKNOWN)
+        if fmt != "spans":
+            status.update(f"reading the spans of {source}")
+            traces = _read_traces(document, fmt, source, line_numbers, trace_id)
+            spans = sum(len(trace.spans) for trace in traces)
+            status.update(f"walking {spans:,} spans in {len(traces):,} traces")
+            try:
+                results = [critical_paths(trace) for trace in traces]
+            except ValueError as error:
+                raise InputError(source, str(error)) from None
     if fmt == "spans":
-        if trace_id is not None:
-            raise InputError(source, "--trace-id needs an OTLP or Jaeger export")
-        spans = require_list(pick(document, "spans", source), source, "spans")
-        if not spans:
-            raise InputError(source, "no spans in this list")
-        try:
-            seed = find_critical_path(spans)
-        except ValueError as error:
-            raise InputError(source, str(error)) from None
-        if as_json:
-            print_json(seed)
-        else:
-            table(
-                None,
-                ["total_duration_ms", "depth"],
-                [[seed["total_duration_ms"], seed["depth"]]],
-            )
+        _print_seed_answer(document, source, trace_id, as_json)
         return
+    for result in results:
+        for warning in result.warnings:
+            err_console.print(
+                f"[yellow]warning:[/] {escape(source)}: trace {escape(result.trace_id)}: "
+                f"{escape(warning)}",
+                highlight=False,
+            )
+    if as_json:
+        print_json({"format": fmt, "traces": [_trace_json(result) for result in results]})
+        return
+    for result in results:
+        for root_path in result.paths:
+            _print_path(result.trace_id, root_path)
+
+
+def _print_seed_answer(document: Any, source: str, trace_id: str | None, as_json: bool) -> None:
+    """The course's answer for the seed list of spans: longest chain and its depth."""
+    if trace_id is not None:
+        raise InputError(source, "--trace-id needs an OTLP or Jaeger export")
+    spans = require_list(pick(document, "spans", source), source, "spans")
+    if not spans:
+        raise InputError(source, "no spans in this list")
+    try:
+        seed = find_critical_path(spans)
+    except ValueError as error:
+        raise InputError(source, str(error)) from None
+    if as_json:
+        print_json(seed)
+    else:
+        table(None, ["total_duration_ms", "depth"], [[seed["total_duration_ms"], seed["depth"]]])
+
+
+def _read_traces(
+    document: Any,
+    fmt: TraceFormat,
+    source: str,
+    line_numbers: list[int] | None,
+    trace_id: str | None,
+) -> list[Trace]:
+    """The traces of an OTLP or Jaeger document (only ``trace_id``'s when given)."""
     try:
         traces = read_traces(document, fmt)
     except TraceFormatError as error:
@@ -106,23 +146,7 @@ def critical_path(
         traces = selected
     if not traces:
         raise InputError(source, f"no spans in this {_FORMAT_NAMES.get(fmt, fmt)} export")
-    try:
-        results = [critical_paths(trace) for trace in traces]
-    except ValueError as error:
-        raise InputError(source, str(error)) from None
-    for result in results:
-        for warning in result.warnings:
-            err_console.print(
-                f"[yellow]warning:[/] {escape(source)}: trace {escape(result.trace_id)}: "
-                f"{escape(warning)}",
-                highlight=False,
-            )
-    if as_json:
-        print_json({"format": fmt, "traces": [_trace_json(result) for result in results]})
-        return
-    for result in results:
-        for root_path in result.paths:
-            _print_path(result.trace_id, root_path)
+    return traces
 
 
 def _load_document(path: str, source: str) -> tuple[Any, list[int] | None]:
