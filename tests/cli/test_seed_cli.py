@@ -362,6 +362,28 @@ def test_logs_format_reads_stdin() -> None:
     }
 
 
+@pytest.mark.parametrize("name", ["app.jsonl", "app.ndjson"])
+def test_logs_format_a_json_lines_log_of_one_line_is_one_entry(write: Any, name: str) -> None:
+    # Even one whose entry happens to carry an "entries" field.
+    entry = {"level": "warn", "message": "only line", "entries": 3}
+    result = invoke("logs", "format", write(name, json.dumps(entry) + "\n"))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == format_log_entries([entry])
+
+
+@pytest.mark.parametrize("content", ["", "\n\n"])
+def test_logs_format_an_empty_json_lines_log_prints_nothing(write: Any, content: str) -> None:
+    result = invoke("logs", "format", write("app.jsonl", content))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+
+
+def test_logs_format_one_object_on_stdin_is_one_entry() -> None:
+    result = invoke("logs", "format", "-", stdin='{"message": "hi"}\n')
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == format_log_entries([{"message": "hi"}])
+
+
 def test_logs_format_non_mapping_entry_names_it(write: Any) -> None:
     path = write("logs.json", '[{"message": "ok"}, "oops"]')
     assert_bad_input(invoke("logs", "format", path), path, "entries[1]")
