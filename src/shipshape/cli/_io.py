@@ -120,6 +120,9 @@ def read_text(path: str) -> str:
         raise InputError(error.path, error.reason) from None
 
 
+_JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+
+
 def _format_of(path: str, text: str) -> str:
     suffix = Path(path).suffix.lower()
     if suffix in {".json", ".jsonl", ".ndjson"}:
@@ -135,7 +138,13 @@ def _format_of(path: str, text: str) -> str:
 
 
 def parse_data(text: str, source: str, fmt: str | None = None) -> Any:
-    """Parse JSON, JSON lines, YAML or TOML text; the format comes from the file name."""
+    """Parse JSON, JSON lines, YAML or TOML text; the format comes from the file name.
+
+    A ``.jsonl`` / ``.ndjson`` file is always a list, one value per line (an empty
+    file is an empty list); other JSON text of several lines that is not one document
+    is read as JSON lines too."""
+    if fmt is None and Path(source).suffix.lower() in _JSON_LINES_SUFFIXES:
+        return _json_lines(text, source)  # one value per line, whatever their number
     fmt = fmt or _format_of(source, text)
     if fmt == "json":
         try:

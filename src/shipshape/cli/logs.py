@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 
-from shipshape.cli._io import (
-    InputError,
-    handle_errors,
-    load_data,
-    pick,
-    read_text,
-    require_list,
-    source_name,
-)
+from shipshape.cli._io import handle_errors, load_data, pick, require_list, source_name
 from shipshape.observe.logs import format_log_entries
 
 NAME = "logs"
@@ -43,22 +33,8 @@ def format_(
 
 
 def load_entries(path: str) -> Any:
-    """The document of ``path``; a ``.jsonl``/``.ndjson`` file is always JSON lines.
-
-    So a log of one line is one entry and an empty log is no entries, where a whole-
-    document parse would see a lone object (or nothing) instead. Any other single
-    object without an ``entries`` key (e.g. one line on stdin) is one entry too.
-    """
-    source = source_name(path)
-    if Path(path).suffix.lower() not in {".jsonl", ".ndjson"}:
-        data = load_data(path)
-        return [data] if isinstance(data, Mapping) and "entries" not in data else data
-    entries = []
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            entries.append(orjson.loads(line))
-        except orjson.JSONDecodeError as error:
-            raise InputError(source, f"invalid JSON line: {error.msg}", number) from None
-    return entries
+    """The document of ``path`` (a ``.jsonl``/``.ndjson`` file is a list of its lines,
+    so a log of one line is one entry and an empty log is none); any other single
+    object without an ``entries`` key (e.g. one line on stdin) is one entry too."""
+    data = load_data(path)
+    return [data] if isinstance(data, Mapping) and "entries" not in data else data
