@@ -74,3 +74,19 @@ def test_generate_copies_nested_requirement_files_at_their_paths(tmp_path: Path)
         "COPY requirements/prod.txt requirements/base.txt requirements/",
     ]
     assert lint(project) == []
+
+
+def test_generate_sees_the_dependencies_of_nested_requirement_files(tmp_path: Path) -> None:
+    # uvicorn and fastapi are listed only in requirements/prod.txt and base.txt
+    project = make_project(tmp_path, "-r requirements/prod.txt\n", "fastapi==0.115.6\n")
+    result = runner.invoke(app, ["dockerfile", "generate", str(project), "--force"])
+    assert result.exit_code == 0, result.output
+    assert "not among the project's dependencies" not in result.output
+    assert '"uvicorn", "service.main:app"' in (project / "Dockerfile").read_text()
+
+
+def test_a_loop_of_requirement_files_is_read_once(tmp_path: Path) -> None:
+    project = make_project(tmp_path, "-r requirements/prod.txt\n", "-r prod.txt\nfastapi==1\n")
+    result = runner.invoke(app, ["dockerfile", "generate", str(project), "--force"])
+    assert result.exit_code == 0, result.output
+    assert "not among the project's dependencies" not in result.output

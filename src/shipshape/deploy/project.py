@@ -89,7 +89,8 @@ class Project:
     name: str
     requires_python: str | None
     dependencies: list[str]
-    """``[project] dependencies`` followed by the requirements.txt lines."""
+    """``[project] dependencies`` followed by the requirements.txt lines (and those of
+    the files it pulls in with ``-r``)."""
     has_build_system: bool
     uv_lock: bool
     requirements: Path | None
@@ -105,6 +106,35 @@ class Project:
         return False
 
 
+def _requirement_lines(requirements: Path) -> list[str]:
+    """The requirement lines of ``requirements`` and of the files it pulls in with
+    ``-r`` (recursively, each read once, relative to the including file, as pip reads
+    them). A nested file that cannot be read is left to pip to report."""
+    from shipshape.deploy.dockerfile.installs import requirement_references
+
+    lines: list[str] = []
+    seen: set[Path] = set()
+    pending = [requirements]
+    while pending:
+        path = pending.pop(0)
+        if path.resolve() in seen:
+            continue
+        seen.add(path.resolve())
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            if path is requirements:
+                raise ProjectError(str(requirements), f"cannot read: {error}") from None
+            continue
+        lines += [
+            line
+            for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith(("#", "-"))
+        ]
+        pending += [path.parent / ref for kind, ref in requirement_references(text) if kind == "-r"]
+    return lines
+
+
 def load_project(root: Path) -> Project:
     """Read the project at ``root``: pyproject.toml, uv.lock, requirements.txt, .python-version."""
     if not root.is_dir():
@@ -116,15 +146,7 @@ def load_project(root: Path) -> Project:
     if not isinstance(dependencies, list):
         raise ProjectError(str(pyproject), "[project] dependencies must be a list")
     requirements = root / "requirements.txt"
-    listed: list[str] = []
-    if requirements.is_file():
-        try:
-            lines = requirements.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as error:
-            raise ProjectError(str(requirements), f"cannot read: {error}") from None
-        listed = [
-            line for line in lines if line.strip() and not line.lstrip().startswith(("#", "-"))
-        ]
+    listed = _requirement_lines(requirements) if requirements.is_file() else []
     version_file = root / ".python-version"
     python_version = None
     if version_file.is_file():
