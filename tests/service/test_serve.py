@@ -129,3 +129,20 @@ def test_serve_refuses_a_bad_app_reference(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "no_such_module" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_refuses_a_bad_store_url_in_one_line(tmp_path: Path, workers: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "shipshape", "serve", "--port", "1", "--workers", workers],
+        cwd=tmp_path,
+        env={**os.environ, "SHIPSHAPE_RATELIMIT__STORE_URL": "redis://[::1:6379/0?password=pw1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "ratelimit.store_url" in result.stderr
+    assert "pw1" not in result.stderr

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shipshape.stores import StoreError, open_store
+from shipshape.stores import StoreError, check_store_url, open_store
+from shipshape.stores._redis_url import redact_url
 from shipshape.stores.redis import RedisStore, connect, connect_sync, parse_redis_url
 from shipshape.testing import RedisServer
 
@@ -186,3 +187,48 @@ def test_overrides_win_over_url_options() -> None:
         assert client.connection_pool.connection_kwargs["socket_timeout"] == 3.0
     finally:
         client.close()
+
+
+@pytest.mark.parametrize(
+    ("url", "secret"),
+    [
+        ("redis://[::1:6379/0?password=hunter2", "hunter2"),
+        ("redis://[::1:6379/0?db=1&Sentinel_Password=hunter2", "hunter2"),
+    ],
+)
+def test_a_malformed_url_hides_every_password(url: str, secret: str) -> None:
+    with pytest.raises(StoreError) as caught:
+        open_store(url)
+    assert secret not in str(caught.value)
+    assert "***" in str(caught.value)
+
+
+def test_a_password_with_an_unencoded_slash_is_still_hidden_when_redacting() -> None:
+    # the '/' ends the netloc early, so the URL parses with no userinfo at all
+    assert redact_url("redis://user:hun/ter?2@host:6379/0") == "redis://user:***@host:6379/0"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "memory://",
+        "redis://127.0.0.1:6379/0?prefix=svc:&socket_timeout=2",
+        "redis+sentinel://127.0.0.1:26379/mymaster/0",
+        "unix:///run/redis.sock?db=1",
+    ],
+)
+def test_check_store_url_accepts_what_open_store_opens(url: str) -> None:
+    check_store_url(url)
+    open_store(url)
+
+
+@pytest.mark.parametrize(
+    "url", ["foo://x", "redis://[::1:6379/0?password=hunter2", "redis://h:6379/0?bogus=1"]
+)
+def test_check_store_url_refuses_what_open_store_refuses(url: str) -> None:
+    with pytest.raises(StoreError) as checked:
+        check_store_url(url)
+    with pytest.raises(StoreError) as opened:
+        open_store(url)
+    assert str(checked.value) == str(opened.value)
+    assert "hunter2" not in str(checked.value)

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from shipshape.service.app import ProductionApp, production
 from shipshape.service.settings import ServiceSettings
+from shipshape.stores import StoreError, check_store_url
 
 __all__ = ["APP_ENV", "DEFAULT_APP", "create_app", "load_app", "run", "service_settings"]
 
@@ -120,6 +121,11 @@ def run(
         where = ".".join(str(part) for part in first["loc"])
         raise ValueError(f"settings: {where}: {first['msg']}") from None
 
+    if settings.ratelimit.enabled:
+        try:  # fail fast, with one line, before any worker starts
+            check_store_url(settings.ratelimit.store_url)
+        except StoreError as error:
+            raise ValueError(f"settings: ratelimit.store_url: {error}") from None
     if settings.workers > 1:
         _warn_unshared_buckets(settings)
     metrics_dir = None

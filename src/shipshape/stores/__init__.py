@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from shipshape.stores._redis_url import redact_url
+from shipshape.stores._redis_url import parse_redis_url, redact_url
 from shipshape.stores.base import (
     Decision,
     RateLimitStore,
@@ -27,6 +27,7 @@ __all__ = [
     "RateLimitStore",
     "StoreError",
     "StoreUnavailable",
+    "check_store_url",
     "decide",
     "open_store",
 ]
@@ -41,10 +42,7 @@ def open_store(url: str = "memory://", **options: Any) -> RateLimitStore:
     No connection is made here: a Redis store connects on first use, so a service
     can start while Redis is still coming up.
     """
-    try:
-        scheme = urlsplit(url).scheme.lower()
-    except ValueError as error:  # e.g. "Invalid IPv6 URL" for an unclosed [
-        raise StoreError(f"malformed store URL {redact_url(url)!r}: {error}") from None
+    scheme = _scheme(url)
     if scheme == "memory":
         return MemoryStore(url, **options)
     if scheme in _REDIS_SCHEMES:
@@ -55,7 +53,31 @@ def open_store(url: str = "memory://", **options: Any) -> RateLimitStore:
                 f"{scheme}:// stores need the redis driver: pip install 'redis>=5.2' ({error})"
             ) from error
         return RedisStore(url, **options)
-    raise StoreError(
+    raise _unsupported(scheme)
+
+
+def check_store_url(url: str) -> None:
+    """Raise the ``StoreError`` that ``open_store(url)`` would for a malformed URL, an
+    unknown scheme or a bad Redis option, without making a store (for a fail-fast check
+    at startup)."""
+    scheme = _scheme(url)
+    if scheme in _REDIS_SCHEMES:
+        from shipshape.stores.redis import _pop_prefix  # the store's own option
+
+        parse_redis_url(_pop_prefix(url)[0])
+    elif scheme != "memory":
+        raise _unsupported(scheme)
+
+
+def _scheme(url: str) -> str:
+    try:
+        return urlsplit(url).scheme.lower()
+    except ValueError as error:  # e.g. "Invalid IPv6 URL" for an unclosed [
+        raise StoreError(f"malformed store URL {redact_url(url)!r}: {error}") from None
+
+
+def _unsupported(scheme: str) -> StoreError:
+    return StoreError(
         f"unsupported store URL scheme {scheme!r}; use memory://, redis://, rediss://, "
         "unix:// or redis+sentinel://"
     )

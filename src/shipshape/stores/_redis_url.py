@@ -232,9 +232,11 @@ def redact_url(url: str) -> str:
     """``url`` with any password replaced by ``***``, for error messages and logs."""
     try:
         parts = urlsplit(url)
-    except ValueError:  # malformed: still hide whatever stands between ':' and '@'
-        return _USERINFO_PASSWORD.sub(r"\1***@", url)
+    except ValueError:  # malformed: still hide the userinfo password and password options
+        return _QUERY_PASSWORD.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1***@", url))
     userinfo, at, hosts = parts.netloc.rpartition("@")
+    if not at and "@" in url:  # a password with an unencoded '/', '?' or '#' cut the netloc
+        return _QUERY_PASSWORD.sub(r"\1***", _USERINFO_PASSWORD.sub(r"\1***@", url))
     if at and ":" in userinfo:
         userinfo = userinfo.split(":", 1)[0] + ":***"
     netloc = f"{userinfo}@{hosts}" if at else parts.netloc
@@ -245,4 +247,6 @@ def redact_url(url: str) -> str:
     return parts._replace(netloc=netloc, query=query).geturl()
 
 
-_USERINFO_PASSWORD = re.compile(r"(://[^/?#:@]*:)[^/?#]*@")
+# up to the last '@': a password may hold '/', '?' or '#' that should have been encoded
+_USERINFO_PASSWORD = re.compile(r"(://[^/?#:@]*:).*@")
+_QUERY_PASSWORD = re.compile(r"(?i)([?&][^=&#]*password[^=&#]*=)[^&#]*")
