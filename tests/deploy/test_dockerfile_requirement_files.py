@@ -90,3 +90,28 @@ def test_a_loop_of_requirement_files_is_read_once(tmp_path: Path) -> None:
     result = runner.invoke(app, ["dockerfile", "generate", str(project), "--force"])
     assert result.exit_code == 0, result.output
     assert "not among the project's dependencies" not in result.output
+
+
+def test_a_symlinked_requirements_file_is_copied_under_its_own_name(tmp_path: Path) -> None:
+    project = make_project(tmp_path, "", "")
+    (project / "requirements" / "prod.txt").write_text("uvicorn==0.34.0\nfastapi==0.115.6\n")
+    (project / "requirements.txt").unlink()
+    (project / "requirements.txt").symlink_to(Path("requirements") / "prod.txt")
+    result = runner.invoke(app, ["dockerfile", "generate", str(project), "--force"])
+    assert result.exit_code == 0, result.output
+    lines = (project / "Dockerfile").read_text().splitlines()
+    install = lines.index("RUN pip install -r requirements.txt")
+    assert lines[install - 1] == "COPY requirements.txt ./"  # COPY follows the link
+    assert not any("requirements/prod.txt" in line for line in lines)
+
+
+def test_a_constraints_file_in_a_nested_file_pins_the_whole_install(tmp_path: Path) -> None:
+    # pip applies a -c file to every requirement of the run, wherever it was named,
+    # as `dockerfile generate` already reads it
+    project = make_project(tmp_path, "-r requirements/base.txt\nflask\n", "")
+    (project / "requirements" / "base.txt").write_text("-c constraints.txt\nuvicorn\nfastapi\n")
+    (project / "requirements" / "constraints.txt").write_text(
+        "flask==3.1.0\nuvicorn==0.34.0\nfastapi==0.115.6\n"
+    )
+    (project / "Dockerfile").write_text(DOCKERFILE)
+    assert lint(project) == []

@@ -121,19 +121,23 @@ def check_unpinned_dependencies(ctx: LintContext) -> Iterator[Found]:
             pinned_before.add(stage.index)
 
 
-def _check_requirements(
-    ctx: LintContext,
-    line: int,
-    name: str,
-    within: Path | None = None,
-    seen: set[Path] | None = None,
-) -> Iterator[Found]:
+def _check_requirements(ctx: LintContext, line: int, name: str) -> Iterator[Found]:
     """Unpinned lines of the requirements file ``name`` in the build context, and of the
     files it pulls in with ``-r`` (read relative to it, as pip does). A ``-c``
-    constraints file pins the names of the whole install, nested files included."""
+    constraints file anywhere in that tree pins the names of the whole install, as pip
+    applies constraints to every requirement of the run."""
+    found: list[Found] = []
+    if not _walk_requirements(ctx, line, name, None, set(), found):
+        yield from found
+
+
+def _walk_requirements(
+    ctx: LintContext, line: int, name: str, within: Path | None, seen: set[Path], found: list[Found]
+) -> bool:
+    """Add the unpinned lines of ``name`` and its ``-r`` files to ``found``; whether a
+    ``-c`` constraints file was met on the way."""
     if ctx.directory is None or "$" in name:
-        return
-    seen = set() if seen is None else seen
+        return False
     if within is not None and not name.startswith("/"):
         candidates = [within / name]
     else:
@@ -145,7 +149,7 @@ def _check_requirements(
             continue
         resolved = candidate.resolve()
         if resolved in seen:
-            return
+            return False
         seen.add(resolved)
         try:
             shown = candidate.relative_to(ctx.directory).as_posix()
@@ -153,13 +157,16 @@ def _check_requirements(
             shown = candidate.name
         references = requirement_references(text)
         if any(kind == "-c" for kind, _ in references):
-            return
+            return True
         for number, requirement in unpinned_requirements(text):
-            yield line, f"{shown}:{number}: {requirement} is not pinned to an exact version"
-        for kind, included in references:
-            if kind == "-r":
-                yield from _check_requirements(ctx, line, included, candidate.parent, seen)
-        return
+            message = f"{shown}:{number}: {requirement} is not pinned to an exact version"
+            found.append((line, message))
+        return any(
+            _walk_requirements(ctx, line, included, candidate.parent, seen, found)
+            for kind, included in references
+            if kind == "-r"
+        )
+    return False
 
 
 def check_package_cache(ctx: LintContext) -> Iterator[Found]:

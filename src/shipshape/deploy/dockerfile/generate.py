@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from shipshape.deploy.dockerfile.installs import requirement_references, unpinned_requirements
 from shipshape.deploy.project import Project, ProjectError, load_project
@@ -180,15 +181,19 @@ def _requirement_files(root: Path, requirements: Path) -> dict[str, str]:
     relative to the including file, as pip reads them): context-relative POSIX path ->
     text. Files outside the project or missing are left to ``pip`` to report."""
     found: dict[str, str] = {}
+    seen: set[Path] = set()
     pending = [requirements]
     base = root.resolve()
     while pending:
         path = pending.pop(0)
-        try:
-            name = path.resolve().relative_to(base).as_posix()
-        except ValueError:
+        real = path.resolve()
+        if real in seen or not real.is_relative_to(base):
             continue
-        if name in found:
+        seen.add(real)
+        # named as written (a symlinked requirements.txt is copied as requirements.txt:
+        # COPY follows it), not as resolved
+        name = PurePosixPath(os.path.normpath(os.path.relpath(path, root))).as_posix()
+        if name.startswith("../"):
             continue
         try:
             text = path.read_text(encoding="utf-8")
