@@ -8,13 +8,11 @@ from typing import Any
 import orjson
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased
 
-from shipshape.observe.telemetry import RequestSampler
+from shipshape.observe.telemetry import configure_tracing
 
 _EXPORTER = InMemorySpanExporter()
 
@@ -30,13 +28,7 @@ def _install_provider() -> None:
     """
     current = trace.get_tracer_provider()
     if not isinstance(current, TracerProvider):
-        trace.set_tracer_provider(
-            TracerProvider(
-                resource=Resource.create({"service.name": "tests"}),
-                sampler=ParentBased(root=RequestSampler(0.0)),
-            )
-        )
-        current = trace.get_tracer_provider()
+        current = configure_tracing("tests", 0.0)  # the layer's own provider
     assert isinstance(current, TracerProvider)
     if current not in _ATTACHED:
         current.add_span_processor(SimpleSpanProcessor(_EXPORTER))

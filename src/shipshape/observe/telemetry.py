@@ -4,7 +4,8 @@ The production layer decides sampling once per request, before the app runs, so 
 unsampled request costs almost nothing: FastAPI's built-in telemetry is skipped for
 it. For a sampled request FastAPI (or, for other ASGI apps, our middleware) records
 the server span, and the provider's sampler agrees with the decision through
-``request_sampled_var``.
+``request_sampled_var``. The provider the layer creates records ``LightSpan`` s
+(``spans.py``): the SDK's spans, with less work per span.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from typing import Any
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import (
     Decision,
     ParentBased,
@@ -28,15 +28,13 @@ from opentelemetry.sdk.trace.sampling import (
     TraceIdRatioBased,
 )
 from opentelemetry.trace import (
-    INVALID_SPAN,
     Link,
-    NonRecordingSpan,
     Span,
-    SpanContext,
     SpanKind,
-    TraceFlags,
 )
 from opentelemetry.util.types import Attributes
+
+from shipshape.observe.spans import LightTracer, LightTracerProvider, dropped_span
 
 __all__ = [
     "DecidedTracerProvider",
@@ -123,7 +121,11 @@ class DecidedTracerProvider(trace.TracerProvider):
         self.provider = provider
 
     def get_tracer(self, *args: Any, **kwargs: Any) -> trace.Tracer:
-        return _DecidedTracer(self.provider.get_tracer(*args, **kwargs))
+        tracer = self.provider.get_tracer(*args, **kwargs)
+        if isinstance(tracer, LightTracer) and tracer.provider.decided == request_sampled_var.get:
+            tracer.binding = True  # the layer's own: it follows the decision itself
+            return tracer
+        return _DecidedTracer(tracer)
 
 
 class _DecidedTracer(trace.Tracer):
@@ -151,19 +153,7 @@ class _DecidedTracer(trace.Tracer):
 
 
 def _dropped_span(context: Context | None) -> Span:
-    """A non-recording span in the parent's trace, marked unsampled for what follows."""
-    parent = trace.get_current_span(context).get_span_context()
-    if not parent.is_valid:
-        return INVALID_SPAN
-    return NonRecordingSpan(
-        SpanContext(
-            parent.trace_id,
-            parent.span_id,
-            is_remote=parent.is_remote,
-            trace_flags=TraceFlags(TraceFlags.DEFAULT),
-            trace_state=parent.trace_state,
-        )
-    )
+    return dropped_span(trace.get_current_span(context).get_span_context())
 
 
 def _provider_is_default(provider: object) -> bool:
@@ -180,9 +170,10 @@ def configure_tracing(service_name: str, sample_ratio: float) -> trace.TracerPro
     current = trace.get_tracer_provider()
     if not _provider_is_default(current):
         return current
-    provider = TracerProvider(
+    provider = LightTracerProvider(
         resource=Resource.create({"service.name": service_name}),
         sampler=ParentBased(root=RequestSampler(sample_ratio)),
+        decided=request_sampled_var.get,
     )
     if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
