@@ -27,6 +27,7 @@ ABLATIONS = (
     *(f"shipshape-no-{part}" for part in ("ratelimit", "log", "metrics", "tracing")),
     "shipshape-ratio-0.01",
     "shipshape-ratio-0",
+    "shipshape-traced-exported",
 )
 HERE = Path(__file__).resolve().parent
 

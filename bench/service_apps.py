@@ -6,6 +6,8 @@
 - ``shipshape-traced``: the same with 100% trace sampling (FastAPI's built-in telemetry
   records the spans).
 - ``shipshape-traced-own-span``: 100% sampling, the layer's own server span instead.
+- ``shipshape-traced-exported``: 100% sampling, FastAPI's telemetry, and every span
+  handed to a ``BatchSpanProcessor`` whose exporter drops it (an ablation).
 - ``anchor``: the same app with the stack teams assemble today: slowapi,
   prometheus-fastapi-instrumentator, asgi-correlation-id, a python-json-logger access
   log and OpenTelemetry's FastAPIInstrumentor (same sampling as shipshape's default).
@@ -129,6 +131,34 @@ def _variant(kind: str) -> Any:
     return production(trivial_app(), ServiceSettings(**overrides))
 
 
+def _exported(app: Any) -> Any:
+    """Spans handed to a ``BatchSpanProcessor`` (what an OTLP endpoint gets), whose
+    exporter drops them: the cost of recording and batching, not of the network."""
+    from collections.abc import Sequence
+
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+    from opentelemetry.sdk.trace.export import (
+        BatchSpanProcessor,
+        SpanExporter,
+        SpanExportResult,
+    )
+
+    class Dropping(SpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    provider = trace.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    if provider not in _EXPORTING:  # once per process: importing this module creates an app
+        provider.add_span_processor(BatchSpanProcessor(Dropping()))
+        _EXPORTING.append(provider)
+    return app
+
+
+_EXPORTING: list[Any] = []
+
+
 class _ThreeHeaders:
     """Bare app plus the three response headers the layer adds (an ablation)."""
 
@@ -164,6 +194,8 @@ def create() -> Any:
         return shipshape_app(sample_ratio=1.0)
     if KIND == "shipshape-traced-own-span":
         return shipshape_app(sample_ratio=1.0, fastapi_telemetry=False)
+    if KIND == "shipshape-traced-exported":
+        return _exported(shipshape_app(sample_ratio=1.0))
     if KIND == "anchor":
         return anchor_app()
     raise SystemExit(f"unknown BENCH_APP {KIND!r}")

@@ -33,6 +33,7 @@ ABLATIONS = (
     *(f"shipshape-no-{part}" for part in ("ratelimit", "log", "metrics", "tracing")),
     "shipshape-ratio-0.01",
     "shipshape-ratio-0",
+    "shipshape-traced-exported",
 )
 REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8000\r\nUser-Agent: bench\r\n\r\n"
 

@@ -65,6 +65,7 @@ _UNSET = Status(StatusCode.UNSET)
 _RANDOM_TRACE_ID = int(getattr(TraceFlags, "RANDOM_TRACE_ID", 0))
 _SAMPLED = int(TraceFlags.SAMPLED)
 _TRACE_FLAGS = [TraceFlags(flags) for flags in range(256)]
+_new_span = object.__new__
 
 
 def dropped_span(parent: SpanContext | None) -> trace_api.Span:
@@ -212,7 +213,8 @@ class LightTracer(trace_api.Tracer):
         )
         if not recording:
             return trace_api.NonRecordingSpan(context=span_context)
-        span = LightSpan(
+        span: LightSpan = _new_span(LightSpan)  # past the SDK's __new__ guard
+        span.__init__(  # type: ignore[misc]
             name,
             span_context,
             parent,
@@ -223,7 +225,9 @@ class LightTracer(trace_api.Tracer):
             record_exception=record_exception,
             set_status_on_exception=set_status_on_exception,
         )
-        span.start(start_time=start_time, parent_context=context)
+        span._start_time = start_time if start_time is not None else time_ns()  # a new span
+        if provider.processor_count:
+            span._span_processor.on_start(span, parent_context=context)
         return span
 
     @contextmanager
