@@ -16,9 +16,12 @@ links and the lock-guarded containers only when used, and build the
 and exporters receive is what the SDK would give them, limits and dropped counts
 included; ``tests/test_spans.py`` checks that against the SDK's own spans.
 
-Left to the SDK's spans: the experimental per-tracer configurator (a tracer it
-disables still makes non-recording spans here) is honoured, and the SDK's internal
-span metrics (``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED``) turn the light spans off.
+The SDK's experimental per-tracer configurator is honoured (a tracer it disables
+makes non-recording spans); its internal span metrics
+(``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED``) turn the light spans off, so that they
+are counted. Span processors are registered with ``add_span_processor``, as the SDK
+documents. Unlike the SDK's, attribute writes take no lock: two threads writing to
+one span at its attribute limit may both evict, and count one drop too many.
 """
 
 from __future__ import annotations
