@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace
 from opentelemetry.context import Context
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, Tracer, TracerProvider
 from opentelemetry.sdk.trace import Span as SDKSpan
@@ -196,7 +197,17 @@ def described(span: ReadableSpan) -> dict[str, Any]:
         "times": (span.start_time, span.end_time),
         "resource": dict(span.resource.attributes),
         "scope": span.instrumentation_scope,
+        "otlp": otlp(span),
     }
+
+
+def otlp(span: ReadableSpan) -> bytes | str:
+    """The span as the OTLP exporters send it (or the error they meet)."""
+    try:
+        encoded: bytes = encode_spans([span]).SerializeToString(deterministic=True)
+    except Exception as error:  # the SDK's spans must fail alike
+        return type(error).__name__
+    return encoded
 
 
 @settings(

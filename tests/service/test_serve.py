@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -162,3 +166,80 @@ def test_serve_refuses_a_bad_store_url_in_one_line(tmp_path: Path, workers: str)
     assert result.stderr.count("\n") == 1, result.stderr
     assert "ratelimit.store_url" in result.stderr
     assert "pw1" not in result.stderr
+
+
+class _Collector(http.server.BaseHTTPRequestHandler):
+    """An OTLP/HTTP traces endpoint that keeps what it is sent."""
+
+    received: ClassVar[list[tuple[str, bytes]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.received.append((self.path, body))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def collector() -> Iterator[tuple[int, list[tuple[str, bytes]]]]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    _Collector.received = []
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1], _Collector.received
+    server.shutdown()
+    server.server_close()
+
+
+def test_serve_exports_sampled_spans_over_otlp_before_it_exits(
+    tmp_path: Path,
+    free_port: int,
+    stop_after: list[subprocess.Popen[bytes]],
+    collector: tuple[int, list[tuple[str, bytes]]],
+) -> None:
+    """SIGTERM ends the process by the signal (uvicorn raises it again once it has shut
+    down), so exit handlers never run: spans still queued for export (the batch waits
+    up to ``OTEL_BSP_SCHEDULE_DELAY``, here a minute) must be flushed at shutdown."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    collector_port, received = collector
+    server = start(
+        ["--port", str(free_port)],
+        tmp_path,
+        SHIPSHAPE_DRAIN_SECONDS="0",
+        SHIPSHAPE_SERVICE_NAME="orders-under-test",
+        SHIPSHAPE_TRACING__SAMPLE_RATIO="1.0",
+        OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{collector_port}",
+        OTEL_BSP_SCHEDULE_DELAY="60000",
+    )
+    stop_after.append(server)
+    wait_until_live(free_port, server)
+    answer = httpx.get(f"http://127.0.0.1:{free_port}/orders", headers={"X-Request-ID": "otlp-1"})
+    assert answer.status_code == 200
+    server.send_signal(signal.SIGTERM)
+    out, _ = server.communicate(timeout=30)
+    [line] = [json.loads(x) for x in out.decode().splitlines() if '"request_id":"otlp-1"' in x]
+
+    spans: list[tuple[dict[str, str], Any]] = []
+    for path, body in received:
+        assert path == "/v1/traces"
+        request = ExportTraceServiceRequest.FromString(body)
+        for resource_spans in request.resource_spans:
+            resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                spans.extend((resource, span) for span in scope_spans.spans)
+    [(resource, span)] = [(r, s) for r, s in spans if s.trace_id.hex() == line["trace_id"]]
+    assert resource["service.name"] == "orders-under-test"
+    assert span.span_id.hex() == line["span_id"]
+    assert span.name == "GET /orders"
+    attributes = {a.key: a.value for a in span.attributes}
+    assert attributes["http.route"].string_value == "/orders"
+    assert attributes["http.response.status_code"].int_value == 200
+    assert span.end_time_unix_nano > span.start_time_unix_nano > 0

@@ -34,6 +34,7 @@ class ProductionApp:
         self.state = ServiceState(settings)
         if settings.tracing.enabled:
             provider = configure_tracing(settings.service_name, settings.tracing.sample_ratio)
+            self.state.tracer_provider = provider
             self.state.native_telemetry, self.state.native_every_request = _use_native_telemetry(
                 app, settings, provider
             )

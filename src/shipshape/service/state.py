@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
 from shipshape.observe.health import (
     HealthChecks,
@@ -77,6 +78,8 @@ class ServiceState:
         self._builtin_checks()
         self.native_telemetry = False
         self.native_every_request = False
+        #: the tracer provider the layer records with, flushed at shutdown
+        self.tracer_provider: Any = None
         metrics = settings.metrics.enabled
         self.recorder = RequestRecorder(
             requests_total=self.requests_total if metrics else None,
@@ -199,6 +202,21 @@ class ServiceState:
         await self.health.aclose()
         with contextlib.suppress(Exception):
             await self.limiter.store.aclose()
+        await self._flush_spans()
+
+    async def _flush_spans(self) -> None:
+        """Export the spans still queued. Exit handlers would, but a server stopped by
+        SIGTERM ends by that signal (uvicorn raises it again) and never runs them."""
+        flush = getattr(self.tracer_provider, "force_flush", None)
+        if flush is None:
+            return
+        flushing = asyncio.get_running_loop().run_in_executor(None, flush, _FLUSH_MILLIS)
+        try:
+            await asyncio.wait_for(flushing, _FLUSH_MILLIS / 1000)
+        except TimeoutError:
+            logger.warning("the last spans were not exported within %.0fs", _FLUSH_MILLIS / 1000)
+        except Exception:  # an exporter's failure must not break the shutdown
+            logger.warning("could not export the last spans", exc_info=True)
 
     def _install_drain_handler(self) -> None:
         """On SIGTERM, report not-ready for ``drain_seconds``, and then while requests
@@ -248,6 +266,9 @@ class ServiceState:
                 loop.call_later(0.02, check)
 
         loop.call_later(delay, check)
+
+
+_FLUSH_MILLIS = 10_000  # the OTLP exporter's own default timeout
 
 
 def _url_secrets(url: str) -> list[str]:
