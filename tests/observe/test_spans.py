@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 from collections.abc import Iterator
@@ -14,7 +15,13 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanLimits, Tracer, TracerProvider
+from opentelemetry.sdk.trace import (
+    ConcurrentMultiSpanProcessor,
+    ReadableSpan,
+    SpanLimits,
+    Tracer,
+    TracerProvider,
+)
 from opentelemetry.sdk.trace import Span as SDKSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -386,3 +393,84 @@ def test_a_binding_tracer_drops_what_the_layer_did_not_sample() -> None:
     assert bound.get_span_context().trace_id == REMOTE.trace_id
     assert not bound.get_span_context().trace_flags.sampled
     assert free.is_recording()  # the provider alone is parent-based, as the SDK's is
+
+
+def _decorated_async_span(provider: Any) -> tuple[int, bool]:
+    """Decorate an ``async def`` with ``start_as_current_span``: its span must last as long
+    as the coroutine runs and be the parent of the spans started inside."""
+    tracer: trace.Tracer = provider.get_tracer("t")
+
+    @tracer.start_as_current_span("work")
+    async def work() -> None:
+        await asyncio.sleep(0.05)
+        with tracer.start_as_current_span("inner"):
+            pass
+
+    asyncio.run(work())
+    return _work_and_inner(provider)
+
+
+def _work_and_inner(provider: Any) -> tuple[int, bool]:
+    exporter = provider.exporter
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    work, inner = spans["work"], spans["inner"]
+    return work.end_time - work.start_time, inner.parent == work.context
+
+
+def _exporting(provider: Any) -> Any:
+    provider.exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(provider.exporter))
+    return provider
+
+
+@pytest.mark.parametrize("cls", [TracerProvider, LightTracerProvider])
+def test_start_as_current_span_decorates_async_functions_as_the_sdk_does(
+    cls: type[TracerProvider],
+) -> None:
+    provider = _exporting(cls(sampler=ALWAYS_ON, resource=RESOURCE, shutdown_on_exit=False))
+    duration, nested = _decorated_async_span(provider)
+    assert duration >= 40_000_000  # ns: the span covers the awaited work
+    assert nested
+
+
+def test_start_as_current_span_decorates_async_functions_through_the_decided_provider() -> None:
+    """The wrapper the layer puts around an app's own provider keeps the SDK's decorator."""
+    from shipshape.observe.telemetry import DecidedTracerProvider
+
+    inner = _exporting(TracerProvider(sampler=ALWAYS_ON, resource=RESOURCE, shutdown_on_exit=False))
+    decided = DecidedTracerProvider(inner)
+    decided.exporter = inner.exporter  # type: ignore[attr-defined]
+    duration, nested = _decorated_async_span(decided)
+    assert duration >= 40_000_000
+    assert nested
+
+
+@pytest.mark.parametrize("late", [False, True])
+def test_an_active_span_processor_of_ones_own_is_used_as_the_sdk_uses_it(late: bool) -> None:
+    """``active_span_processor`` (e.g. ``ConcurrentMultiSpanProcessor``), with processors
+    added to it before or after the provider is made, as with the SDK's provider."""
+    results = []
+    for cls in (TracerProvider, LightTracerProvider):
+        multi = ConcurrentMultiSpanProcessor(num_threads=2)
+        exporter = InMemorySpanExporter()
+        if not late:
+            multi.add_span_processor(SimpleSpanProcessor(exporter))
+        provider = cls(
+            sampler=ALWAYS_ON,
+            resource=RESOURCE,
+            active_span_processor=multi,
+            id_generator=CountingIds(),
+            shutdown_on_exit=False,
+        )
+        if late:
+            multi.add_span_processor(SimpleSpanProcessor(exporter))
+        tracer = provider.get_tracer("t")
+        with tracer.start_as_current_span(
+            "op", attributes={"a": 1}, start_time=1, end_on_exit=False
+        ) as span:
+            span.add_event("e", timestamp=2)
+        span.end(end_time=3)
+        [finished] = exporter.get_finished_spans()
+        results.append(described(finished))
+        provider.shutdown()
+    assert results[1] == results[0]

@@ -14,13 +14,14 @@ values (``str``, ``bool``, ``int``, ``float``) without the cleaner, allocate eve
 links and the lock-guarded containers only when used, and build the
 ``ReadableSpan`` for the processors only when there are processors. What processors
 and exporters receive is what the SDK would give them, limits and dropped counts
-included; ``tests/test_spans.py`` checks that against the SDK's own spans.
+included; ``tests/observe/test_spans.py`` checks that against the SDK's own spans.
 
 The SDK's experimental per-tracer configurator is honoured (a tracer it disables
 makes non-recording spans); its internal span metrics
 (``OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED``) turn the light spans off, so that they
-are counted. Span processors are registered with ``add_span_processor``, as the SDK
-documents. Unlike the SDK's, attribute writes take no lock: two threads writing to
+are counted. Span processors are registered as with the SDK: ``add_span_processor``,
+or on an ``active_span_processor`` (``ConcurrentMultiSpanProcessor``) given to the
+provider. Unlike the SDK's, attribute writes take no lock: two threads writing to
 one span at its attribute limit may both evict, and count one drop too many.
 """
 
@@ -30,7 +31,6 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from time import time_ns
 from typing import Any
 
@@ -39,9 +39,9 @@ from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import (
+    ConcurrentMultiSpanProcessor,
     ReadableSpan,
     SpanLimits,
-    SpanProcessor,
     SynchronousMultiSpanProcessor,
     Tracer,
     TracerProvider,
@@ -54,6 +54,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 from opentelemetry.util import types
+from opentelemetry.util._decorator import _agnosticcontextmanager
 
 __all__ = ["LightSpan", "LightTracer", "LightTracerProvider", "dropped_span"]
 
@@ -98,34 +99,38 @@ class LightTracerProvider(TracerProvider):
 
     def __init__(
         self,
-        *,
-        sampler: Sampler,
-        resource: Resource,
-        span_limits: SpanLimits | None = None,
-        id_generator: IdGenerator | None = None,
-        decided: Callable[[], bool | None] | None = None,
+        sampler: Sampler | None = None,
+        resource: Resource | None = None,
         shutdown_on_exit: bool = True,
+        active_span_processor: SynchronousMultiSpanProcessor
+        | ConcurrentMultiSpanProcessor
+        | None = None,
+        id_generator: IdGenerator | None = None,
+        span_limits: SpanLimits | None = None,
+        *,
+        decided: Callable[[], bool | None] | None = None,
+        **sdk_options: Any,
     ) -> None:
+        # the SDK provider's own arguments, in its order (meter_provider and the
+        # tracer configurator pass through as keywords)
         self.limits = span_limits or SpanLimits()
-        self.processors = SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
-        self.processor_count = 0
+        self.processors = active_span_processor or SynchronousMultiSpanProcessor()  # type: ignore[no-untyped-call]
         super().__init__(
             sampler=sampler,
             resource=resource,
+            shutdown_on_exit=shutdown_on_exit,
             active_span_processor=self.processors,
             id_generator=id_generator,
             span_limits=self.limits,
-            shutdown_on_exit=shutdown_on_exit,
+            **sdk_options,
         )
-        self.decided_sampler = sampler if decided is not None else None
+        self.decided_sampler = self.sampler if decided is not None else None
         self.decided = decided
-        self.light = os.environ.get(
+        # processors may be added to the multi-processor itself, as the SDK allows: the
+        # spans look at its tuple of processors, not at a count kept here
+        self.light = hasattr(self.processors, "_span_processors") and os.environ.get(
             "OTEL_PYTHON_SDK_INTERNAL_METRICS_ENABLED", ""
         ).strip().lower() not in {"true", "1"}
-
-    def add_span_processor(self, span_processor: SpanProcessor) -> None:
-        super().add_span_processor(span_processor)
-        self.processor_count += 1
 
     def get_tracer(
         self,
@@ -229,12 +234,12 @@ class LightTracer(trace_api.Tracer):
             set_status_on_exception=set_status_on_exception,
         )
         span._start_time = start_time if start_time is not None else time_ns()  # a new span
-        if provider.processor_count:
+        if provider.processors._span_processors:
             span._span_processor.on_start(span, parent_context=context)
         return span
 
-    @contextmanager
-    def start_as_current_span(  # type: ignore[override]
+    @_agnosticcontextmanager  # as the SDK's: decorates async functions too
+    def start_as_current_span(
         self,
         name: str,
         context: Context | None = None,
@@ -444,7 +449,7 @@ class LightSpan(SDKSpan):
                 _logger.warning("Calling start() on a started span.")
                 return
             self._start_time = start_time if start_time is not None else time_ns()
-        if self._provider.processor_count:
+        if self._provider.processors._span_processors:
             self._span_processor.on_start(self, parent_context=parent_context)
 
     def end(self, end_time: int | None = None) -> None:
@@ -455,7 +460,7 @@ class LightSpan(SDKSpan):
                 _logger.warning("Calling end() on an ended span.")
                 return
             self._end_time = end_time if end_time is not None else time_ns()
-        if self._provider.processor_count:
+        if self._provider.processors._span_processors:
             processors = self._span_processor
             on_ending = getattr(processors, "_on_ending", None)
             if on_ending is not None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -32,6 +31,7 @@ from opentelemetry.trace import (
     Span,
     SpanKind,
 )
+from opentelemetry.util._decorator import _agnosticcontextmanager
 from opentelemetry.util.types import Attributes
 
 from shipshape.observe.spans import LightTracer, LightTracerProvider, dropped_span
@@ -139,8 +139,8 @@ class _DecidedTracer(trace.Tracer):
             return _dropped_span(context)
         return self.tracer.start_span(name, context, *args, **kwargs)
 
-    @contextmanager
-    def start_as_current_span(  # type: ignore[override]
+    @_agnosticcontextmanager  # as the SDK's: decorates async functions too
+    def start_as_current_span(
         self, name: str, context: Context | None = None, *args: Any, **kwargs: Any
     ) -> Iterator[Span]:
         if request_sampled_var.get() is False:
