@@ -259,3 +259,201 @@ def test_callers_sampled_flag_can_be_sampled_at_the_ratio_instead_of_followed(
     [span] = server_spans(spans)
     assert format(span.context.trace_id, "032x") == TRACE_ID
     assert seen[-1][0]
+
+
+# -- black-box review: tracestate, refusals, span names and errors ------------------------
+
+TRACESTATE = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+CALLER_SPAN = "b7ad6b7169203331"
+SPAN_MODES = ["fastapi", "layer", "plain"]  # FastAPI's telemetry, the layer's span, plain ASGI
+
+
+def propagating_app(mode: str, seen: list[dict[str, str]]) -> Any:
+    """An app that, like one calling the next service, injects the current context."""
+    from opentelemetry import propagate
+
+    if mode == "plain":
+
+        async def plain(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] != "http":
+                return
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            seen.append(carrier)
+            if scope["path"] == "/boom":
+                raise RuntimeError("boom")
+            status = 503 if scope["path"] == "/unavailable" else 200
+            await send({"type": "http.response.start", "status": status, "headers": []})
+            await send({"type": "http.response.body", "body": b"{}"})
+
+        return plain
+
+    app = FastAPI()
+
+    @app.api_route("/things/{thing_id}", methods=["GET", "POST"])
+    async def thing(thing_id: int) -> dict[str, int]:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        seen.append(carrier)
+        return {"id": thing_id}
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    @app.get("/unavailable")
+    async def unavailable() -> None:
+        from fastapi import HTTPException
+
+        raise HTTPException(503)
+
+    return app
+
+
+def client_for(mode: str, seen: list[dict[str, str]], **settings: Any) -> TestClient:
+    tracing = {"fastapi_telemetry": mode == "fastapi", **settings.pop("tracing", {})}
+    app = propagating_app(mode, seen)
+    service = ServiceSettings(drain_seconds=0, tracing=tracing, **settings)
+    return TestClient(production(app, service), raise_server_exceptions=False)
+
+
+@pytest.mark.parametrize("mode", SPAN_MODES)
+@pytest.mark.parametrize("ratio", [0.0, 1.0])
+@pytest.mark.parametrize("flags", ["01", "00"])
+def test_tracestate_is_carried_into_the_trace_sampled_or_not(
+    spans: InMemorySpanExporter, mode: str, ratio: float, flags: str
+) -> None:
+    seen: list[dict[str, str]] = []
+    header = f"00-{TRACE_ID}-{CALLER_SPAN}-{flags}"
+    with client_for(mode, seen, tracing={"sample_ratio": ratio}) as client:
+        # W3C: tracestate may arrive split over several header lines
+        client.get(
+            "/things/1",
+            headers=[
+                ("traceparent", header),
+                ("tracestate", "congo=t61rcWkgMzE"),
+                ("tracestate", "rojo=00f067aa0ba902b7"),
+            ],
+        )
+    [carrier] = seen
+    assert carrier["traceparent"].startswith(f"00-{TRACE_ID}-")
+    assert carrier["traceparent"].endswith(f"-{flags}")
+    assert carrier.get("tracestate") == TRACESTATE
+    recorded = server_spans(spans)
+    if flags == "01":
+        [span] = recorded
+        assert span.context.trace_state.to_header() == TRACESTATE
+    else:
+        assert recorded == []
+
+
+@pytest.mark.parametrize("mode", SPAN_MODES)
+def test_tracestate_is_ignored_with_an_invalid_traceparent(
+    spans: InMemorySpanExporter, mode: str
+) -> None:
+    seen: list[dict[str, str]] = []
+    with client_for(mode, seen, tracing={"sample_ratio": 1.0}) as client:
+        client.get(
+            "/things/1",
+            headers={"traceparent": f"00-{TRACE_ID.upper()}-{CALLER_SPAN}-01", "tracestate": "a=b"},
+        )
+    [span] = server_spans(spans)
+    assert format(span.context.trace_id, "032x") != TRACE_ID.lower()
+    assert span.context.trace_state.to_header() == ""
+    assert "tracestate" not in seen[0]
+
+
+@pytest.mark.parametrize("mode", SPAN_MODES)
+@pytest.mark.parametrize("refusal", [413, 400, 429])
+def test_requests_the_layer_answers_itself_get_a_server_span(
+    spans: InMemorySpanExporter,
+    capfd: pytest.CaptureFixture[str],
+    mode: str,
+    refusal: int,
+) -> None:
+    seen: list[dict[str, str]] = []
+    with client_for(
+        mode,
+        seen,
+        tracing={"sample_ratio": 0.0},
+        max_body_bytes=10,
+        ratelimit={"capacity": 1, "refill_rate": 0.001},
+    ) as client:
+        headers = {"traceparent": SAMPLED, "tracestate": TRACESTATE}
+        if refusal == 413:
+            answer = client.post("/things/1", content=b"x" * 100, headers=headers)
+        elif refusal == 400:
+            answer = client.post(
+                "/things/1", content=b"x", headers={**headers, "content-length": "x"}
+            )
+        else:
+            client.get("/things/1")  # the one token of the bucket
+            answer = client.get("/things/1", headers=headers)
+    assert answer.status_code == refusal
+    [span] = server_spans(spans)
+    assert format(span.context.trace_id, "032x") == TRACE_ID
+    assert span.parent is not None
+    assert format(span.parent.span_id, "016x") == CALLER_SPAN
+    assert span.context.trace_state.to_header() == TRACESTATE
+    assert span.attributes is not None
+    assert span.attributes["http.response.status_code"] == refusal
+    assert span.attributes["http.request.method"] == answer.request.method
+    if mode != "plain":
+        assert span.attributes["http.route"] == "/things/{thing_id}"
+    [line] = [x for x in access_lines(capfd.readouterr().out) if x["status"] == refusal]
+    assert line["trace_id"] == TRACE_ID
+    assert line["span_id"] == format(span.context.span_id, "016x")
+
+
+@pytest.mark.parametrize("mode", ["layer", "plain"])
+def test_the_layers_span_is_named_by_route_and_marks_server_errors(
+    spans: InMemorySpanExporter, mode: str
+) -> None:
+    from opentelemetry.trace import StatusCode
+
+    seen: list[dict[str, str]] = []
+    with client_for(mode, seen, tracing={"sample_ratio": 1.0}) as client:
+        assert client.get("/things/1").status_code == 200
+        assert client.get("/unavailable").status_code == 503
+        assert client.get("/boom").status_code == 500
+    ok, unavailable, boom = server_spans(spans)
+    if mode == "layer":  # OpenTelemetry: "{method} {http.route}" when the route is known
+        assert ok.name == "GET /things/{thing_id}"
+        assert unavailable.name == "GET /unavailable"
+    else:
+        assert ok.name == "GET"
+    assert ok.status.status_code is StatusCode.UNSET
+    assert ok.attributes is not None
+    assert "error.type" not in ok.attributes
+    # a 5xx answer marks the server span as failed, with or without an exception
+    assert unavailable.status.status_code is StatusCode.ERROR
+    assert unavailable.attributes is not None
+    assert unavailable.attributes["error.type"] == "503"
+    assert boom.status.status_code is StatusCode.ERROR
+    assert boom.attributes is not None
+    assert boom.attributes["error.type"] == "RuntimeError"
+    assert boom.attributes["http.response.status_code"] == 500
+
+
+@pytest.mark.parametrize("mode", SPAN_MODES)
+@pytest.mark.parametrize("follow", [True, False])
+def test_callers_sampled_flag_at_half_ratio(
+    spans: InMemorySpanExporter, mode: str, follow: bool
+) -> None:
+    seen: list[dict[str, str]] = []
+    tracing = {"sample_ratio": 0.5, "follow_caller_sampled": follow}
+    with client_for(mode, seen, tracing=tracing) as client:
+        for _ in range(100):
+            client.get("/things/1", headers={"traceparent": SAMPLED})
+        for _ in range(20):
+            client.get("/things/1", headers={"traceparent": UNSAMPLED})
+    recorded = server_spans(spans)
+    assert all(format(span.context.trace_id, "032x") == TRACE_ID for span in recorded)
+    if follow:
+        assert len(recorded) == 100
+    else:
+        assert 20 <= len(recorded) <= 80  # about half (p of failing ≈ 1e-9)
+    # downstream, each request's flag says what was recorded; the trace id goes on
+    marked = [carrier["traceparent"].endswith("-01") for carrier in seen]
+    assert sum(marked) == len(recorded)
+    assert all(carrier["traceparent"].startswith(f"00-{TRACE_ID}-") for carrier in seen)

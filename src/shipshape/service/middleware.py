@@ -20,7 +20,14 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.context import Context
-from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, StatusCode, TraceFlags
+from opentelemetry.trace import (
+    NonRecordingSpan,
+    SpanContext,
+    SpanKind,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
 
 from shipshape.observe.logs import (
     request_id_var,
@@ -144,6 +151,7 @@ class ProductionMiddleware:
             for name in (
                 self.request_id_header,
                 b"traceparent",
+                b"tracestate",
                 b"content-length",
                 b"transfer-encoding",
                 b"x-forwarded-for",
@@ -196,6 +204,7 @@ class ProductionMiddleware:
 
         request_id: bytes | None = None
         traceparent: bytes | None = None
+        tracestate: bytes | None = None
         content_length: bytes | None = None
         chunked = False
         forwarded_for: bytes | None = None
@@ -218,6 +227,9 @@ class ProductionMiddleware:
                 forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
             elif name == key_header:
                 api_key = value
+            elif name == b"tracestate":
+                # W3C: a tracestate split over several header lines is one list
+                tracestate = value if tracestate is None else tracestate + b"," + value
         if request_id is not None and SAFE_REQUEST_ID.fullmatch(request_id) is not None:
             rid = request_id.decode("ascii")
         else:
@@ -297,6 +309,40 @@ class ProductionMiddleware:
         logged = False
         app_receive: Receive = receive
         try:
+            # -- tracing: decide once, here (requests the layer refuses are traced too)
+            if self.tracing:
+                if traceparent is not None:
+                    parent = parse_traceparent(traceparent)
+                # parent-based: follow the caller's sampled flag, else sample a ratio of
+                # roots (and, unless callers are trusted to, of callers' sampled traces)
+                if parent is None or (parent.sampled and not self.follow_caller):
+                    ratio = self.sample_ratio
+                    sampled = ratio >= 1.0 or (ratio > 0.0 and random() < ratio)
+                else:
+                    sampled = parent.sampled
+                if sampled:
+                    sampled_token = request_sampled_var.set(True)
+                    if not self.native_telemetry:
+                        scope["fastapi.telemetry"] = None
+                        span, context_token = self._start_span(scope, parent, tracestate)
+                        trace_ids = span_ids(span)
+                else:
+                    if self.native_every_request:
+                        # FastAPI's telemetry still records metrics or log events; its
+                        # span follows this decision (dropped) instead of sampling again
+                        sampled_token = request_sampled_var.set(False)
+                    else:
+                        scope["fastapi.telemetry"] = None
+                    if parent is not None:
+                        context_token = otel_context.attach(
+                            trace.set_span_in_context(
+                                NonRecordingSpan(_span_context(parent, False, tracestate))
+                            )
+                        )
+                        trace_ids = (parent.trace_id, parent.span_id)
+                if trace_ids is not None:
+                    trace_token = trace_ids_var.set(trace_ids)
+
             # -- body limit: refuse a declared oversize body without reading it
             if content_length is not None:
                 try:
@@ -304,6 +350,8 @@ class ProductionMiddleware:
                 except ValueError:
                     declared = -1
                 if declared < 0:
+                    if sampled and span is None:  # FastAPI's telemetry never sees it
+                        span, trace_ids, trace_token = self._refusal_span(scope, parent, tracestate)
                     await send_problem(
                         send_wrapper,
                         400,
@@ -314,6 +362,8 @@ class ProductionMiddleware:
                     )
                     return
                 if declared > self.max_body:
+                    if sampled and span is None:  # FastAPI's telemetry never sees it
+                        span, trace_ids, trace_token = self._refusal_span(scope, parent, tracestate)
                     # closing the connection is what spares reading the body at all
                     await send_problem(
                         send_wrapper,
@@ -356,6 +406,8 @@ class ProductionMiddleware:
                     )
                 if not decision.allowed:
                     denied = True
+                    if sampled and span is None:  # FastAPI's telemetry never sees it
+                        span, trace_ids, trace_token = self._refusal_span(scope, parent, tracestate)
                     await send_problem(
                         send_wrapper,
                         429,
@@ -364,40 +416,6 @@ class ProductionMiddleware:
                         request_id=rid,
                     )
                     return
-
-            # -- tracing: decide once, here
-            if self.tracing:
-                if traceparent is not None:
-                    parent = parse_traceparent(traceparent)
-                # parent-based: follow the caller's sampled flag, else sample a ratio of
-                # roots (and, unless callers are trusted to, of callers' sampled traces)
-                if parent is None or (parent.sampled and not self.follow_caller):
-                    ratio = self.sample_ratio
-                    sampled = ratio >= 1.0 or (ratio > 0.0 and random() < ratio)
-                else:
-                    sampled = parent.sampled
-                if sampled:
-                    sampled_token = request_sampled_var.set(True)
-                    if not self.native_telemetry:
-                        scope["fastapi.telemetry"] = None
-                        span, context_token = self._start_span(scope, parent)
-                        trace_ids = span_ids(span)
-                else:
-                    if self.native_every_request:
-                        # FastAPI's telemetry still records metrics or log events; its
-                        # span follows this decision (dropped) instead of sampling again
-                        sampled_token = request_sampled_var.set(False)
-                    else:
-                        scope["fastapi.telemetry"] = None
-                    if parent is not None:
-                        context_token = otel_context.attach(
-                            trace.set_span_in_context(
-                                NonRecordingSpan(_span_context(parent, sampled=False))
-                            )
-                        )
-                        trace_ids = (parent.trace_id, parent.span_id)
-                if trace_ids is not None:
-                    trace_token = trace_ids_var.set(trace_ids)
 
             in_flight = self.in_flight_values
             if in_flight is not None:
@@ -434,6 +452,7 @@ class ProductionMiddleware:
                 if span is not None:
                     span.record_exception(error)
                     span.set_status(StatusCode.ERROR)
+                    span.set_attribute("error.type", _exception_type(error))
                 logged = True
                 self._log(scope, method, status, started, rid, client, sent_bytes, trace_ids, error)
                 if not (answered_here or response_done):
@@ -446,12 +465,7 @@ class ProductionMiddleware:
             raise
         finally:
             if span is not None:
-                if status:
-                    span.set_attribute("http.response.status_code", status)
-                    route = scope.get("route")
-                    if route is not None and hasattr(route, "path"):
-                        span.set_attribute("http.route", route.path)
-                span.end()
+                self._end_span(span, scope, status)
             if context_token is not None:
                 otel_context.detach(context_token)
             if sampled_token is not None:
@@ -582,25 +596,61 @@ class ProductionMiddleware:
         finally:
             request_id_var.reset(token)
 
-    def _start_span(self, scope: Scope, parent: TraceParent | None) -> tuple[Any, Token[Context]]:
+    def _start_span(
+        self, scope: Scope, parent: TraceParent | None, tracestate: bytes | None
+    ) -> tuple[Any, Token[Context]]:
+        """The layer's server span of a sampled request, made current."""
         assert self.tracer is not None
         context = None
         if parent is not None:
             context = trace.set_span_in_context(
-                NonRecordingSpan(_span_context(parent, sampled=True))
+                NonRecordingSpan(_span_context(parent, True, tracestate))
             )
+        method = scope["method"]
+        attributes = {
+            "http.request.method": method,
+            "url.path": scope["path"],
+            "url.scheme": scope.get("scheme", "http"),
+        }
+        if method not in KNOWN_METHODS:  # OpenTelemetry's HTTP conventions
+            attributes["http.request.method"] = "_OTHER"
+            attributes["http.request.method_original"] = method
+            method = "HTTP"
         span = self.tracer.start_span(
-            scope["method"],
-            context=context,
-            kind=SpanKind.SERVER,
-            attributes={
-                "http.request.method": scope["method"],
-                "url.path": scope["path"],
-                "url.scheme": scope.get("scheme", "http"),
-            },
+            method, context=context, kind=SpanKind.SERVER, attributes=attributes
         )
         token = otel_context.attach(trace.set_span_in_context(span))
         return span, token
+
+    def _refusal_span(
+        self, scope: Scope, parent: TraceParent | None, tracestate: bytes | None
+    ) -> tuple[Any, tuple[str, str] | None, Token[tuple[str, str] | None]]:
+        """The server span of a sampled request the layer refuses (400, 413, 429) before
+        FastAPI's telemetry, which would have recorded it, ever sees it; its ids, and
+        the token that makes them the request's for logging."""
+        span, token = self._start_span(scope, parent, tracestate)
+        otel_context.detach(token)  # nothing runs inside it: it only needs ending
+        ids = span_ids(span)
+        return span, ids, trace_ids_var.set(ids)
+
+    def _end_span(self, span: Any, scope: Scope, status: int) -> None:
+        """Label the layer's server span with the response and end it: the status code,
+        the route template (in the name too, ``{method} {route}``), and a 5xx answer
+        as an error."""
+        if status:
+            span.set_attribute("http.response.status_code", status)
+            route = _route_label(scope)
+            if route is UNMATCHED_ROUTE and (
+                status in _REFUSED_BEFORE_ROUTING or "endpoint" in scope
+            ):
+                route = self._matched_route(scope)
+            if route is not UNMATCHED_ROUTE:
+                span.set_attribute("http.route", route)
+                span.update_name(f"{span.name} {route}")
+            if status >= 500 and span.status.status_code is not StatusCode.ERROR:
+                span.set_status(StatusCode.ERROR)
+                span.set_attribute("error.type", str(status))
+        span.end()
 
 
 def _close(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
@@ -631,14 +681,40 @@ def _complete_allow(app: Any, scope: Scope, headers: Any) -> list[tuple[bytes, b
     ]
 
 
-def _span_context(parent: TraceParent, *, sampled: bool) -> SpanContext:
+def _span_context(parent: TraceParent, sampled: bool, tracestate: bytes | None) -> SpanContext:
     """The caller's span as a remote parent, flagged with the layer's decision (which
-    is the caller's own unless its sampled flag was not followed)."""
+    is the caller's own unless its sampled flag was not followed), with the caller's
+    ``tracestate``, which W3C asks every participant to pass on."""
     return SpanContext(
         trace_id=int(parent.trace_id, 16),
         span_id=int(parent.span_id, 16),
         is_remote=True,
         trace_flags=TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT),
+        trace_state=None if tracestate is None else _trace_state(tracestate),
+    )
+
+
+_TRACE_STATES: dict[bytes, TraceState] = {}
+_TRACE_STATES_KEPT = 1024
+
+
+def _trace_state(value: bytes) -> TraceState:
+    """A ``tracestate`` header as OpenTelemetry reads it (empty when malformed), parsed
+    once per distinct value: callers of one service tend to send the same few."""
+    state = _TRACE_STATES.get(value)
+    if state is None:
+        state = TraceState.from_header([value.decode("latin-1")])
+        if len(_TRACE_STATES) >= _TRACE_STATES_KEPT:
+            _TRACE_STATES.clear()
+        _TRACE_STATES[value] = state
+    return state
+
+
+def _exception_type(error: BaseException) -> str:
+    """``error.type`` of an exception, as OpenTelemetry (and FastAPI) spell it."""
+    cls = type(error)
+    return (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
     )
 
 
