@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import itertools
 import logging
 from collections.abc import Iterator
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +21,7 @@ from opentelemetry.sdk.trace import (
     ConcurrentMultiSpanProcessor,
     ReadableSpan,
     SpanLimits,
+    SpanProcessor,
     Tracer,
     TracerProvider,
 )
@@ -28,6 +31,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.trace.id_generator import IdGenerator, RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import (
     ALWAYS_ON,
+    Decision,
     ParentBased,
     Sampler,
     SamplingResult,
@@ -40,6 +44,7 @@ from opentelemetry.trace import (
     Status,
     StatusCode,
     TraceFlags,
+    TraceState,
 )
 
 from shipshape.observe.spans import LightSpan, LightTracer, LightTracerProvider
@@ -76,7 +81,14 @@ class Opaque:
 
 OPAQUE = Opaque()
 ERRORS = (ValueError("bad value"), KeyError("key"))
-REMOTE = SpanContext(0xABC, 0xDEF, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+REMOTE = SpanContext(
+    0xABC,
+    0xDEF,
+    is_remote=True,
+    trace_flags=TraceFlags(TraceFlags.SAMPLED),
+    trace_state=TraceState([("p", "1")]),
+)
+LOCAL_UNSAMPLED = SpanContext(0xABC, 0xDE0, is_remote=False, trace_flags=TraceFlags(0x02))
 
 keys = st.one_of(st.sampled_from(["a", "b", "c", "http.route", ""]), st.text(max_size=3))
 values = st.one_of(
@@ -150,10 +162,85 @@ def warnings() -> Iterator[Warnings]:
     logger.level = level
 
 
-def make(cls: type[TracerProvider], span_limits: SpanLimits) -> tuple[Any, InMemorySpanExporter]:
+class ScriptedSampler(Sampler):
+    """A sampler's every freedom: its decision, attributes of its own, a trace state."""
+
+    def __init__(self, decision: Decision, extra: dict[Any, Any], state: TraceState | None) -> None:
+        self.decision, self.extra, self.state = decision, extra, state
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Any = None,
+        links: Any = None,
+        trace_state: TraceState | None = None,
+    ) -> SamplingResult:
+        return SamplingResult(self.decision, {**(attributes or {}), **self.extra}, self.state)
+
+    def get_description(self) -> str:
+        return "scripted"
+
+
+class Watching(SpanProcessor):
+    """What a processor sees of the live span when it starts and as it ends."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+        self.finished: list[ReadableSpan] = []
+
+    def on_start(self, span: Any, parent_context: Context | None = None) -> None:
+        parent = trace.get_current_span(parent_context).get_span_context()
+        self.seen.append(("start", parent_context is None, parent, *live_view(span)))
+
+    def _on_ending(self, span: Any) -> None:
+        self.seen.append(("ending", *live_view(span)))
+
+    def on_end(self, span: ReadableSpan) -> None:
+        self.finished.append(span)  # sampled or not (a SimpleSpanProcessor sees sampled ones)
+
+
+def live_view(span: Any) -> tuple[Any, ...]:
+    return (
+        span.name,
+        span.get_span_context(),
+        span.parent,
+        span.kind,
+        span.is_recording(),
+        list((span.attributes or {}).items()),
+        span.dropped_attributes,
+        len(span.events),
+        len(span.links),
+        span.dropped_links,
+        span.start_time,
+        span.end_time,
+        (span.status.status_code, span.status.description),
+    )
+
+
+samplers = st.one_of(
+    st.just(ALWAYS_ON),
+    st.builds(
+        ScriptedSampler,
+        st.sampled_from([Decision.RECORD_ONLY, Decision.RECORD_AND_SAMPLE]),
+        st.dictionaries(st.one_of(keys, st.integers(0, 1)), values, max_size=2),
+        st.sampled_from([None, TraceState([("k", "v")])]),
+    ),
+)
+# how the span ends: end(), or leaving `with span:` (optionally raising), with the
+# record_exception / set_status_on_exception flags it was started with
+endings = st.tuples(st.sampled_from(["end", "with", "with-raise"]), st.booleans(), st.booleans())
+
+
+def make(
+    cls: type[TracerProvider], span_limits: SpanLimits, sampler: Sampler = ALWAYS_ON
+) -> tuple[Any, InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = cls(
-        sampler=ALWAYS_ON,
+        sampler=sampler,
         resource=RESOURCE,
         span_limits=span_limits,
         id_generator=CountingIds(),
@@ -205,6 +292,7 @@ def described(span: ReadableSpan) -> dict[str, Any]:
         "resource": dict(span.resource.attributes),
         "scope": span.instrumentation_scope,
         "otlp": otlp(span),
+        "json": as_json(span),
     }
 
 
@@ -217,45 +305,104 @@ def otlp(span: ReadableSpan) -> bytes | str:
     return encoded
 
 
+def as_json(span: ReadableSpan) -> str:
+    """The span as ``ConsoleSpanExporter`` prints it (or the error it meets)."""
+    try:
+        return str(span.to_json())
+    except Exception as error:
+        return type(error).__name__
+
+
+def end_as(span: Any, ending: tuple[str, bool, bool]) -> None:
+    how = ending[0]
+    if how == "end":
+        span.end(end_time=5000)
+        return
+    try:
+        with span:
+            if how == "with-raise":
+                raise KeyError("left")
+    except KeyError:
+        pass
+
+
 @settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     span_limits=limits,
+    sampler=samplers,
     kind=st.sampled_from(list(SpanKind)),
     initial=st.one_of(st.none(), mappings),
     initial_links=links,
-    parent=st.booleans(),
+    parent=st.sampled_from([None, REMOTE, LOCAL_UNSAMPLED]),
     steps=operations,
+    ending=endings,
 )
 def test_light_spans_export_what_sdk_spans_export(
     warnings: Warnings,
     span_limits: SpanLimits,
+    sampler: Sampler,
     kind: SpanKind,
     initial: dict[Any, Any] | None,
     initial_links: list[tuple[SpanContext, dict[str, Any] | None]],
-    parent: bool,
+    parent: SpanContext | None,
     steps: list[tuple[Any, ...]],
+    ending: tuple[str, bool, bool],
 ) -> None:
     results = []
     for cls in (TracerProvider, LightTracerProvider):
-        tracer, exporter = make(cls, span_limits)
+        tracer, exporter = make(cls, span_limits, sampler)
+        watching = Watching()
+        tracer_provider = tracer.provider if isinstance(tracer, LightTracer) else None
+        (tracer_provider or sdk_provider_of(tracer)).add_span_processor(watching)
         warnings.seen.clear()
-        context = trace.set_span_in_context(NonRecordingSpan(REMOTE)) if parent else None
+        context = trace.set_span_in_context(NonRecordingSpan(parent)) if parent else None
         given_links = [Link(context, attributes) for context, attributes in initial_links]
-        span = tracer.start_span("op", context, kind, initial, given_links, start_time=500)
-        assert isinstance(span, SDKSpan)
-        live = []
-        for step, operation in enumerate(steps):
-            apply(span, operation, step)
-            live.append((dict(span.attributes or {}), span.dropped_attributes, span.is_recording()))
-        span.end(end_time=5000)
-        [finished] = exporter.get_finished_spans()
-        results.append((described(finished), live, list(warnings.seen)))
+        with (
+            patch("opentelemetry.sdk.trace.time_ns", lambda: 7777),
+            patch("shipshape.observe.spans.time_ns", lambda: 7777),
+        ):
+            span = tracer.start_span(
+                "op",
+                context,
+                kind,
+                initial,
+                given_links,
+                start_time=500,
+                record_exception=ending[1],
+                set_status_on_exception=ending[2],
+            )
+            assert isinstance(span, SDKSpan)
+            live = []
+            for step, operation in enumerate(steps):
+                apply(span, operation, step)
+                live.append(
+                    (dict(span.attributes or {}), span.dropped_attributes, span.is_recording())
+                )
+            end_as(span, ending)
+        [finished] = watching.finished
+        exported = exporter.get_finished_spans()
+        assert list(exported) == ([finished] if span.get_span_context().trace_flags.sampled else [])
+        results.append((described(finished), live, list(warnings.seen), watching.seen))
     sdk, light = results
     assert light[0] == sdk[0]
     assert light[1] == sdk[1]
     assert light[2] == sdk[2]
+    assert light[3] == sdk[3]
+
+
+def sdk_provider_of(tracer: Any) -> Any:
+    """The SDK tracer's provider: its processor is the provider's multi-processor."""
+    return _Adding(tracer.span_processor)
+
+
+class _Adding:
+    def __init__(self, multi: Any) -> None:
+        self.multi = multi
+
+    def add_span_processor(self, processor: SpanProcessor) -> None:
+        self.multi.add_span_processor(processor)
 
 
 def test_the_light_provider_makes_light_spans_and_the_sdk_tracer_when_asked(
@@ -474,3 +621,55 @@ def test_an_active_span_processor_of_ones_own_is_used_as_the_sdk_uses_it(late: b
         results.append(described(finished))
         provider.shutdown()
     assert results[1] == results[0]
+
+
+class RandomCountingIds(CountingIds):
+    def is_trace_id_random(self) -> bool:
+        return True
+
+
+def _parents() -> list[SpanContext | None]:
+    made: list[SpanContext | None] = [None, trace.INVALID_SPAN_CONTEXT]
+    for remote, flags, state in itertools.product(
+        (True, False), (0x00, 0x01, 0x02, 0x03), (TraceState(), TraceState([("a", "1")]))
+    ):
+        made.append(SpanContext(0xAB, 0xCD, remote, TraceFlags(flags), state))
+    return made
+
+
+def test_the_decided_fast_path_starts_the_spans_the_layers_sampler_would() -> None:
+    """With ``decided`` the provider skips ``ParentBased(RequestSampler)`` where it would
+    agree: for every parent (none, invalid, remote or local, sampled or not, random trace
+    id or not, with a trace state or not), every decision and every ratio, the span is
+    the one the SDK's provider with that sampler starts."""
+    from shipshape.observe.telemetry import request_sampled_var
+
+    mismatches = []
+    for parent, verdict, ratio in itertools.product(_parents(), (True, False, None), (0.0, 1.0)):
+        seen = []
+        for cls in (TracerProvider, LightTracerProvider):
+            options: dict[str, Any] = {}
+            if cls is LightTracerProvider:
+                options["decided"] = request_sampled_var.get
+            provider = cls(
+                sampler=ParentBased(root=RequestSampler(ratio)),
+                resource=RESOURCE,
+                id_generator=RandomCountingIds(),
+                shutdown_on_exit=False,
+                **options,
+            )
+            watching = Watching()
+            provider.add_span_processor(watching)
+            context = trace.set_span_in_context(NonRecordingSpan(parent)) if parent else None
+            token = request_sampled_var.set(verdict)
+            try:
+                span = provider.get_tracer("t").start_span(
+                    "s", context, attributes={"a": 1}, start_time=1
+                )
+            finally:
+                request_sampled_var.reset(token)
+            span.end(end_time=10**9)
+            seen.append((type(span) is NonRecordingSpan, span.get_span_context(), watching.seen))
+        if seen[0] != seen[1]:
+            mismatches.append((parent, verdict, ratio, seen))
+    assert mismatches == []
