@@ -457,3 +457,48 @@ def test_callers_sampled_flag_at_half_ratio(
     marked = [carrier["traceparent"].endswith("-01") for carrier in seen]
     assert sum(marked) == len(recorded)
     assert all(carrier["traceparent"].startswith(f"00-{TRACE_ID}-") for carrier in seen)
+
+
+@pytest.mark.parametrize("mode", SPAN_MODES)
+def test_a_duplicated_traceparent_starts_a_new_trace_in_every_span_mode(
+    spans: InMemorySpanExporter, mode: str
+) -> None:
+    """W3C: two traceparent headers make the context invalid, so a sampled request
+    starts a trace of its own, whoever records its span (FastAPI would follow the first)."""
+    seen: list[dict[str, str]] = []
+    with client_for(mode, seen, tracing={"sample_ratio": 1.0}) as client:
+        client.get(
+            "/things/1",
+            headers=[("traceparent", SAMPLED), ("traceparent", SAMPLED), ("tracestate", "a=b")],
+        )
+    [span] = server_spans(spans)
+    assert span.parent is None
+    assert format(span.context.trace_id, "032x") != TRACE_ID
+    assert span.context.trace_state.to_header() == ""
+    assert TRACE_ID not in seen[0]["traceparent"]
+    assert "tracestate" not in seen[0]
+
+
+def test_a_duplicated_traceparent_is_not_passed_on_when_fastapi_measures_every_request(
+    spans: InMemorySpanExporter,
+) -> None:
+    from opentelemetry import propagate
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    app = FastAPI(
+        telemetry={"meter_provider": MeterProvider(metric_readers=[InMemoryMetricReader()])}
+    )
+    seen: list[dict[str, str]] = []
+
+    @app.get("/")
+    async def root() -> dict[str, bool]:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        seen.append(carrier)
+        return {"ok": True}
+
+    with traced(app, 0.0) as client:
+        client.get("/", headers=[("traceparent", SAMPLED), ("traceparent", SAMPLED)])
+    assert spans.get_finished_spans() == ()
+    assert seen == [{}]  # an unsampled root: nothing to continue downstream

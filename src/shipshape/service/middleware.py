@@ -65,6 +65,8 @@ Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 _REFUSED_BEFORE_ROUTING = frozenset({400, 413, 429})
+_DUPLICATED = b"two traceparent headers"  # never a valid traceparent
+_TRACE_CONTEXT_HEADERS = frozenset({b"traceparent", b"tracestate"})
 _MATCHED_ROUTES_KEPT = 4096
 
 
@@ -218,7 +220,7 @@ class ProductionMiddleware:
                 request_id = value
             elif name == b"traceparent":
                 # W3C: more than one traceparent header makes the context invalid
-                traceparent = value if traceparent is None else b"invalid"
+                traceparent = value if traceparent is None else _DUPLICATED
             elif name == b"content-length":
                 content_length = value
             elif name == b"transfer-encoding":
@@ -313,6 +315,8 @@ class ProductionMiddleware:
             if self.tracing:
                 if traceparent is not None:
                     parent = parse_traceparent(traceparent)
+                    if traceparent is _DUPLICATED and self.native_telemetry:
+                        _hide_trace_context(scope)
                 # parent-based: follow the caller's sampled flag, else sample a ratio of
                 # roots (and, unless callers are trusted to, of callers' sampled traces)
                 if parent is None or (parent.sampled and not self.follow_caller):
@@ -716,6 +720,17 @@ def _exception_type(error: BaseException) -> str:
     return (
         cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
     )
+
+
+def _hide_trace_context(scope: Scope) -> None:
+    """Drop two ``traceparent`` headers (and ``tracestate``) from the request, so
+    FastAPI's telemetry, which reads them itself, starts a new trace as the layer does:
+    its propagator takes the first one, but W3C says two make the context invalid (and
+    an invalid ``traceparent`` voids ``tracestate``). The only header the layer refuses
+    that OpenTelemetry's propagator would take."""
+    scope["headers"] = [
+        (name, value) for name, value in scope["headers"] if name not in _TRACE_CONTEXT_HEADERS
+    ]
 
 
 def _native_trace_ids(scope: Scope) -> tuple[str, str] | None:
