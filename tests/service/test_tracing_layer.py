@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -502,3 +503,40 @@ def test_a_duplicated_traceparent_is_not_passed_on_when_fastapi_measures_every_r
         client.get("/", headers=[("traceparent", SAMPLED), ("traceparent", SAMPLED)])
     assert spans.get_finished_spans() == ()
     assert seen == [{}]  # an unsampled root: nothing to continue downstream
+
+
+def test_the_layers_span_from_a_disabled_sdk_does_not_break_requests(tmp_path: Any) -> None:
+    """OTEL_SDK_DISABLED=true makes every tracer a no-op one, whose spans have no name
+    or status to read: the layer labels them all the same, and the request is served."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "disabled.py"
+    script.write_text(
+        "from fastapi import FastAPI, HTTPException\n"
+        "from starlette.testclient import TestClient\n"
+        "from shipshape.service import ServiceSettings, production\n"
+        "app = FastAPI()\n"
+        "@app.get('/things/{thing_id}')\n"
+        "async def thing(thing_id: int) -> dict[str, int]:\n"
+        "    if thing_id == 5:\n"
+        "        raise HTTPException(503)\n"
+        "    if thing_id == 6:\n"
+        "        raise RuntimeError('boom')\n"
+        "    return {'id': thing_id}\n"
+        "tracing = {'sample_ratio': 1.0, 'fastapi_telemetry': False}\n"
+        "layer = production(app, ServiceSettings(drain_seconds=0, tracing=tracing))\n"
+        "with TestClient(layer) as client:\n"
+        "    codes = [client.get(f'/things/{n}').status_code for n in (1, 5, 6)]\n"
+        "print(codes)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OTEL_SDK_DISABLED": "true"},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[200, 503, 500]"

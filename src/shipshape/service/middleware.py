@@ -255,6 +255,7 @@ class ProductionMiddleware:
         parent: TraceParent | None = None
         sampled = False
         span = None
+        span_failed = False
         context_token = None
         trace_ids: tuple[str, str] | None = None
         trace_token = None
@@ -457,6 +458,7 @@ class ProductionMiddleware:
                     span.record_exception(error)
                     span.set_status(StatusCode.ERROR)
                     span.set_attribute("error.type", _exception_type(error))
+                    span_failed = True
                 logged = True
                 self._log(scope, method, status, started, rid, client, sent_bytes, trace_ids, error)
                 if not (answered_here or response_done):
@@ -469,7 +471,7 @@ class ProductionMiddleware:
             raise
         finally:
             if span is not None:
-                self._end_span(span, scope, status)
+                self._end_span(span, scope, status, span_failed)
             if context_token is not None:
                 otel_context.detach(context_token)
             if sampled_token is not None:
@@ -637,10 +639,11 @@ class ProductionMiddleware:
         ids = span_ids(span)
         return span, ids, trace_ids_var.set(ids)
 
-    def _end_span(self, span: Any, scope: Scope, status: int) -> None:
+    def _end_span(self, span: Any, scope: Scope, status: int, failed: bool) -> None:
         """Label the layer's server span with the response and end it: the status code,
         the route template (in the name too, ``{method} {route}``), and a 5xx answer
-        as an error."""
+        as an error (unless an exception already marked it). Only the API's ``Span``
+        methods: another provider's span (a no-op one) has no name or status to read."""
         if status:
             span.set_attribute("http.response.status_code", status)
             route = _route_label(scope)
@@ -650,8 +653,9 @@ class ProductionMiddleware:
                 route = self._matched_route(scope)
             if route is not UNMATCHED_ROUTE:
                 span.set_attribute("http.route", route)
-                span.update_name(f"{span.name} {route}")
-            if status >= 500 and span.status.status_code is not StatusCode.ERROR:
+                method = scope["method"]
+                span.update_name(f"{method if method in KNOWN_METHODS else 'HTTP'} {route}")
+            if status >= 500 and not failed:
                 span.set_status(StatusCode.ERROR)
                 span.set_attribute("error.type", str(status))
         span.end()
