@@ -6,6 +6,8 @@ import asyncio
 import enum
 import itertools
 import logging
+import sys
+import threading
 from collections.abc import Iterator
 from typing import Any
 from unittest.mock import patch
@@ -673,3 +675,44 @@ def test_the_decided_fast_path_starts_the_spans_the_layers_sampler_would() -> No
         if seen[0] != seen[1]:
             mismatches.append((parent, verdict, ratio, seen))
     assert mismatches == []
+
+
+def test_threads_writing_one_span_at_its_attribute_limit_never_raise() -> None:
+    """The light span's attribute writes take no lock; at the limit, evicting the oldest
+    attribute while another thread evicts it too must not raise into the caller, nor
+    leave the span holding more attributes than the limit."""
+    provider = LightTracerProvider(
+        sampler=ALWAYS_ON,
+        resource=RESOURCE,
+        span_limits=SpanLimits(max_span_attributes=2),
+        shutdown_on_exit=False,
+    )
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    span = provider.get_tracer("t").start_span("shared")
+    errors: list[BaseException] = []
+
+    def write(thread: int) -> None:
+        try:
+            for i in range(50_000):
+                span.set_attribute(f"k{thread}-{i % 7}", i)
+        except Exception as error:
+            errors.append(error)
+
+    quiet = logging.getLogger("opentelemetry.attributes")
+    interval, quiet.disabled = sys.getswitchinterval(), True
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+        quiet.disabled = False
+    assert errors == []
+    span.end()
+    [exported] = exporter.get_finished_spans()
+    assert 0 < len(exported.attributes or {}) <= 2  # never more than the limit
+    assert exported.dropped_attributes >= 4 * 7 - 2

@@ -22,7 +22,9 @@ makes non-recording spans); its internal span metrics
 are counted. Span processors are registered as with the SDK: ``add_span_processor``,
 or on an ``active_span_processor`` (``ConcurrentMultiSpanProcessor``) given to the
 provider. Unlike the SDK's, attribute writes take no lock: two threads writing to
-one span at its attribute limit may both evict, and count one drop too many.
+one span at its attribute limit may both evict (one attribute more than the SDK
+would drop, counted as dropped); no write raises, and processors never get more
+attributes than the limit.
 """
 
 from __future__ import annotations
@@ -400,15 +402,27 @@ class LightSpan(SDKSpan):
         else:
             most = self._limits.max_span_attributes
             if most is not None and len(attributes) >= most:
-                self._attributes_dropped += 1
                 if most == 0:
+                    self._attributes_dropped += 1
                     return
                 _attributes_logger.warning(
                     "Attributes dict is full. Dropping the oldest key-value pair from "
                     "attributes to make space for the new key-value pair.",
                 )
-                del attributes[next(iter(attributes))]
+                self._make_room(most)
         attributes[key] = value
+
+    def _make_room(self, most: int) -> None:
+        """Drop the oldest attributes, counted, until fewer than ``most`` are left: one,
+        unless other threads write meanwhile (writes take no lock: the oldest may be
+        gone, or the attributes changed under the iterator; look again)."""
+        attributes: dict[str, Any] = self._attributes
+        while len(attributes) >= most:
+            try:
+                del attributes[next(iter(attributes))]
+            except (RuntimeError, KeyError, StopIteration):
+                continue
+            self._attributes_dropped += 1
 
     @property
     def dropped_attributes(self) -> int:
@@ -468,6 +482,9 @@ class LightSpan(SDKSpan):
             processors.on_end(self._readable_span())
 
     def _readable_span(self) -> ReadableSpan:
+        most = self._limits.max_span_attributes
+        if most is not None and len(self._attributes) > most:  # writers raced past it
+            self._make_room(most + 1)
         return _EndedSpan(
             self._attributes_dropped,
             name=self._name,
