@@ -540,3 +540,19 @@ def test_the_layers_span_from_a_disabled_sdk_does_not_break_requests(tmp_path: A
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip().splitlines()[-1] == "[200, 503, 500]"
+
+
+@pytest.mark.parametrize("mode", SPAN_MODES)
+@pytest.mark.parametrize("flags", ["03", "02"])
+def test_the_callers_random_trace_id_flag_is_passed_on(
+    spans: InMemorySpanExporter, mode: str, flags: str
+) -> None:
+    """W3C Trace Context Level 2: bit 0x02 says the trace id is random; a participant
+    continuing the trace keeps it, sampled (03) or not (02)."""
+    seen: list[dict[str, str]] = []
+    with client_for(mode, seen, tracing={"sample_ratio": 0.0}) as client:
+        client.get("/things/1", headers={"traceparent": f"00-{TRACE_ID}-{CALLER_SPAN}-{flags}"})
+    [carrier] = seen
+    assert carrier["traceparent"].endswith(f"-{flags}")
+    for span in server_spans(spans):
+        assert span.context.trace_flags == int(flags, 16)

@@ -55,12 +55,14 @@ _ZERO_SPAN = b"0" * 16
 class TraceParent:
     """A parsed W3C ``traceparent`` header."""
 
-    __slots__ = ("sampled", "span_id", "trace_id")
+    __slots__ = ("flags", "sampled", "span_id", "trace_id")
 
-    def __init__(self, trace_id: str, span_id: str, sampled: bool) -> None:
+    def __init__(self, trace_id: str, span_id: str, flags: int) -> None:
         self.trace_id = trace_id
         self.span_id = span_id
-        self.sampled = sampled
+        #: the trace-flags byte (0x01 sampled; 0x02 random trace id, W3C Level 2)
+        self.flags = flags
+        self.sampled = bool(flags & 1)
 
 
 def parse_traceparent(value: bytes) -> TraceParent | None:
@@ -74,7 +76,7 @@ def parse_traceparent(value: bytes) -> TraceParent | None:
         return None
     if version == b"00" and len(value.strip()) != 55:
         return None
-    return TraceParent(trace_id.decode(), span_id.decode(), bool(int(flags, 16) & 1))
+    return TraceParent(trace_id.decode(), span_id.decode(), int(flags, 16))
 
 
 class RequestSampler(Sampler):

@@ -691,17 +691,20 @@ def _complete_allow(app: Any, scope: Scope, headers: Any) -> list[tuple[bytes, b
 
 def _span_context(parent: TraceParent, sampled: bool, tracestate: bytes | None) -> SpanContext:
     """The caller's span as a remote parent, flagged with the layer's decision (which
-    is the caller's own unless its sampled flag was not followed), with the caller's
-    ``tracestate``, which W3C asks every participant to pass on."""
+    is the caller's own unless its sampled flag was not followed) and the caller's
+    random-trace-id flag, with the caller's ``tracestate``: W3C asks every participant
+    to pass both on."""
     return SpanContext(
         trace_id=int(parent.trace_id, 16),
         span_id=int(parent.span_id, 16),
         is_remote=True,
-        trace_flags=TraceFlags(TraceFlags.SAMPLED if sampled else TraceFlags.DEFAULT),
+        trace_flags=_TRACE_FLAGS[(parent.flags & _RANDOM_TRACE_ID) | (1 if sampled else 0)],
         trace_state=None if tracestate is None else _trace_state(tracestate),
     )
 
 
+_RANDOM_TRACE_ID = 0x02  # W3C Trace Context Level 2
+_TRACE_FLAGS = [TraceFlags(flags) for flags in range(4)]
 _TRACE_STATES: dict[bytes, TraceState] = {}
 _TRACE_STATES_KEPT = 1024
 
