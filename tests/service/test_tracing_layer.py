@@ -556,3 +556,118 @@ def test_the_callers_random_trace_id_flag_is_passed_on(
     assert carrier["traceparent"].endswith(f"-{flags}")
     for span in server_spans(spans):
         assert span.context.trace_flags == int(flags, 16)
+
+
+@pytest.mark.parametrize("refusal", [413, 429])
+def test_a_refused_requests_span_goes_to_the_provider_the_app_gave_fastapi(
+    spans: InMemorySpanExporter, refusal: int
+) -> None:
+    """An app that hands FastAPI a tracer provider of its own records its requests there;
+    the span of a request the layer refuses (which FastAPI never sees) goes there too,
+    with the app's resource, not to the process's global provider."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    own = InMemorySpanExporter()
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": "own-provider"}), shutdown_on_exit=False
+    )
+    provider.add_span_processor(SimpleSpanProcessor(own))
+    app = FastAPI(telemetry={"tracer_provider": provider})
+
+    @app.post("/things/{thing_id}")
+    async def thing(thing_id: int) -> dict[str, int]:
+        return {"id": thing_id}
+
+    settings = ServiceSettings(
+        drain_seconds=0,
+        tracing={"sample_ratio": 0.0},
+        max_body_bytes=10,
+        ratelimit={"capacity": 1, "refill_rate": 0.001},
+    )
+    with TestClient(production(app, settings)) as client:
+        assert client.post("/things/1", headers={"traceparent": SAMPLED}).status_code == 200
+        if refusal == 413:
+            answer = client.post("/things/1", content=b"x" * 100, headers={"traceparent": SAMPLED})
+        else:
+            answer = client.post("/things/1", headers={"traceparent": SAMPLED})
+    assert answer.status_code == refusal
+    assert server_spans(spans) == []  # nothing in the global provider
+    served, refused = server_spans(own)
+    assert served.resource.attributes["service.name"] == "own-provider"
+    assert refused.resource.attributes["service.name"] == "own-provider"
+    assert refused.attributes is not None
+    assert refused.attributes["http.response.status_code"] == refusal
+    assert format(refused.context.trace_id, "032x") == TRACE_ID
+
+
+def test_a_failing_span_processor_costs_no_access_line_nor_the_answer(tmp_path: Any) -> None:
+    """The layer ends its span after the answer is sent: a span processor (or a span)
+    that raises then is logged, and the request still leaves its access line, whether
+    the app answered or failed. A process of its own: the provider is global."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "raising.py"
+    script.write_text(
+        "from opentelemetry import trace\n"
+        "from opentelemetry.sdk.trace import SpanProcessor, TracerProvider\n"
+        "from starlette.testclient import TestClient\n"
+        "from shipshape.service import ServiceSettings, production\n"
+        "class Raising(SpanProcessor):\n"
+        "    def on_end(self, span):\n"
+        "        raise RuntimeError('processor failed')\n"
+        "class Unprintable(Exception):\n"
+        "    def __str__(self):\n"
+        "        raise ValueError('no text')\n"
+        "provider = TracerProvider(shutdown_on_exit=False)\n"
+        "provider.add_span_processor(Raising())\n"
+        "trace.set_tracer_provider(provider)\n"
+        "async def plain(scope, receive, send):\n"
+        "    if scope['type'] != 'http':\n"
+        "        return\n"
+        "    if scope['path'] == '/fail':\n"
+        "        raise Unprintable()\n"
+        "    await send({'type': 'http.response.start', 'status': 200, 'headers': []})\n"
+        "    await send({'type': 'http.response.body', 'body': b'{}'})\n"
+        "tracing = {'sample_ratio': 1.0}\n"
+        "layer = production(plain, ServiceSettings(drain_seconds=0, tracing=tracing))\n"
+        "with TestClient(layer) as client:\n"
+        "    codes = [client.get(path).status_code for path in ('/ok', '/fail')]\n"
+        "print(codes)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], check=False, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == "[200, 500]"
+    lines = access_lines(result.stdout)
+    assert [(line["path"], line["status"]) for line in lines] == [("/ok", 200), ("/fail", 500)]
+    assert result.stdout.count("could not end the span of") == 2
+
+
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise ValueError("no text")
+
+
+def test_the_span_of_a_request_failing_with_an_unprintable_error_still_ends(
+    spans: InMemorySpanExporter,
+) -> None:
+    """Recording an exception reads its text; one that cannot be read still leaves the
+    span ended and marked (the SDK's ``record_exception`` raises on it)."""
+    from opentelemetry.trace import StatusCode
+
+    async def failing(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            raise _Unprintable()
+
+    settings = ServiceSettings(drain_seconds=0, tracing={"sample_ratio": 1.0})
+    with TestClient(production(failing, settings), raise_server_exceptions=False) as client:
+        assert client.get("/x").status_code == 500
+    [span] = server_spans(spans)
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes is not None
+    assert span.attributes["error.type"].endswith("_Unprintable")
+    assert span.attributes["http.response.status_code"] == 500

@@ -34,10 +34,14 @@ class ProductionApp:
         self.state = ServiceState(settings)
         if settings.tracing.enabled:
             provider = configure_tracing(settings.service_name, settings.tracing.sample_ratio)
-            self.state.tracer_provider = provider
-            self.state.native_telemetry, self.state.native_every_request = _use_native_telemetry(
-                app, settings, provider
-            )
+            # the provider the app's spans are recorded with (FastAPI's telemetry may
+            # have been given one of its own): the layer's spans go there too, and it is
+            # the one flushed at shutdown
+            (
+                self.state.native_telemetry,
+                self.state.native_every_request,
+                self.state.tracer_provider,
+            ) = _use_native_telemetry(app, settings, provider)
         _count_validation_errors(app, self.state)
         _answer_unhandled_errors(app)
         self._declared_checks(app)
@@ -85,9 +89,13 @@ def production(app: ASGIApp, settings: ServiceSettings | None = None) -> Product
     return ProductionApp(app, settings)
 
 
-def _use_native_telemetry(app: Any, settings: ServiceSettings, provider: Any) -> tuple[bool, bool]:
+def _use_native_telemetry(
+    app: Any, settings: ServiceSettings, provider: Any
+) -> tuple[bool, bool, Any]:
     """Use FastAPI's built-in telemetry where it exists, configured for our sampling;
-    returns whether it is used, and whether it must run for every request.
+    returns whether it is used, whether it must run for every request, and the tracer
+    provider the app's server spans are recorded with (``provider`` unless FastAPI's
+    telemetry records them with one the app gave it).
 
     It records the server spans of sampled requests with the layer's tracer provider
     (or the one the app gave it), handed over explicitly, so FastAPI does not look the
@@ -101,9 +109,9 @@ def _use_native_telemetry(app: Any, settings: ServiceSettings, provider: Any) ->
     """
     config = getattr(app, "_telemetry", None)
     if not settings.tracing.fastapi_telemetry:
-        return False, False
+        return False, False, provider
     if not isinstance(config, dict) or not hasattr(app, "_native_telemetry"):
-        return False, False
+        return False, False, provider
     config["operation_spans"] = settings.tracing.operation_spans
     given = config.get("tracer_provider")
     if not isinstance(given, DecidedTracerProvider):
@@ -113,7 +121,8 @@ def _use_native_telemetry(app: Any, settings: ServiceSettings, provider: Any) ->
     if config.get("logger_provider") is None:
         config["logs"] = False
     used = bool(config.get("tracing", True))
-    return used, used and bool(config.get("metrics") or config.get("logs"))
+    every = used and bool(config.get("metrics") or config.get("logs"))
+    return used, every, config["tracer_provider"].provider if used else provider
 
 
 def _count_validation_errors(app: Any, state: ServiceState) -> None:

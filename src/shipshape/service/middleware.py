@@ -7,6 +7,7 @@ one pass; probes and ``/metrics`` are answered before the application is called.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import os
@@ -167,7 +168,8 @@ class ProductionMiddleware:
         self.follow_caller = settings.tracing.follow_caller_sampled
         self.native_telemetry = state.native_telemetry
         self.native_every_request = state.native_every_request
-        self.tracer = trace.get_tracer("shipshape") if self.tracing else None
+        provider = state.tracer_provider or trace.get_tracer_provider()
+        self.tracer = provider.get_tracer("shipshape") if self.tracing else None
         self.metrics = settings.metrics.enabled
         self.in_flight = state.in_flight
         self.in_flight.values.setdefault((), 0.0)
@@ -255,7 +257,7 @@ class ProductionMiddleware:
         parent: TraceParent | None = None
         sampled = False
         span = None
-        span_failed = False
+        span_error: BaseException | None = None
         context_token = None
         trace_ids: tuple[str, str] | None = None
         trace_token = None
@@ -454,11 +456,7 @@ class ProductionMiddleware:
                         "unexpected error",
                         request_id=rid,
                     )
-                if span is not None:
-                    span.record_exception(error)
-                    span.set_status(StatusCode.ERROR)
-                    span.set_attribute("error.type", _exception_type(error))
-                    span_failed = True
+                span_error = error  # marked on the span as it ends
                 logged = True
                 self._log(scope, method, status, started, rid, client, sent_bytes, trace_ids, error)
                 if not (answered_here or response_done):
@@ -471,7 +469,10 @@ class ProductionMiddleware:
             raise
         finally:
             if span is not None:
-                self._end_span(span, scope, status, span_failed)
+                try:
+                    self._end_span(span, scope, status, span_error)
+                except Exception:  # a span processor's failure must not cost the request
+                    _logger.exception("could not end the span of %s %s", method, path)
             if context_token is not None:
                 otel_context.detach(context_token)
             if sampled_token is not None:
@@ -639,11 +640,17 @@ class ProductionMiddleware:
         ids = span_ids(span)
         return span, ids, trace_ids_var.set(ids)
 
-    def _end_span(self, span: Any, scope: Scope, status: int, failed: bool) -> None:
-        """Label the layer's server span with the response and end it: the status code,
-        the route template (in the name too, ``{method} {route}``), and a 5xx answer
-        as an error (unless an exception already marked it). Only the API's ``Span``
-        methods: another provider's span (a no-op one) has no name or status to read."""
+    def _end_span(self, span: Any, scope: Scope, status: int, error: BaseException | None) -> None:
+        """Label the layer's server span with the response and end it: the exception the
+        request failed with, the status code, the route template (in the name too,
+        ``{method} {route}``), and a 5xx answer as an error (unless an exception already
+        marked it). Only the API's ``Span`` methods: another provider's span (a no-op
+        one) has no name or status to read."""
+        if error is not None:
+            span.set_status(StatusCode.ERROR)
+            span.set_attribute("error.type", _exception_type(error))
+            with contextlib.suppress(Exception):  # it reads the exception's own text
+                span.record_exception(error)
         if status:
             span.set_attribute("http.response.status_code", status)
             route = _route_label(scope)
@@ -655,7 +662,7 @@ class ProductionMiddleware:
                 span.set_attribute("http.route", route)
                 method = scope["method"]
                 span.update_name(f"{method if method in KNOWN_METHODS else 'HTTP'} {route}")
-            if status >= 500 and not failed:
+            if status >= 500 and error is None:
                 span.set_status(StatusCode.ERROR)
                 span.set_attribute("error.type", str(status))
         span.end()
