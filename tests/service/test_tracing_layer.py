@@ -671,3 +671,37 @@ def test_the_span_of_a_request_failing_with_an_unprintable_error_still_ends(
     assert span.attributes is not None
     assert span.attributes["error.type"].endswith("_Unprintable")
     assert span.attributes["http.response.status_code"] == 500
+
+
+@pytest.mark.parametrize("flags", ["03", "02"])
+def test_the_random_trace_id_flag_is_passed_on_when_fastapi_measures_every_request(
+    spans: InMemorySpanExporter, flags: str
+) -> None:
+    """FastAPI's telemetry runs for every request when it has a meter provider; the span
+    it starts for a request the layer did not sample is dropped, and keeps the caller's
+    random-trace-id flag (0x02) downstream, as the SDK's unsampled spans do."""
+    from opentelemetry import propagate
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    app = FastAPI(
+        telemetry={"meter_provider": MeterProvider(metric_readers=[InMemoryMetricReader()])}
+    )
+    seen: list[dict[str, str]] = []
+
+    @app.get("/")
+    async def root() -> dict[str, bool]:
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier)
+        seen.append(carrier)
+        return {"ok": True}
+
+    settings = ServiceSettings(
+        drain_seconds=0, tracing={"sample_ratio": 0.0, "follow_caller_sampled": False}
+    )
+    with TestClient(production(app, settings)) as client:
+        client.get("/", headers={"traceparent": f"00-{TRACE_ID}-b7ad6b7169203331-{flags}"})
+    assert server_spans(spans) == []
+    [carrier] = seen
+    assert carrier["traceparent"].startswith(f"00-{TRACE_ID}-")
+    assert carrier["traceparent"].endswith("-02")  # not sampled here; the id is random

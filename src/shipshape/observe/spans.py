@@ -75,7 +75,8 @@ _new_span = object.__new__
 
 
 def dropped_span(parent: SpanContext | None) -> trace_api.Span:
-    """A non-recording span in the parent's trace, marked unsampled for what follows."""
+    """A non-recording span in the parent's trace, marked unsampled for what follows
+    (keeping the parent's random-trace-id flag, as the SDK's unsampled spans do)."""
     if parent is None or not parent.is_valid:
         return trace_api.INVALID_SPAN
     return trace_api.NonRecordingSpan(
@@ -83,7 +84,7 @@ def dropped_span(parent: SpanContext | None) -> trace_api.Span:
             parent.trace_id,
             parent.span_id,
             is_remote=parent.is_remote,
-            trace_flags=_TRACE_FLAGS[0],
+            trace_flags=_TRACE_FLAGS[parent.trace_flags & _RANDOM_TRACE_ID],
             trace_state=parent.trace_state,
         )
     )
