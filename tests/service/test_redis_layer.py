@@ -15,7 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shipshape.testing import RedisServer
 from tests.conftest import require_service
-from tests.service.test_serve import wait_until_live
+from tests.service.conftest import wait_until_live
 
 
 def unstored_decisions(base: str) -> float:

@@ -2,46 +2,20 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-
-def start(args: list[str], cwd: Path, **env: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "shipshape", "serve", *args],
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-
-
-def wait_until_live(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"server exited: {process.stderr.read() if process.stderr else ''!r}"
-            )
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/livez", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError("server did not come up")
+from tests.service.conftest import exported_spans, start, wait_until_live
 
 
 @pytest.fixture
@@ -168,34 +142,6 @@ def test_serve_refuses_a_bad_store_url_in_one_line(tmp_path: Path, workers: str)
     assert "pw1" not in result.stderr
 
 
-class _Collector(http.server.BaseHTTPRequestHandler):
-    """An OTLP/HTTP traces endpoint that keeps what it is sent."""
-
-    received: ClassVar[list[tuple[str, bytes]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.received.append((self.path, body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def collector() -> Iterator[tuple[int, list[tuple[str, bytes]]]]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
-    _Collector.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], _Collector.received
-    server.shutdown()
-    server.server_close()
-
-
 def test_serve_exports_sampled_spans_over_otlp_before_it_exits(
     tmp_path: Path,
     free_port: int,
@@ -205,10 +151,6 @@ def test_serve_exports_sampled_spans_over_otlp_before_it_exits(
     """SIGTERM ends the process by the signal (uvicorn raises it again once it has shut
     down), so exit handlers never run: spans still queued for export (the batch waits
     up to ``OTEL_BSP_SCHEDULE_DELAY``, here a minute) must be flushed at shutdown."""
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
-
     collector_port, received = collector
     server = start(
         ["--port", str(free_port)],
@@ -227,14 +169,7 @@ def test_serve_exports_sampled_spans_over_otlp_before_it_exits(
     out, _ = server.communicate(timeout=30)
     [line] = [json.loads(x) for x in out.decode().splitlines() if '"request_id":"otlp-1"' in x]
 
-    spans: list[tuple[dict[str, str], Any]] = []
-    for path, body in received:
-        assert path == "/v1/traces"
-        request = ExportTraceServiceRequest.FromString(body)
-        for resource_spans in request.resource_spans:
-            resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
-            for scope_spans in resource_spans.scope_spans:
-                spans.extend((resource, span) for span in scope_spans.spans)
+    spans = exported_spans(received)
     [(resource, span)] = [(r, s) for r, s in spans if s.trace_id.hex() == line["trace_id"]]
     assert resource["service.name"] == "orders-under-test"
     assert span.span_id.hex() == line["span_id"]

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import http.server
 import json
-import os
 import signal
 import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
 
 import httpx
 import pytest
+
+from tests.service.conftest import exported_spans, start, wait_until_live
 
 CALLER_SPAN = "b7ad6b7169203331"
 TRACESTATE = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
@@ -29,70 +24,14 @@ def traceparent(n: int, flags: str = "01") -> str:
     return f"00-{trace_id(n)}-{CALLER_SPAN}-{flags}"
 
 
-class _Collector(http.server.BaseHTTPRequestHandler):
-    """An OTLP/HTTP traces endpoint that keeps what it is sent."""
-
-    received: ClassVar[list[tuple[str, bytes]]] = []
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.received.append((self.path, body))
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def collector() -> Iterator[tuple[int, list[tuple[str, bytes]]]]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
-    _Collector.received = []
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1], _Collector.received
-    server.shutdown()
-    server.server_close()
-
-
-def exported_spans(received: list[tuple[str, bytes]]) -> list[Any]:
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
-
-    spans = []
-    for path, body in received:
-        assert path == "/v1/traces"
-        request = ExportTraceServiceRequest.FromString(body)
-        for resource_spans in request.resource_spans:
-            for scope_spans in resource_spans.scope_spans:
-                spans.extend(scope_spans.spans)
-    return spans
-
-
 def serve(port: int, cwd: Path, **env: str) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen(
-        [sys.executable, "-m", "shipshape", "serve", "--port", str(port)],
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(
-                f"server exited: {server.stderr.read() if server.stderr else ''!r}"
-            )
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/livez", timeout=1).status_code == 200:
-                return server
-        except httpx.TransportError:
-            time.sleep(0.1)
-    server.kill()
-    raise AssertionError("server did not come up")
+    server = start(["--port", str(port)], cwd, **env)
+    try:
+        wait_until_live(port, server)
+    except AssertionError:
+        server.kill()
+        raise
+    return server
 
 
 @pytest.mark.parametrize("fastapi_telemetry", ["true", "false"])
@@ -134,7 +73,7 @@ def test_serve_continues_callers_traces_and_exports_them_over_otlp(
         out, err = server.communicate(timeout=30)
     lines = [json.loads(x) for x in out.decode().splitlines() if '"status":' in x]
     by_trace = {line["trace_id"]: line for line in lines if "trace_id" in line}
-    spans = {span.trace_id.hex(): span for span in exported_spans(received)}
+    spans = {span.trace_id.hex(): span for _, span in exported_spans(received)}
     assert sorted(spans) == [trace_id(1), trace_id(3), trace_id(4)], err.decode()[-2000:]
 
     for n, status in [(1, 200), (3, 429), (4, 413)]:

@@ -480,9 +480,9 @@ def test_a_duplicated_traceparent_starts_a_new_trace_in_every_span_mode(
     assert "tracestate" not in seen[0]
 
 
-def test_a_duplicated_traceparent_is_not_passed_on_when_fastapi_measures_every_request(
-    spans: InMemorySpanExporter,
-) -> None:
+def measured_propagating_app(seen: list[dict[str, str]]) -> FastAPI:
+    """An app whose FastAPI telemetry measures every request (it has a meter provider
+    of its own); its ``GET /`` notes what a call to the next service would carry."""
     from opentelemetry import propagate
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -490,7 +490,6 @@ def test_a_duplicated_traceparent_is_not_passed_on_when_fastapi_measures_every_r
     app = FastAPI(
         telemetry={"meter_provider": MeterProvider(metric_readers=[InMemoryMetricReader()])}
     )
-    seen: list[dict[str, str]] = []
 
     @app.get("/")
     async def root() -> dict[str, bool]:
@@ -498,6 +497,15 @@ def test_a_duplicated_traceparent_is_not_passed_on_when_fastapi_measures_every_r
         propagate.inject(carrier)
         seen.append(carrier)
         return {"ok": True}
+
+    return app
+
+
+def test_a_duplicated_traceparent_is_not_passed_on_when_fastapi_measures_every_request(
+    spans: InMemorySpanExporter,
+) -> None:
+    seen: list[dict[str, str]] = []
+    app = measured_propagating_app(seen)
 
     with traced(app, 0.0) as client:
         client.get("/", headers=[("traceparent", SAMPLED), ("traceparent", SAMPLED)])
@@ -680,21 +688,8 @@ def test_the_random_trace_id_flag_is_passed_on_when_fastapi_measures_every_reque
     """FastAPI's telemetry runs for every request when it has a meter provider; the span
     it starts for a request the layer did not sample is dropped, and keeps the caller's
     random-trace-id flag (0x02) downstream, as the SDK's unsampled spans do."""
-    from opentelemetry import propagate
-    from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
-
-    app = FastAPI(
-        telemetry={"meter_provider": MeterProvider(metric_readers=[InMemoryMetricReader()])}
-    )
     seen: list[dict[str, str]] = []
-
-    @app.get("/")
-    async def root() -> dict[str, bool]:
-        carrier: dict[str, str] = {}
-        propagate.inject(carrier)
-        seen.append(carrier)
-        return {"ok": True}
+    app = measured_propagating_app(seen)
 
     settings = ServiceSettings(
         drain_seconds=0, tracing={"sample_ratio": 0.0, "follow_caller_sampled": False}
