@@ -1,10 +1,10 @@
 """A lighter recording span for the tracer provider the layer creates.
 
-The OpenTelemetry SDK's ``Span`` costs about as much as a whole trivial request: two
-locks and a ``BoundedAttributes`` per span, every attribute value passed through the
-recursive cleaner, a ``ReadableSpan`` copy handed to the span processors at the end
-even when there are none. With every request sampled that halves a fast service's
-throughput.
+In a server, the OpenTelemetry SDK's ``Span`` costs more than half of what a whole
+trivial FastAPI request does: two locks and a ``BoundedAttributes`` per span, every
+attribute value passed through the recursive cleaner, a ``ReadableSpan`` copy handed
+to the span processors at the end even when there are none (``bench/RESULTS.md``,
+"Lighter spans for 100% sampling").
 
 ``LightTracerProvider`` is the SDK's ``TracerProvider`` (same sampler, ids, resource,
 span limits, processors, shutdown) whose tracers make ``LightSpan`` s: SDK spans
