@@ -700,3 +700,16 @@ def test_the_random_trace_id_flag_is_passed_on_when_fastapi_measures_every_reque
     [carrier] = seen
     assert carrier["traceparent"].startswith(f"00-{TRACE_ID}-")
     assert carrier["traceparent"].endswith("-02")  # not sampled here; the id is random
+
+
+def test_long_tracestate_values_are_not_kept_in_memory() -> None:
+    """The parsed-value cache holds header values up to W3C's 512 characters only: a
+    caller sending ever-new 5 KB values must not make it hold 1,024 of them."""
+    from shipshape.service import middleware
+
+    middleware._TRACE_STATES.clear()
+    long_value = b",".join(b"k%d=" % n + b"a" * 250 for n in range(20))
+    state = middleware._trace_state(long_value)
+    assert state.get("k19") == "a" * 250  # parsed as OpenTelemetry parses it
+    assert middleware._trace_state(b"congo=t61rcWkgMzE").get("congo") == "t61rcWkgMzE"
+    assert list(middleware._TRACE_STATES) == [b"congo=t61rcWkgMzE"]

@@ -714,17 +714,21 @@ _RANDOM_TRACE_ID = 0x02  # W3C Trace Context Level 2
 _TRACE_FLAGS = [TraceFlags(flags) for flags in range(4)]
 _TRACE_STATES: dict[bytes, TraceState] = {}
 _TRACE_STATES_KEPT = 1024
+_TRACE_STATE_CACHED_LENGTH = 512
 
 
 def _trace_state(value: bytes) -> TraceState:
     """A ``tracestate`` header as OpenTelemetry reads it (empty when malformed), parsed
-    once per distinct value: callers of one service tend to send the same few."""
+    once per distinct value: callers of one service tend to send the same few. Values
+    longer than the 512 characters W3C asks participants to carry are parsed every
+    time, so that the memory kept stays small whatever callers send."""
     state = _TRACE_STATES.get(value)
     if state is None:
         state = TraceState.from_header([value.decode("latin-1")])
-        if len(_TRACE_STATES) >= _TRACE_STATES_KEPT:
-            _TRACE_STATES.clear()
-        _TRACE_STATES[value] = state
+        if len(value) <= _TRACE_STATE_CACHED_LENGTH:
+            if len(_TRACE_STATES) >= _TRACE_STATES_KEPT:
+                _TRACE_STATES.clear()
+            _TRACE_STATES[value] = state
     return state
 
 
