@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from typer.testing import CliRunner, Result
 
 from shipshape.cli import app
 from shipshape.cli.check import MIGRATION_RULES, check_rules
+from tests.conftest import postgres_schema
 
 runner = CliRunner()
 
@@ -273,33 +273,24 @@ def test_json_and_sarif_include_the_migration_rules(project: Path) -> None:
 
 
 @pytest.fixture
-def postgres_schema(postgres_url: str) -> Iterator[str]:
+def fresh_schema(postgres_url: str) -> Iterator[str]:
     """A fresh schema on the real server, as a URL whose search_path points at it."""
-    schema = f"check_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool)
-    with engine.begin() as connection:
-        connection.exec_driver_sql(f"create schema {schema}")
-    url = sa.engine.make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f"drop schema {schema} cascade")
-        engine.dispose()
+    with postgres_schema(postgres_url) as url:
+        yield url
 
 
-def test_pending_then_applied_on_postgresql(project: Path, postgres_schema: str) -> None:
+def test_pending_then_applied_on_postgresql(project: Path, fresh_schema: str) -> None:
     v1 = models(project, USERS)
     migrate("make", "-m", v1)
     migrate("make", "-m", models(project, USERS_V2))
-    first = check(".", "--json", "-d", postgres_schema)
+    first = check(".", "--json", "-d", fresh_schema)
     assert first.exit_code == 1
     assert codes(first) == ["SS-MIG001", "SS-MIG001"]
     assert "0001_initial is not applied to postgresql+psycopg://" in findings(first)[0]["message"]
-    migrate("apply", "-d", postgres_schema)
-    assert codes(check(".", "--json", "-d", postgres_schema)) == []
-    migrate("rollback", "-d", postgres_schema)
-    [pending] = findings(check(".", "--json", "-d", postgres_schema))
+    migrate("apply", "-d", fresh_schema)
+    assert codes(check(".", "--json", "-d", fresh_schema)) == []
+    migrate("rollback", "-d", fresh_schema)
+    [pending] = findings(check(".", "--json", "-d", fresh_schema))
     assert pending["code"] == "SS-MIG001"
     assert "0002_add_users_email" in pending["message"]
 

@@ -9,8 +9,6 @@ import sys
 import tempfile
 import textwrap
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy.engine import make_url
 
 from shipshape.deploy.migrate import (
     Column,
@@ -37,6 +34,7 @@ from shipshape.deploy.migrate import (
     snapshot_models,
     write_migrations,
 )
+from tests.conftest import execute, postgres_schema, rows
 
 HEADER = """\
 from __future__ import annotations
@@ -101,46 +99,6 @@ def reflect(url: str) -> dict[str, Any]:
             return schema
     finally:
         engine.dispose()
-
-
-def rows(url: str, query: str) -> list[tuple[Any, ...]]:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(sa.text(query))]
-    finally:
-        engine.dispose()
-
-
-def execute(url: str, *statements: str) -> None:
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as connection:
-            for statement in statements:
-                connection.execute(sa.text(statement))
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def postgres_schema(postgres_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL schema for one test, as a URL whose search_path points at it."""
-    schema = f"mig_{uuid.uuid4().hex[:12]}"
-    execute(postgres_url, f"create schema {schema}")
-    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        execute(postgres_url, f"drop schema {schema} cascade")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'app.db'}"
-        return
-    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
-        yield url
 
 
 def make(tmp_path: Path, body: str, *, allow_destructive: bool = False) -> list[Migration]:

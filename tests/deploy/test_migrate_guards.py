@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from shipshape.cli import app
@@ -151,25 +149,6 @@ def test_rollback_does_not_create_a_missing_database(project: Path) -> None:
     assert code == 2
     one_line_error(err, f"error: no such database: {project / 'typo.db'}")
     assert not (project / "typo.db").exists()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'lib.db'}"
-        return
-    base: str = request.getfixturevalue("postgres_url")
-    schema = f"mig_guard_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base, poolclass=sa.pool.NullPool)
-    with admin.begin() as connection:
-        connection.execute(sa.text(f"create schema {schema}"))
-    try:
-        url = make_url(base).update_query_dict({"options": f"-csearch_path={schema}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(sa.text(f"drop schema {schema} cascade"))
-        admin.dispose()
 
 
 def test_exact_rollback_of_more_than_applied_raises_before_undoing_any(
