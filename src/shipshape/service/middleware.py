@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import Token
 from random import random
 from typing import Any
@@ -71,6 +71,20 @@ _TRACE_CONTEXT_HEADERS = frozenset({b"traceparent", b"tracestate"})
 _MATCHED_ROUTES_KEPT = 4096
 
 
+def _route_matches(routes: Any, scope: Scope) -> Iterator[tuple[Any, Any, Scope]]:
+    """Each route that can say how it matches ``scope``: the route, its ``Match`` and
+    the scope it would hand on (routes that fail to say are skipped)."""
+    for route in routes or ():
+        matches = getattr(route, "matches", None)
+        if matches is None:
+            continue
+        try:
+            match, child_scope = matches(scope)
+        except Exception:
+            continue
+        yield route, match, child_scope
+
+
 def _match_route(routes: Any, scope: Scope) -> str:
     """The path template of the first route that matches ``scope`` fully (inside a
     mounted router, its route's, as the router labels it), else of the first that
@@ -80,14 +94,9 @@ def _match_route(routes: Any, scope: Scope) -> str:
     except ImportError:  # pragma: no cover - starlette comes with fastapi
         return UNMATCHED_ROUTE
     partial = UNMATCHED_ROUTE
-    for route in routes or ():
-        matches = getattr(route, "matches", None)
+    for route, match, child_scope in _route_matches(routes, scope):
         path = getattr(route, "path", None)
-        if matches is None or not isinstance(path, str):
-            continue
-        try:
-            match, child_scope = matches(scope)
-        except Exception:
+        if not isinstance(path, str):
             continue
         if match is Match.FULL:
             inner = getattr(route, "routes", None)
@@ -107,14 +116,7 @@ def _serves(routes: Any, scope: Scope) -> bool:
         from starlette.routing import Match
     except ImportError:  # pragma: no cover - starlette comes with fastapi
         return False
-    for route in routes or ():
-        matches = getattr(route, "matches", None)
-        if matches is None:
-            continue
-        try:
-            match, child_scope = matches(scope)
-        except Exception:
-            continue
+    for route, match, child_scope in _route_matches(routes, scope):
         if match is Match.FULL:
             inner = getattr(route, "routes", None)
             if not inner or _serves(inner, {**scope, **child_scope}):
