@@ -24,6 +24,18 @@ from shipshape.observe.telemetry import configure_tracing
 
 _EXPORTER = InMemorySpanExporter()
 
+#: a valid body for the example orders API's POST /orders
+ORDER = {
+    "customer_email": "ada@example.com",
+    "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": "12.50"}],
+    "shipping_address": {
+        "street": "1 Main St",
+        "city": "Berlin",
+        "postal_code": "10115",
+        "country": "DE",
+    },
+}
+
 
 _ATTACHED: list[TracerProvider] = []
 

@@ -21,6 +21,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.service.conftest import ORDER
+
 
 class Server:
     """A ``shipshape serve`` process whose output is read as it comes (a full pipe
@@ -290,18 +292,6 @@ def test_the_layers_own_refusals_carry_the_request_id(example: Server) -> None:
         return
     assert streamed.status_code == 413
     assert streamed.json()["request_id"] == "big-2"
-
-
-ORDER = {
-    "customer_email": "ada@example.com",
-    "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": "12.50"}],
-    "shipping_address": {
-        "street": "1 Main St",
-        "city": "Berlin",
-        "postal_code": "10115",
-        "country": "DE",
-    },
-}
 
 
 def test_a_created_order_is_named_by_location(example: Server) -> None:

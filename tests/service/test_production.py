@@ -14,18 +14,7 @@ from pydantic import BaseModel, SecretStr
 from starlette.testclient import TestClient
 
 from shipshape.service import ServiceSettings, production
-from tests.service.conftest import access_lines, json_lines
-
-ORDER = {
-    "customer_email": "ada@example.com",
-    "items": [{"sku": "BOOK-1", "quantity": 2, "unit_price": "12.50"}],
-    "shipping_address": {
-        "street": "1 Main St",
-        "city": "Berlin",
-        "postal_code": "10115",
-        "country": "DE",
-    },
-}
+from tests.service.conftest import ORDER, access_lines, json_lines
 
 
 class Item(BaseModel):
