@@ -15,8 +15,8 @@ from typer.testing import CliRunner, Result
 
 from shipshape import find_critical_path
 from shipshape.cli import app
+from tests.critical_path_files import TRACES, invoke
 
-TRACES = Path(__file__).parent / "traces"
 REPO = Path(__file__).resolve().parents[2]
 SEED_SPANS = [
     {"service": "gateway", "duration_ms": 100, "parent_id": None},
@@ -24,15 +24,6 @@ SEED_SPANS = [
     {"service": "orders", "duration_ms": 30, "parent_id": 0},
     {"service": "payment", "duration_ms": 45, "parent_id": 2},
 ]
-
-
-def invoke(*args: str, stdin: str | None = None) -> Result:
-    result = CliRunner().invoke(
-        app, ["trace", "critical-path", *args], input=stdin, env={"COLUMNS": "200"}
-    )
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"uncaught {result.exception!r}") from result.exception
-    return result
 
 
 def assert_bad_input(result: Result, *fragments: str) -> None:

@@ -8,32 +8,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from shipshape.cli import app
+from tests.critical_path_files import SDK_PATH, TRACES, invoke
 
-TRACES = Path(__file__).parent / "traces"
 T0 = 1_700_000_000_000_000
-
-# (service, operation, start offset µs, on path µs, self time µs) of otlp_sdk.json's path
-SDK_PATH = [
-    ("shipshape-demo", "GET /orders/{id}", 0, 10_000, 5_500),
-    ("shipshape-demo", "GET inventory", 10_000, 20_000, 20_000),
-    ("shipshape-demo", "GET /orders/{id}", 30_000, 1_000, 5_500),
-    ("shipshape-demo", "publish order.viewed", 31_000, 9_000, 2_000),
-    ("shipshape-demo", "GET /orders/{id}", 40_000, 1_000, 5_500),
-    ("shipshape-demo", "render", 41_000, 7_500, 7_500),
-    ("shipshape-demo", "GET /orders/{id}", 48_500, 1_500, 5_500),
-]
-
-
-def invoke(*args: str, stdin: str | None = None) -> Result:
-    result = CliRunner().invoke(
-        app, ["trace", "critical-path", *args], input=stdin, env={"COLUMNS": "200"}
-    )
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"uncaught {result.exception!r}") from result.exception
-    return result
 
 
 def report(result: Result) -> dict[str, Any]:

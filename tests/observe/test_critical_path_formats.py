@@ -4,13 +4,12 @@
 hand-built traces (sequential, overlapping, outliving, outside, messaging, partial) in
 the two formats; ``traces/otlp_rounding.json`` has sub-microsecond times;
 ``traces/otlp_sdk.json`` was written by the real OpenTelemetry SDK (regenerate it with
-``uv run python tests/observe/test_critical_path_formats.py``).
+``uv run python -m tests.observe.test_critical_path_formats``).
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,8 +33,7 @@ from shipshape.observe.trace_formats import (
     parse_jaeger,
     parse_otlp,
 )
-
-TRACES = Path(__file__).parent / "traces"
+from tests.critical_path_files import SDK_PATH, TRACES
 
 # (service, operation, start offset µs, duration on the path µs, self time µs) per root.
 EXPECTED: dict[str, list[list[tuple[str, str, int, int, int]]]] = {
@@ -224,17 +222,7 @@ def sdk_export_json() -> str:
     return str(MessageToJson(encode_spans(sdk_spans())))
 
 
-SDK_EXPECTED = [
-    [
-        ("shipshape-demo", "GET /orders/{id}", 0, 10_000, 5_500),
-        ("shipshape-demo", "GET inventory", 10_000, 20_000, 20_000),
-        ("shipshape-demo", "GET /orders/{id}", 30_000, 1_000, 5_500),
-        ("shipshape-demo", "publish order.viewed", 31_000, 9_000, 2_000),
-        ("shipshape-demo", "GET /orders/{id}", 40_000, 1_000, 5_500),
-        ("shipshape-demo", "render", 41_000, 7_500, 7_500),
-        ("shipshape-demo", "GET /orders/{id}", 48_500, 1_500, 5_500),
-    ]
-]
+SDK_EXPECTED = [SDK_PATH]
 
 
 def test_the_committed_sdk_export_gives_the_expected_path() -> None:
