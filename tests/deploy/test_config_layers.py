@@ -21,6 +21,7 @@ from shipshape.deploy.settings_layers import (
     load_settings,
     resolve_settings,
 )
+from tests.config_trees import LAYER_DATA, value_at
 
 
 class Features(FeatureFlags):
@@ -321,22 +322,8 @@ def test_random_dotenv_text_loads_or_names_the_file(tmp_path: Path, text: str) -
     assert all(problem.startswith(str(tmp_path / ".env")) for problem in problems)
 
 
-_KEYS = st.sampled_from(["a", "b", "c"])
-_LEAVES = st.one_of(st.integers(-3, 3), st.sampled_from(["x", "y"]), st.lists(st.integers(0, 2)))
-_TREES = st.recursive(
-    _LEAVES, lambda children: st.dictionaries(_KEYS, children, max_size=3), max_leaves=8
-)
-_LAYER_DATA = st.dictionaries(_KEYS, _TREES, max_size=3)
-
-
-def _get(data: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        data = data[key]
-    return data
-
-
 @settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(base=_LAYER_DATA, env=_LAYER_DATA, overrides=_LAYER_DATA)
+@given(base=LAYER_DATA, env=LAYER_DATA, overrides=LAYER_DATA)
 def test_every_leaf_has_one_origin_holding_its_value(
     tmp_path: Path, base: dict[str, Any], env: dict[str, Any], overrides: dict[str, Any]
 ) -> None:
@@ -352,7 +339,7 @@ def test_every_leaf_has_one_origin_holding_its_value(
     leaves = {tuple(entry.key.split(".")) for entry in resolved.entries()}
     assert set(resolved.origins) == leaves
     for path, origin in resolved.origins.items():
-        assert _get(layers[origin.layer], path) == _get(resolved.values, path)
+        assert value_at(layers[origin.layer], path) == value_at(resolved.values, path)
 
 
 def test_model_secrets_dir_is_the_default_and_none_skips_it(tmp_path: Path) -> None:

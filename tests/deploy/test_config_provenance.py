@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shipshape.deploy.config import merge_config
 from shipshape.deploy.settings_layers import Origin, SettingsError, resolve_settings
+from tests.config_trees import LAYER_DATA, value_at
 
 
 class Database(BaseModel):
@@ -93,22 +93,8 @@ def test_an_unknown_key_inside_a_json_variable_names_the_variable(tmp_path: Path
     assert str(caught.value) == "$APP_DATABASE: database.hots: unknown key (layer environ)"
 
 
-_KEYS = st.sampled_from(["a", "b", "c"])
-_LEAVES = st.one_of(st.integers(-3, 3), st.sampled_from(["x", "y"]), st.lists(st.integers(0, 2)))
-_TREES = st.recursive(
-    _LEAVES, lambda children: st.dictionaries(_KEYS, children, max_size=3), max_leaves=8
-)
-_LAYER_DATA = st.dictionaries(_KEYS, _TREES, max_size=3)
-
-
-def _get(data: Any, path: tuple[str, ...]) -> Any:
-    for key in path:
-        data = data[key]
-    return data
-
-
 @settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(base=_LAYER_DATA, variables=_LAYER_DATA)
+@given(base=LAYER_DATA, variables=LAYER_DATA)
 def test_every_leaf_origin_holds_its_value_with_json_variables(
     tmp_path: Path, base: dict[str, Any], variables: dict[str, Any]
 ) -> None:
@@ -134,4 +120,4 @@ def test_every_leaf_origin_holds_its_value_with_json_variables(
     leaves = {tuple(entry.key.split(".")) for entry in resolved.entries()}
     assert set(resolved.origins) == leaves
     for path, origin in resolved.origins.items():
-        assert _get(layers[origin.layer], path) == _get(resolved.values, path)
+        assert value_at(layers[origin.layer], path) == value_at(resolved.values, path)
