@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -68,49 +65,11 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-def execute(url: str, *statements: str) -> None:
-    """Run SQL statements on a database, in one transaction."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.begin() as connection:
-            for statement in statements:
-                connection.execute(sa.text(statement))
-    finally:
-        engine.dispose()
-
-
-def rows(url: str, query: str) -> list[tuple[Any, ...]]:
-    """The rows a query returns, as tuples."""
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(sa.text(query))]
-    finally:
-        engine.dispose()
-
-
-@contextmanager
-def postgres_schema(postgres_url: str) -> Iterator[str]:
-    """A fresh PostgreSQL schema for one test, as a URL whose search_path points at it;
-    dropped with everything in it afterwards."""
-    from sqlalchemy.engine import make_url
-
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    execute(postgres_url, f"create schema {schema}")
-    url = make_url(postgres_url).update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        execute(postgres_url, f"drop schema {schema} cascade")
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database for one test: a SQLite file, then a fresh PostgreSQL schema."""
+    from tests.databases import postgres_schema  # SQLAlchemy only for the tests using it
+
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'database.db'}"
         return

@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 
 from shipshape.cli import app
 from shipshape.cli.check import MIGRATION_RULES, check_rules
-from tests.conftest import postgres_schema
+from tests.databases import postgres_schema
 
 runner = CliRunner()
 

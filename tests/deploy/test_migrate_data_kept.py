@@ -11,16 +11,13 @@ import pytest
 from shipshape.deploy.migrate import (
     Migration,
     MigrationError,
-    apply_migrations,
     import_models,
     load_migrations,
     next_migrations,
-    open_engine,
-    rollback_migrations,
     snapshot_models,
     write_migrations,
 )
-from tests.conftest import execute, rows
+from tests.databases import apply, execute, rollback, rows
 
 HEADER = """\
 from __future__ import annotations
@@ -41,14 +38,6 @@ def make(tmp_path: Path, body: str) -> list[Migration]:
     snapshot, renames = snapshot_models(import_models([name], tmp_path), [name])
     write_migrations(directory, next_migrations(existing, snapshot, renames))
     return load_migrations(directory)
-
-
-def apply(url: str, migrations: list[Migration]) -> list[str]:
-    engine = open_engine(url)
-    try:
-        return apply_migrations(engine, migrations)
-    finally:
-        engine.dispose()
 
 
 V1 = """
@@ -112,14 +101,6 @@ def test_an_integer_that_does_not_fit_a_varchar_is_not_cut(tmp_path: Path, datab
         with pytest.raises(MigrationError, match="value too long for type character varying"):
             apply(database, migrations)
         assert rows(database, "select size from items order by id") == [(12345,), (7,)]
-
-
-def rollback(url: str, migrations: list[Migration], steps: int) -> list[str]:
-    engine = open_engine(url)
-    try:
-        return rollback_migrations(engine, migrations, steps)
-    finally:
-        engine.dispose()
 
 
 RENAMED_AND_OPTIONAL = """

@@ -23,18 +23,16 @@ from shipshape.deploy.migrate import (
     MigrationError,
     Snapshot,
     Table,
-    apply_migrations,
     import_models,
     load_migrations,
     migration_states,
     next_migrations,
     open_engine,
     pending_migrations,
-    rollback_migrations,
     snapshot_models,
     write_migrations,
 )
-from tests.conftest import execute, postgres_schema, rows
+from tests.databases import apply, execute, postgres_schema, rollback, rows
 
 HEADER = """\
 from __future__ import annotations
@@ -110,22 +108,6 @@ def make(tmp_path: Path, body: str, *, allow_destructive: bool = False) -> list[
     made = next_migrations(existing, snapshot, renames, allow_destructive=allow_destructive)
     write_migrations(directory, made)
     return load_migrations(directory)
-
-
-def apply(url: str, migrations: list[Migration], *, contract: bool = False) -> list[str]:
-    engine = open_engine(url)
-    try:
-        return apply_migrations(engine, migrations, contract=contract)
-    finally:
-        engine.dispose()
-
-
-def rollback(url: str, migrations: list[Migration], steps: int) -> list[str]:
-    engine = open_engine(url)
-    try:
-        return rollback_migrations(engine, migrations, steps)
-    finally:
-        engine.dispose()
 
 
 def test_add_widen_and_rename_keep_every_row(tmp_path: Path, database: str) -> None:
