@@ -11,7 +11,6 @@ import dataclasses
 import json
 import logging
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +27,7 @@ from shipshape.observe.logs import (
     trace_ids_var,
     utc_timestamp,
 )
+from tests.threads import race
 
 # 2025-11-25T15:28:07.123Z; a binary fraction, so the milliseconds are exact
 CREATED = 1_764_084_487.125
@@ -384,16 +384,7 @@ def test_threads_never_pair_one_second_with_another_seconds_text() -> None:
             if stamp != expected:
                 failures.append(f"{stamp} != {expected}")
 
-    threads = [threading.Thread(target=work, args=(offset,)) for offset in range(4)]
-    interval = sys.getswitchinterval()
-    sys.setswitchinterval(1e-6)
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sys.setswitchinterval(interval)
+    race(work)
     assert failures == []
 
 

@@ -6,8 +6,6 @@ import asyncio
 import enum
 import itertools
 import logging
-import sys
-import threading
 from collections.abc import Iterator
 from typing import Any
 from unittest.mock import patch
@@ -51,6 +49,7 @@ from opentelemetry.trace import (
 
 from shipshape.observe.spans import LightSpan, LightTracer, LightTracerProvider
 from shipshape.observe.telemetry import RequestSampler
+from tests.threads import race
 
 RESOURCE = Resource.create({"service.name": "spans-test"})
 
@@ -700,16 +699,10 @@ def test_threads_writing_one_span_at_its_attribute_limit_never_raise() -> None:
             errors.append(error)
 
     quiet = logging.getLogger("opentelemetry.attributes")
-    interval, quiet.disabled = sys.getswitchinterval(), True
-    sys.setswitchinterval(1e-6)
+    quiet.disabled = True
     try:
-        threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        race(write)
     finally:
-        sys.setswitchinterval(interval)
         quiet.disabled = False
     assert errors == []
     span.end()
