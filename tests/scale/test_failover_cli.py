@@ -124,6 +124,14 @@ def test_plan_bad_input_exits_2(tmp_path: Path, data: Any, message: str) -> None
 # --- watch against real servers --------------------------------------------------------
 
 
+def serve_in_thread(handler: type[BaseHTTPRequestHandler]) -> tuple[ThreadingHTTPServer, str]:
+    """An HTTP server on a free 127.0.0.1 port, serving from a daemon thread; its URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
+
+
 class ReadyServer:
     """Answers /readyz from a script: one entry per probe, the last one repeats."""
 
@@ -147,10 +155,7 @@ class ReadyServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        self.httpd, self.url = serve_in_thread(Handler)
 
     def stop(self) -> None:
         self.httpd.shutdown()
@@ -270,10 +275,7 @@ class TricklingServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
+        self.httpd, self.url = serve_in_thread(Handler)
 
 
 def test_watch_timeout_bounds_the_whole_probe_not_each_read(tmp_path: Path) -> None:
