@@ -16,9 +16,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.sdk.trace import TracerProvider
 from pydantic import BaseModel, SecretStr
 
+from shipshape.observe import logs
 from shipshape.observe.logs import (
     MASK,
     JsonFormatter,
@@ -356,6 +359,25 @@ def test_many_record_layouts_stay_correct() -> None:
         ]
 
 
+def test_layouts_past_the_ones_remembered_are_not_compiled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a renderer is generated (compiled) for each layout remembered, and only for those:
+    # a logger that makes ever-new extra keys must not compile code for every line
+    compiled: list[str] = []
+
+    def counting_compile(source: str, *args: Any) -> Any:
+        compiled.append(source)
+        return compile(source, *args)
+
+    monkeypatch.setattr(logs, "compile", counting_compile, raising=False)
+    formatter = JsonFormatter()
+    for index in range(1_500):
+        line = formatter.format(make_record(extra={f"field_{index}": index}))
+        assert pairs(line) == [*head(), (f"field_{index}", index)]
+    assert 0 < len(compiled) <= 1_000
+
+
 def test_timestamps_are_rfc3339_utc_milliseconds() -> None:
     formatter = JsonFormatter()
     for created, stamp in [
@@ -406,3 +428,93 @@ def test_timestamps_before_and_after_1970_keep_their_second_and_milliseconds(
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "m", None, None)
     record.created = epoch
     assert json.loads(JsonFormatter().format(record))["timestamp"] == text
+
+
+class _SubRecord(logging.LogRecord):
+    """A record of another class: the formatter takes its generic path for it."""
+
+
+_STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__)
+_KEYS = st.one_of(
+    st.sampled_from(
+        [
+            "order_id",
+            "request_id",
+            "trace_id",
+            "span_id",
+            "exception",
+            "timestamp",
+            "level",
+            "logger",
+            "message",
+            "asctime",
+            "password",
+            "api_key",
+            "user_token",
+        ]
+    ),
+    st.text(max_size=6),  # quotes, newlines, braces: keys never enter generated code
+).filter(lambda key: key not in _STANDARD or key in {"message", "asctime"})
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(),
+    st.text(max_size=8),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.sampled_from(["user", "password", "token"]), st.text(max_size=3)),
+    st.builds(SecretStr, st.text(max_size=3)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    extras=st.lists(st.tuples(_KEYS, _VALUES), max_size=6),
+    request_id=st.none() | st.just("4bf92f3577b34da6a3ce929d0e0e4736"),
+    trace_ids=st.none() | st.just(("a" * 32, "b" * 16)),
+    exc_text=st.none() | st.sampled_from(["", "Traceback: earlier"]),
+    levelname=st.sampled_from(["INFO", "notice", 5]),
+    message=st.sampled_from([("order %s created", ("A-1042",)), ("plain", ()), (7, ())]),
+)
+def test_the_renderer_made_for_a_layout_writes_what_the_generic_path_writes(
+    extras: list[tuple[str, Any]],
+    request_id: str | None,
+    trace_ids: tuple[str, str] | None,
+    exc_text: str | None,
+    levelname: Any,
+    message: tuple[Any, tuple[Any, ...]],
+) -> None:
+    # a plain LogRecord goes through the function generated for its layout, a subclass
+    # through the generic code; one formatter for all examples, so layouts repeat
+    formatter = _SHARED_FORMATTER
+    records = []
+    for kind in (logging.LogRecord, _SubRecord):
+        record = kind("orders.api", logging.INFO, __file__, 42, message[0], message[1], None)
+        record.created = CREATED
+        record.levelname = levelname
+        record.exc_text = exc_text
+        for key, value in extras:
+            record.__dict__[key] = value
+        records.append(record)
+    id_token = request_id_var.set(request_id)
+    trace_token = trace_ids_var.set(trace_ids)
+    try:
+        generated, generic = (formatter.render(record) for record in records)
+        again = formatter.format(records[0])
+    finally:
+        trace_ids_var.reset(trace_token)
+        request_id_var.reset(id_token)
+    assert generated == generic
+    assert again == generated.decode("utf-8")
+    line = json.loads(generated)
+    assert list(line)[:4] == ["timestamp", "level", "message", "logger"]
+    for key, value in dict(extras).items():
+        if key in _KEPT_BY_THE_LINE:
+            continue
+        if isinstance(value, SecretStr) or key in {"password", "api_key", "user_token"}:
+            assert line[key] == MASK
+
+
+_SHARED_FORMATTER = JsonFormatter()
+_KEPT_BY_THE_LINE = {"request_id", "trace_id", "span_id", "exception", "message", "asctime"}
+_KEPT_BY_THE_LINE |= {"timestamp", "level", "logger"}

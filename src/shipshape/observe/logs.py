@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -224,7 +224,7 @@ def _text(key: Any) -> Any:
     return key.decode("latin-1") if isinstance(key, bytes) else key
 
 
-_second_cache: tuple[int, str] = (-1, "")
+_second_cache: tuple[float, str] = (-1.0, "")
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 # index 1000 too: just before a whole second, the fraction can round up to 1.0
 _MILLIS = (*(f".{millis:03d}Z" for millis in range(1000)), ".999Z")
@@ -237,14 +237,16 @@ def utc_timestamp(epoch_seconds: float) -> str:
     its text are swapped in together, so threads never pair one with the other's.
     """
     global _second_cache
-    whole = int(epoch_seconds)
-    if whole > epoch_seconds:  # int() rounds toward zero; before 1970 that is up
-        whole -= 1
     second, text = _second_cache
-    if second != whole:
+    fraction = epoch_seconds - second
+    if not 0.0 <= fraction < 1.0:
+        whole = int(epoch_seconds)
+        if whole > epoch_seconds:  # int() rounds toward zero; before 1970 that is up
+            whole -= 1
         text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-        _second_cache = (whole, text)
-    return text + _MILLIS[int((epoch_seconds - whole) * 1000)]
+        _second_cache = (float(whole), text)
+        fraction = epoch_seconds - whole
+    return text + _MILLIS[int(fraction * 1000)]
 
 
 def utc_now() -> str:
@@ -260,7 +262,16 @@ _RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None)._
 _HEAD_KEYS = frozenset({"timestamp", "level", "message", "logger"})
 _CONTEXT_KEYS = frozenset({"request_id", "trace_id", "span_id", "exception"})
 _UPPERCASE_LEVELS = frozenset({"CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET"})
+# what a generated renderer reads from the record's __dict__
+_READ_KEYS = frozenset({"name", "msg", "args", "levelname", "created", "exc_info", "exc_text"})
 _PLANS_KEPT = 1_000
+_GET_MESSAGE = logging.LogRecord.getMessage
+
+Render = Callable[[logging.LogRecord, dict[str, Any]], bytes]
+
+
+def _level_name(level: Any) -> str:
+    return (level if isinstance(level, str) else str(level)).upper()
 
 
 class _Plan:
@@ -269,7 +280,7 @@ class _Plan:
     same ``extra=`` keys every time.
     """
 
-    __slots__ = ("context", "keys", "masked")
+    __slots__ = ("keys", "masked")
 
     def __init__(self, names: Iterable[Any], redactor: Redactor) -> None:
         keys = [key for key in names if key not in _RECORD_ATTRIBUTES and key not in _HEAD_KEYS]
@@ -277,8 +288,61 @@ class _Plan:
         self.keys = tuple(keys)
         #: those of them under a secret-looking name
         self.masked = frozenset(key for key in keys if redactor.is_secret_key(key))
-        #: those of them a line may already have (``request_id`` & co.), which then win
-        self.context = tuple(key for key in keys if key in _CONTEXT_KEYS)
+
+
+# The renderer generated for one record layout: ``JsonFormatter._line`` and
+# ``JsonFormatter._extras`` unrolled for its extras, so that a line of plain values is
+# one dict display and one ``orjson.dumps``. The record's keys never appear in the
+# source: they are constants (``K0``, ``K1``…) in the function's namespace.
+_RENDERER = """\
+def render(record, fields):
+    if type(record) is not LogRecord:  # a subclass may read its fields its own way
+        return generic(record, fields)
+    level = fields["levelname"]
+    if type(level) is not str or level not in UPPERCASE:
+        level = level_name(level)
+    message = fields["msg"]
+    if type(message) is str and type(record).getMessage is GET_MESSAGE:
+        args = fields["args"]
+        if args:
+            message = message % args
+    else:
+        message = record.getMessage()
+    timestamp = utc_timestamp(fields["created"])
+    logger = fields["name"]
+    request_id = request_id_now()
+    trace_ids = trace_ids_now() or (current_span_ids() if otel_context() else None)
+    exception = fields["exc_info"]
+    exception = format_exception(exception) if exception else fields["exc_text"] or None
+{values}
+    if {plain}:
+        if request_id is None and trace_ids is None and exception is None:
+            line = {{
+                "timestamp": timestamp, "level": level, "message": message, "logger": logger,
+                {items}
+            }}
+        else:
+            line = {{"timestamp": timestamp, "level": level, "message": message, "logger": logger}}
+            if request_id is not None:
+                line["request_id"] = request_id
+            if trace_ids is not None:
+                line["trace_id"], line["span_id"] = trace_ids
+            if exception is not None:
+                line["exception"] = exception
+{sets}
+        try:
+            return dumps(line)
+        except TypeError:  # an int beyond 64 bits, a lone surrogate
+            return encode_json(line)
+    line = {{"timestamp": timestamp, "level": level, "message": message, "logger": logger}}
+    if request_id is not None:
+        line["request_id"] = request_id
+    if trace_ids is not None:
+        line["trace_id"], line["span_id"] = trace_ids
+    if exception is not None:
+        line["exception"] = exception
+    return extras(line, fields, plan)
+"""
 
 
 class JsonFormatter(logging.Formatter):
@@ -288,6 +352,11 @@ class JsonFormatter(logging.Formatter):
     request's ``request_id`` / ``trace_id`` / ``span_id`` when inside a request (or,
     outside one, those of the current OpenTelemetry span), ``exception`` when there is
     one, then every ``extra=`` key in the order the record got them (secrets masked).
+
+    Records of one ``__dict__`` layout (the same ``extra=`` keys in the same order,
+    what one call site logs) are rendered by a function generated for that layout the
+    first time it is seen; the generic path (``_line`` then ``_extras``) gives the same
+    line, and serves records of other classes and layouts past the first thousand.
     """
 
     def __init__(self, redactor: Redactor | None = None) -> None:
@@ -301,15 +370,91 @@ class JsonFormatter(logging.Formatter):
     @redactor.setter
     def redactor(self, redactor: Redactor) -> None:
         self._redactor = redactor
-        self._plans: dict[tuple[Any, ...], _Plan] = {}
+        self._renderers: dict[tuple[Any, ...], Render] = {}
+        self._last: tuple[tuple[Any, ...], Render] = ((), self._renderer(()))
 
     def format(self, record: logging.LogRecord) -> str:
-        return self.render(record).decode("utf-8")
+        fields = record.__dict__
+        names = tuple(fields)
+        last_names, render = self._last
+        if names != last_names:
+            render = self._renderers.get(names) or self._renderer(names)
+            self._last = (names, render)
+        return render(record, fields).decode("utf-8")
 
     def render(self, record: logging.LogRecord) -> bytes:
+        """The line as UTF-8 bytes (``format`` decodes them), without the newline."""
+        fields = record.__dict__
+        names = tuple(fields)
+        last_names, render = self._last
+        if names != last_names:
+            render = self._renderers.get(names) or self._renderer(names)
+            self._last = (names, render)
+        return render(record, fields)
+
+    def _renderer(self, names: tuple[Any, ...]) -> Render:
+        plan = _Plan(names, self._redactor)
+
+        def generic(record: logging.LogRecord, fields: dict[str, Any]) -> bytes:
+            return self._extras(self._line(record), fields, plan)
+
+        if len(self._renderers) >= _PLANS_KEPT:  # ever-new layouts: never compile
+            return generic
+        render: Render = generic
+        if _READ_KEYS.issubset(names):
+            render = self._generate(plan, generic)
+        self._renderers[names] = render
+        return render
+
+    def _generate(self, plan: _Plan, generic: Render) -> Render:
+        """The renderer of ``plan``'s layout (see ``_RENDERER``): extra ``i`` is the
+        constant ``K{i}`` and, unless masked, the local ``v{i}``."""
+        values, plain, items, sets = [], ["True"], [], []
+        for index, key in enumerate(plan.keys):
+            value = "MASK" if key in plan.masked else f"v{index}"
+            if value != "MASK":
+                values.append(f"    v{index} = fields[K{index}]\n")
+                plain.append(f"type(v{index}) in PLAIN")
+            items.append(f"K{index}: {value}")
+            if key in _CONTEXT_KEYS:  # the line's own request_id & co. win
+                sets.append(f"            if K{index} not in line:\n    ")
+            sets.append(f"            line[K{index}] = {value}\n")
+        source = _RENDERER.format(
+            values="".join(values),
+            plain=" and ".join(plain),
+            items=", ".join(items),
+            sets="".join(sets),
+        )
+        constants = {f"K{index}": key for index, key in enumerate(plan.keys)}
+        namespace: dict[str, Any] = {
+            **constants,
+            "LogRecord": logging.LogRecord,
+            "GET_MESSAGE": _GET_MESSAGE,
+            "UPPERCASE": _UPPERCASE_LEVELS,
+            "PLAIN": _PLAIN,
+            "MASK": MASK,
+            "level_name": _level_name,
+            "utc_timestamp": utc_timestamp,
+            "request_id_now": _request_id,
+            "trace_ids_now": _trace_ids,
+            "current_span_ids": _current_span_ids,
+            "otel_context": _otel_context_getter(),
+            "format_exception": self.formatException,
+            "dumps": orjson.dumps,
+            "encode_json": encode_json,
+            "extras": self._extras,
+            "generic": generic,
+            "plan": plan,
+        }
+        exec(compile(source, "<shipshape.observe.logs renderer>", "exec"), namespace)
+        render: Render = namespace["render"]
+        return render
+
+    def _line(self, record: logging.LogRecord) -> dict[str, Any]:
+        """The head of a record's line and its request context."""
         level = record.levelname
         if type(level) is not str or level not in _UPPERCASE_LEVELS:
-            level = (level if isinstance(level, str) else str(level)).upper()
+            level = _level_name(level)
         line = {
             "timestamp": utc_timestamp(record.created),
             "level": level,
@@ -326,38 +471,14 @@ class JsonFormatter(logging.Formatter):
             line["exception"] = self.formatException(record.exc_info)
         elif record.exc_text:
             line["exception"] = record.exc_text
+        return line
 
-        fields = record.__dict__
-        names = tuple(fields)
-        plan = self._plans.get(names) or self._plan(names)
-        if plan.context and len(line) > 4:
-            return self._redacted(line, fields, plan, {key for key in plan.context if key in line})
-        for key in plan.keys:
-            value = line[key] = fields[key]
-            if type(value) not in _PLAIN and key not in plan.masked:
-                return self._redacted(line, fields, plan, ())
-        for key in plan.masked:
-            line[key] = MASK
-        try:
-            return orjson.dumps(line)  # plain scalars only: what encode_json writes
-        except TypeError:
-            return encode_json(line)
-
-    def _plan(self, names: tuple[Any, ...]) -> _Plan:
-        plan = _Plan(names, self._redactor)
-        if len(self._plans) < _PLANS_KEPT:
-            self._plans[names] = plan
-        return plan
-
-    def _redacted(
-        self, line: dict[Any, Any], fields: dict[str, Any], plan: _Plan, taken: Collection[Any]
-    ) -> bytes:
-        """Add the extras of a line that has a value to redact (or a context key an
-        extra would override): masked, redacted, or as they are; then encode.
-        """
+    def _extras(self, line: dict[str, Any], fields: dict[str, Any], plan: _Plan) -> bytes:
+        """Add the record's extras to ``line`` (masked, redacted, or as they are; an
+        extra named like a field the line already has is left out), then encode."""
         redact = self._redactor.redact
         for key in plan.keys:
-            if key in taken:
+            if key in line:  # only context keys can be: head keys are never extras
                 continue
             if key in plan.masked:
                 line[key] = MASK
@@ -404,6 +525,13 @@ def _bind_otel() -> Any:
 
 _otel_current: Callable[[], Any] = _bind_otel  # the current OpenTelemetry ``Context``
 _otel_span: Callable[[Any], Any]  # ``opentelemetry.trace.get_current_span``
+
+
+def _otel_context_getter() -> Callable[[], Any]:
+    """The function that returns the current OpenTelemetry context (bound now)."""
+    if _otel_current is _bind_otel:
+        _bind_otel()
+    return _otel_current
 
 
 def _current_span_ids() -> tuple[str, str] | None:
