@@ -315,33 +315,27 @@ def render(record, fields):
     exception = fields["exc_info"]
     exception = format_exception(exception) if exception else fields["exc_text"] or None
 {values}
-    if {plain}:
-        if request_id is None and trace_ids is None and exception is None:
-            line = {{
-                "timestamp": timestamp, "level": level, "message": message, "logger": logger,
-                {items}
-            }}
-        else:
-            line = {{"timestamp": timestamp, "level": level, "message": message, "logger": logger}}
-            if request_id is not None:
-                line["request_id"] = request_id
-            if trace_ids is not None:
-                line["trace_id"], line["span_id"] = trace_ids
-            if exception is not None:
-                line["exception"] = exception
+    plain = {plain}
+    if plain and request_id is None and trace_ids is None and exception is None:
+        line = {{
+            "timestamp": timestamp, "level": level, "message": message, "logger": logger,
+            {items}
+        }}
+    else:
+        line = {{"timestamp": timestamp, "level": level, "message": message, "logger": logger}}
+        if request_id is not None:
+            line["request_id"] = request_id
+        if trace_ids is not None:
+            line["trace_id"], line["span_id"] = trace_ids
+        if exception is not None:
+            line["exception"] = exception
+        if not plain:
+            return extras(line, fields, plan)
 {sets}
-        try:
-            return dumps(line)
-        except TypeError:  # an int beyond 64 bits, a lone surrogate
-            return encode_json(line)
-    line = {{"timestamp": timestamp, "level": level, "message": message, "logger": logger}}
-    if request_id is not None:
-        line["request_id"] = request_id
-    if trace_ids is not None:
-        line["trace_id"], line["span_id"] = trace_ids
-    if exception is not None:
-        line["exception"] = exception
-    return extras(line, fields, plan)
+    try:
+        return dumps(line)
+    except TypeError:  # an int beyond 64 bits, a lone surrogate
+        return encode_json(line)
 """
 
 
@@ -417,8 +411,8 @@ class JsonFormatter(logging.Formatter):
                 plain.append(f"type(v{index}) in PLAIN")
             items.append(f"K{index}: {value}")
             if key in _CONTEXT_KEYS:  # the line's own request_id & co. win
-                sets.append(f"            if K{index} not in line:\n    ")
-            sets.append(f"            line[K{index}] = {value}\n")
+                sets.append(f"        if K{index} not in line:\n    ")
+            sets.append(f"        line[K{index}] = {value}\n")
         source = _RENDERER.format(
             values="".join(values),
             plain=" and ".join(plain),
