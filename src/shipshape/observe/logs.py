@@ -8,7 +8,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -71,13 +71,44 @@ def _key(key: Any) -> str:
     return safe_str(key)
 
 
-def jsonable(value: Any, _path: set[int] | None = None, _depth: int = 0) -> Any:
+_MAX_DEPTH = 500
+
+
+def jsonable(value: Any) -> Any:
     """A copy made only of JSON types, as ``json.dumps(value, default=str)`` sees it.
 
     What JSON cannot encode becomes ``str()``: datetimes, plain enums, dataclasses,
     sets, bytes, NaN and infinities, objects; a value that contains itself, or nests
-    deeper than 500 levels, becomes its ``str()`` at that point. Never raises.
+    deeper than 500 levels, becomes its ``str()`` at that point. Never raises: the
+    copy is made without recursion, so nesting is not bounded by Python's stack.
     """
+    if not isinstance(value, dict | list | tuple):
+        return _jsonable_scalar(value)
+    top: dict[str, Any] | list[Any] = {} if isinstance(value, dict) else []
+    # depth-first, one entry per container being copied: its (key, item) pairs still
+    # to copy, the copy, and its id (a container met again on its own path is a cycle)
+    stack: list[tuple[Iterator[tuple[Any, Any]], Any, int]] = [(_pairs(value), top, id(value))]
+    path = {id(value)}
+    while stack:
+        pairs, copy, ident = stack[-1]
+        for key, item in pairs:
+            if not isinstance(item, dict | list | tuple):
+                _put(copy, key, _jsonable_scalar(item))
+            elif id(item) in path or len(stack) > _MAX_DEPTH:
+                _put(copy, key, safe_str(item))
+            else:
+                inner: dict[str, Any] | list[Any] = {} if isinstance(item, dict) else []
+                _put(copy, key, inner)
+                stack.append((_pairs(item), inner, id(item)))
+                path.add(id(item))
+                break  # copy the inner container first; this one resumes after it
+        else:
+            stack.pop()
+            path.discard(ident)
+    return top
+
+
+def _jsonable_scalar(value: Any) -> Any:
     if value is None or value is True or value is False:
         return value
     if isinstance(value, str):
@@ -86,18 +117,21 @@ def jsonable(value: Any, _path: set[int] | None = None, _depth: int = 0) -> Any:
         return int(value)
     if isinstance(value, float):
         return float(value) if math.isfinite(value) else safe_str(value)
-    if isinstance(value, dict | list | tuple):
-        path = _path if _path is not None else set()
-        if id(value) in path or _depth > 500:
-            return safe_str(value)
-        path.add(id(value))
-        try:
-            if isinstance(value, dict):
-                return {_key(k): jsonable(v, path, _depth + 1) for k, v in value.items()}
-            return [jsonable(item, path, _depth + 1) for item in value]
-        finally:
-            path.discard(id(value))
     return safe_str(value)
+
+
+def _pairs(container: dict[Any, Any] | list[Any] | tuple[Any, ...]) -> Iterator[tuple[Any, Any]]:
+    """A container's items as ``(key, value)``: JSON keys for a dict, ``None`` else."""
+    if isinstance(container, dict):
+        return ((_key(key), item) for key, item in container.items())
+    return ((None, item) for item in container)
+
+
+def _put(copy: Any, key: Any, item: Any) -> None:
+    if key is None:
+        copy.append(item)
+    else:
+        copy[key] = item
 
 
 def encode_json(value: Any) -> bytes:
@@ -114,11 +148,15 @@ def encode_json(value: Any) -> bytes:
 
 
 def _encode_plain(plain: Any) -> bytes:
-    """Encode a document of JSON types only, with the stdlib encoder."""
+    """Encode a document of JSON types only, with the stdlib encoder (a document still
+    too deep for it from where it is called becomes one string: its text)."""
     try:
-        return json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(plain, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        try:
+            return json.dumps(plain, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(plain, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    except RecursionError:
+        return json.dumps(safe_str(plain), ensure_ascii=True).encode("ascii")
 
 
 def line_head(timestamp: Any, level: Any, message: Any) -> dict[str, Any]:
