@@ -150,6 +150,28 @@ def test_malformed_json_and_wrong_types_give_field_errors(client: TestClient) ->
     assert 'pydantic_validation_errors_total{route="/items"} 2.0' in metrics
 
 
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        (b'{"name": NaN, "price": 1}', "nan"),
+        (b'{"name": "x", "price": "p", "note": Infinity}', None),
+        (b'{"name": ["x", -Infinity], "price": 1}', ["x", "-inf"]),
+        (b'{"name": 1e999, "price": 1}', "inf"),
+    ],
+)
+def test_numbers_json_cannot_hold_in_an_invalid_body_still_give_field_errors(
+    client: TestClient, capfd: pytest.CaptureFixture[str], body: bytes, shown: Any
+) -> None:
+    # Python's JSON reader takes NaN and Infinity; a 422 naming them must still be JSON
+    response = client.post("/items", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert detail[0]["loc"][:2] == ["body", "name" if b'"name": "x"' not in body else "price"]
+    if shown is not None:
+        assert detail[0]["input"] == shown
+    assert [line["status"] for line in access_lines(capfd.readouterr().out)] == [422]
+
+
 def test_oversized_body_is_refused_with_413() -> None:
     with TestClient(production(make_app(), settings(max_body_bytes=1000))) as client:
         response = client.post(

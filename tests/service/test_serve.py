@@ -111,6 +111,35 @@ def test_metrics_cover_every_worker(
     assert "redis://" in warning
 
 
+def test_serve_answers_hostile_json_bodies_with_422_and_logs_no_secret(
+    tmp_path: Path, free_port: int, stop_after: list[subprocess.Popen[bytes]]
+) -> None:
+    server = start(["--port", str(free_port)], tmp_path)
+    stop_after.append(server)
+    wait_until_live(free_port, server)
+    orders = f"http://127.0.0.1:{free_port}/orders"
+    json_body = {"content-type": "application/json"}
+    bodies = [
+        b'{"customer_email": NaN, "password": "SEKRET-1", "api_key": "SEKRET-2"}',
+        b'{"customer_email": "a@example.com", "items": [{"sku": "A", "quantity": 1e999,'
+        b' "unit_price": "1.00"}], "shipping_address": {"street": "x", "city": "y",'
+        b' "postal_code": "1", "country": "DE"}}',
+        # deep enough that FastAPI's own 422 writer runs out of stack in the server
+        b'{"customer_email": ' + b"[" * 950 + b"]" * 950 + b"}",
+    ]
+    for body in bodies:
+        response = httpx.post(orders, content=body, headers=json_body)
+        assert response.status_code == 422, response.text[:300]
+        assert response.json()["detail"][0]["loc"][:2] == ["body", "customer_email"] or (
+            response.json()["detail"][0]["loc"][:4] == ["body", "items", 0, "quantity"]
+        )
+    server.send_signal(signal.SIGTERM)
+    out = server.communicate(timeout=15)[0].decode()
+    assert "SEKRET" not in out
+    assert '"status":500' not in out
+    assert '"level":"ERROR"' not in out
+
+
 def test_serve_refuses_a_bad_app_reference(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "shipshape", "serve", "no_such_module:app"],

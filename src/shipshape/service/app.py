@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+import math
 from typing import Any
 
 from shipshape.observe.health import CheckFunc, HealthChecks
-from shipshape.observe.logs import Redactor, configure_logging, encode_json, request_id_var
+from shipshape.observe.logs import (
+    Redactor,
+    configure_logging,
+    encode_json,
+    jsonable,
+    request_id_var,
+)
 from shipshape.observe.telemetry import DecidedTracerProvider, configure_tracing
 from shipshape.service._types import ASGIApp, Receive, Scope, Send
 from shipshape.service.endpoints import build_endpoints
@@ -131,6 +139,7 @@ def _count_validation_errors(app: Any, state: ServiceState) -> None:
         from fastapi import FastAPI
         from fastapi.exception_handlers import request_validation_exception_handler
         from fastapi.exceptions import RequestValidationError
+        from starlette.responses import Response
     except ImportError:
         return
     if not isinstance(app, FastAPI):
@@ -142,10 +151,43 @@ def _count_validation_errors(app: Any, state: ServiceState) -> None:
     async def counting_handler(request: Any, error: Any) -> Any:
         route = request.scope.get("route")
         counter.inc((getattr(route, "path", "<unmatched>"),))
-        response = handler(request, error)
-        return await response if inspect.isawaitable(response) else response
+        errors = error.errors()
+        with contextlib.suppress(RecursionError):  # a body nested past Python's limit
+            finite = _finite(errors)
+            if finite is not errors:  # NaN or Infinity in the body: the 422 must stay JSON
+                error = RequestValidationError(
+                    finite, body=_finite(error.body), endpoint_ctx=error.endpoint_ctx
+                )
+        try:
+            response = handler(request, error)
+            return await response if inspect.isawaitable(response) else response
+        except RecursionError:
+            if handler is not request_validation_exception_handler:
+                raise
+            # FastAPI's own 422 echoes the input: a body nested too deep for its writer
+            # is written with the input cut at a depth the layer's encoder can take
+            body = {"detail": jsonable(list(error.errors()))}
+            return Response(encode_json(body), status_code=422, media_type="application/json")
 
     app.add_exception_handler(RequestValidationError, counting_handler)
+
+
+def _finite(value: Any) -> Any:
+    """``value`` with every NaN and infinity (which Python's JSON reader takes, and
+    JSON cannot hold) in its lists, tuples and dicts replaced by its text (``"nan"``,
+    ``"inf"``, ``"-inf"``); ``value`` itself when it has none."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        items = {key: _finite(item) for key, item in value.items()}
+        changed = any(items[key] is not item for key, item in value.items())
+        return items if changed else value
+    if isinstance(value, list | tuple):
+        finite = [_finite(item) for item in value]
+        if all(new is old for new, old in zip(finite, value, strict=True)):
+            return value
+        return finite if isinstance(value, list) else tuple(finite)
+    return value
 
 
 def _answer_unhandled_errors(app: Any) -> None:
