@@ -52,11 +52,16 @@ def postgres_url() -> str:
     return POSTGRES_URL
 
 
-@pytest.fixture
-def free_port() -> int:
+def pick_free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def free_port() -> int:
+    return pick_free_port()
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import pick_free_port
 from tests.service.conftest import exported_spans, start, wait_until_live
 
 
@@ -207,3 +210,109 @@ def test_serve_exports_sampled_spans_over_otlp_before_it_exits(
     assert attributes["http.route"].string_value == "/orders"
     assert attributes["http.response.status_code"].int_value == 200
     assert span.end_time_unix_nano > span.start_time_unix_nano > 0
+
+
+_PROBE_APP = """
+import asyncio
+
+from fastapi import FastAPI, Request
+
+app = FastAPI()
+
+
+@app.get("/seen")
+async def seen(request: Request) -> dict[str, str]:
+    return {"client": request.client.host if request.client else "", "scheme": request.url.scheme}
+
+
+@app.get("/slow")
+async def slow() -> dict[str, str]:
+    await asyncio.sleep(60)
+    return {}
+"""
+
+
+def _probe_app(tmp_path: Path) -> None:
+    (tmp_path / "probe_app.py").write_text(_PROBE_APP)
+
+
+def test_serve_believes_forwarded_headers_from_trusted_proxies_only(
+    tmp_path: Path, free_port: int, stop_after: list[subprocess.Popen[bytes]]
+) -> None:
+    # the tests' client is a local peer: no proxy header of its own is believed unless
+    # ratelimit.trusted_proxies says so (uvicorn's default would believe any local peer)
+    _probe_app(tmp_path)
+    server = start(
+        ["probe_app:app", "--port", str(free_port)],
+        tmp_path,
+        SHIPSHAPE_RATELIMIT__CAPACITY="3",
+        SHIPSHAPE_RATELIMIT__REFILL_RATE="0.01",
+    )
+    stop_after.append(server)
+    wait_until_live(free_port, server)
+    base = f"http://127.0.0.1:{free_port}"
+    answers = [
+        httpx.get(
+            f"{base}/seen",
+            headers={"X-Forwarded-For": f"203.0.113.{index}", "X-Forwarded-Proto": "https"},
+        )
+        for index in range(5)
+    ]
+    assert [answer.status_code for answer in answers] == [200, 200, 200, 429, 429]
+    assert answers[0].json() == {"client": "127.0.0.1", "scheme": "http"}
+
+    proxied_port = pick_free_port()
+    behind = start(
+        ["probe_app:app", "--port", str(proxied_port)],
+        tmp_path,
+        SHIPSHAPE_RATELIMIT__CAPACITY="3",
+        SHIPSHAPE_RATELIMIT__REFILL_RATE="0.01",
+        SHIPSHAPE_RATELIMIT__TRUSTED_PROXIES='["127.0.0.0/8"]',
+    )
+    stop_after.append(behind)
+    wait_until_live(proxied_port, behind)
+    answers = [
+        httpx.get(
+            f"http://127.0.0.1:{proxied_port}/seen",
+            headers={"X-Forwarded-For": f"203.0.113.{index}", "X-Forwarded-Proto": "https"},
+        )
+        for index in range(5)
+    ]
+    # each forwarded client has its own bucket, and the app sees the client's scheme
+    assert [answer.status_code for answer in answers] == [200] * 5
+    assert answers[0].json() == {"client": "127.0.0.1", "scheme": "https"}
+    for server_process in (server, behind):
+        server_process.send_signal(signal.SIGTERM)
+    out = behind.communicate(timeout=15)[0].decode()
+    clients = [json.loads(line)["client"] for line in out.splitlines() if '"route":"/seen"' in line]
+    assert clients == [f"203.0.113.{index}" for index in range(5)]
+
+
+def test_a_second_sigterm_stops_serve_with_requests_still_in_flight(
+    tmp_path: Path, free_port: int, stop_after: list[subprocess.Popen[bytes]]
+) -> None:
+    _probe_app(tmp_path)
+    server = start(
+        ["probe_app:app", "--port", str(free_port)], tmp_path, SHIPSHAPE_DRAIN_SECONDS="0.3"
+    )
+    stop_after.append(server)
+    wait_until_live(free_port, server)
+    with httpx.Client(timeout=90) as client:
+        slow = threading.Thread(
+            target=_get_quietly, args=(client, f"http://127.0.0.1:{free_port}/slow"), daemon=True
+        )
+        slow.start()
+        time.sleep(1)  # the slow request is in flight
+        server.send_signal(signal.SIGTERM)
+        time.sleep(1.5)  # past drain_seconds: uvicorn now waits for the slow request
+        assert server.poll() is None
+        started = time.monotonic()
+        server.send_signal(signal.SIGTERM)
+        server.communicate(timeout=15)
+        assert time.monotonic() - started < 10
+
+
+def _get_quietly(client: httpx.Client, url: str) -> None:
+    """GET ``url``, which the server is expected to cut off."""
+    with contextlib.suppress(httpx.TransportError):
+        client.get(url)

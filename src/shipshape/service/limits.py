@@ -188,11 +188,15 @@ class ClientKeys:
     def _trusted(self, address: IP | None) -> bool:
         return address is not None and any(address in network for network in self.proxies)
 
+    def _peer_trusted(self, scope: MutableMapping[str, Any]) -> bool:
+        client = scope.get("client")
+        return self.trust_unix if not client else self._trusted(parse_address(str(client[0])))
+
     def client_address(self, scope: MutableMapping[str, Any], forwarded_for: bytes | None) -> str:
         """The peer address, or, behind trusted proxies, the first untrusted hop from the right."""
         client = scope.get("client")
         peer = str(client[0]) if client else "unknown"
-        peer_trusted = self.trust_unix if not client else self._trusted(parse_address(peer))
+        peer_trusted = self._peer_trusted(scope)
         if forwarded_for is None or not peer_trusted:
             return peer
         hops = [parse_address(hop) for hop in forwarded_for.decode("latin-1").split(",")]
@@ -203,6 +207,15 @@ class ClientKeys:
                 return str(hop)
         return str(hops[0]) if hops and hops[0] is not None else peer
 
+    def forwarded_scheme(self, scope: MutableMapping[str, Any], forwarded_proto: bytes) -> None:
+        """From a trusted proxy, ``X-Forwarded-Proto`` (``http`` or ``https``) is the
+        scheme the client used: the app's absolute URLs and redirects then say so."""
+        scheme = forwarded_proto.decode("latin-1").strip().lower()
+        if scheme in _SCHEMES and self._peer_trusted(scope):
+            scope["scheme"] = scheme
+
+
+_SCHEMES = frozenset({"http", "https"})
 
 IP = ipaddress.IPv4Address | ipaddress.IPv6Address
 

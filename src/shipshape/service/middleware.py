@@ -160,6 +160,8 @@ class ProductionMiddleware:
                 b"content-length",
                 b"transfer-encoding",
                 b"x-forwarded-for",
+                # read only behind trusted proxies (the server believes none itself)
+                b"x-forwarded-proto" if state.client_keys.uses_forwarded else None,
                 self.key_header,
             )
             if name is not None
@@ -214,6 +216,7 @@ class ProductionMiddleware:
         content_length: bytes | None = None
         chunked = False
         forwarded_for: bytes | None = None
+        forwarded_proto: bytes | None = None
         api_key: bytes | None = None
         id_header, key_header = self.request_id_header, self.key_header
         wanted = self.wanted_headers
@@ -236,6 +239,8 @@ class ProductionMiddleware:
             elif name == b"tracestate":
                 # W3C: a tracestate split over several header lines is one list
                 tracestate = value if tracestate is None else tracestate + b"," + value
+            elif name == b"x-forwarded-proto":
+                forwarded_proto = value
         if request_id is not None and SAFE_REQUEST_ID.fullmatch(request_id) is not None:
             rid = request_id.decode("ascii")
         else:
@@ -248,6 +253,8 @@ class ProductionMiddleware:
             if self.use_forwarded
             else (scope["client"][0] if scope.get("client") else "unknown")
         )
+        if forwarded_proto is not None:
+            state.client_keys.forwarded_scheme(scope, forwarded_proto)
         extra_headers: list[tuple[bytes, bytes]] = [(self.request_id_response_header, request_id)]
         status = 0
         sent_bytes = 0

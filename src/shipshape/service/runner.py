@@ -144,6 +144,9 @@ def run(
                 access_log=False,
                 log_config=None,
                 lifespan="on",
+                # the layer believes X-Forwarded-* from ratelimit.trusted_proxies only;
+                # uvicorn's own default would believe any local peer's
+                proxy_headers=False,
             )
         else:
             app_object = load_app(os.environ[APP_ENV])
@@ -156,6 +159,9 @@ def run(
                 access_log=False,
                 log_config=None,
                 lifespan="on",
+                # the layer believes X-Forwarded-* from ratelimit.trusted_proxies only;
+                # uvicorn's own default would believe any local peer's
+                proxy_headers=False,
             )
     finally:
         if metrics_dir is not None:

@@ -101,7 +101,10 @@ class RateLimitSettings(_Section):
         "client", description="`client` (address, proxy-aware) or `header:<Name>` (an API key)."
     )
     trusted_proxies: tuple[str, ...] = Field(
-        (), description="CIDRs whose X-Forwarded-For is believed."
+        (),
+        description="CIDRs (and `unix`) whose X-Forwarded-For and X-Forwarded-Proto are "
+        "believed; no other peer's are (`shipshape serve` turns uvicorn's own proxy "
+        "header handling off).",
     )
     fail_open: bool = Field(True, description="Admit requests when the store is unreachable.")
     exempt_paths: tuple[str, ...] = ()
