@@ -234,7 +234,10 @@ class ServiceState:
         loop = asyncio.get_running_loop()
 
         def on_sigterm(signum: int, frame: FrameType | None) -> None:
-            if self.draining:
+            if self.draining:  # the second: stop now, requests in flight or not
+                server: Any = getattr(previous, "__self__", None)
+                if hasattr(server, "force_exit"):  # uvicorn's, which forces on SIGINT only
+                    server.force_exit = True
                 previous(signum, frame)
                 return
             self.draining = True
