@@ -202,6 +202,23 @@ def test_unhandled_error_is_a_500_problem_with_the_request_id(
     assert any("kaboom" in line.get("exception", "") for line in lines)
 
 
+@pytest.mark.parametrize("fastapi_telemetry", [True, False])
+def test_the_error_record_of_a_traced_request_carries_its_trace_ids(
+    capfd: pytest.CaptureFixture[str], fastapi_telemetry: bool
+) -> None:
+    tracing = {"enabled": True, "sample_ratio": 1.0, "fastapi_telemetry": fastapi_telemetry}
+    app = production(make_app(), settings(tracing=tracing))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert client.get("/boom").status_code == 500
+    out = capfd.readouterr().out
+    [access] = access_lines(out)
+    [error] = [line for line in json_lines(out) if "kaboom" in line.get("exception", "")]
+    assert len(access["trace_id"]) == 32, out
+    assert len(access["span_id"]) == 16, out
+    assert (error.get("trace_id"), error.get("span_id")) == (access["trace_id"], access["span_id"])
+    assert error["request_id"] == access["request_id"]
+
+
 def test_wraps_a_plain_asgi_app(capfd: pytest.CaptureFixture[str]) -> None:
     async def plain(scope: Any, receive: Any, send: Any) -> None:
         await send(

@@ -607,9 +607,13 @@ class ProductionMiddleware:
         """The access line of a failed request, then the error with its traceback."""
         self._record(scope, method, status, started, rid, client, sent_bytes, trace_ids, False)
         token = request_id_var.set(rid)
+        # FastAPI's span is no longer current here: the line takes the ids it was given
+        trace_token = trace_ids_var.set(trace_ids) if trace_ids is not None else None
         try:
             _logger.error("unhandled error in %s %s", method, _route_label(scope), exc_info=error)
         finally:
+            if trace_token is not None:
+                trace_ids_var.reset(trace_token)
             request_id_var.reset(token)
 
     def _start_span(
