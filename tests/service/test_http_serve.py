@@ -302,3 +302,41 @@ def test_a_created_order_is_named_by_location(example: Server) -> None:
     fetched = httpx.get(f"{example.base}{location}")
     assert fetched.status_code == 200
     assert fetched.json() == created.json()
+
+
+@pytest.mark.parametrize("price", ["1E+5", "-0.00", " 1.5 ", "1.505", "1234567", "0x10", "1_000"])
+def test_money_the_schema_refuses_is_refused(example: Server, price: str) -> None:
+    order = {**ORDER, "items": [{"sku": "BOOK-1", "quantity": 1, "unit_price": price}]}
+    refused = httpx.post(f"{example.base}/orders", json=order)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["detail"][0]["loc"] == ["body", "items", 0, "unit_price"]
+
+
+def test_money_is_written_with_two_decimals_as_the_schema_says(example: Server) -> None:
+    order = {
+        **ORDER,
+        "items": [
+            {"sku": "BOOK-1", "quantity": 3, "unit_price": "1.5"},
+            {"sku": "BOOK-2", "quantity": 1, "unit_price": "100000"},
+        ],
+    }
+    created = httpx.post(f"{example.base}/orders", json=order)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert [item["unit_price"] for item in body["items"]] == ["1.50", "100000.00"]
+    assert body["total"] == "100004.50"
+    assert httpx.get(f"{example.base}/orders/{body['id']}").json() == body
+    schema = httpx.get(f"{example.base}/openapi.json").json()["components"]["schemas"]
+    item = schema.get("OrderItem-Output", schema.get("OrderItem"))
+    for money in (item["properties"]["unit_price"], schema["Order"]["properties"]["total"]):
+        assert money["type"] == "string"
+        assert set(money) <= {"type", "pattern", "examples", "title", "description"}
+
+
+def test_a_missing_order_answers_as_its_schema_says(example: Server) -> None:
+    missing = httpx.get(f"{example.base}/orders/987654321")
+    assert missing.status_code == 404
+    schema = httpx.get(f"{example.base}/openapi.json").json()
+    documented = schema["paths"]["/orders/{order_id}"]["get"]["responses"]["404"]
+    assert missing.headers["content-type"] in documented["content"]
+    assert isinstance(missing.json()["detail"], str)

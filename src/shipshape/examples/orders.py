@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Response, status
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 from sqlalchemy import (
     Column,
     DateTime,
@@ -38,22 +46,53 @@ __all__ = ["Order", "OrderIn", "OrderItem", "create_app"]
 DEFAULT_DATABASE_URL = "sqlite:///./shipshape-orders.db"
 
 
+_MONEY_TEXT = re.compile(r"[0-9]{1,6}(\.[0-9]{1,2})?")
+
+
 def _money_text(value: object) -> object:
-    """Money travels as a decimal string ("12.50"), never as a binary float."""
-    if isinstance(value, str | Decimal):
+    """Money travels as a decimal string ("12.50"), never as a binary float: up to six
+    digits, then up to two decimals, as the schema's pattern says (no sign, exponent or
+    spaces, which ``Decimal`` itself would take)."""
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, str) and _MONEY_TEXT.fullmatch(value):
         return value
     raise ValueError("must be a decimal string such as '12.50'")
+
+
+def _money_json(value: Decimal) -> str:
+    return f"{value:.2f}"
 
 
 Money = Annotated[
     Decimal,
     BeforeValidator(_money_text),
     Field(ge=0, lt=1_000_000, max_digits=8, decimal_places=2),
+    PlainSerializer(_money_json, return_type=str, when_used="json"),
     WithJsonSchema(
-        {"type": "string", "pattern": r"^[0-9]{1,6}(\.[0-9]{1,2})?$", "examples": ["12.50"]},
-        mode="validation",
+        {"type": "string", "pattern": r"^[0-9]{1,6}(\.[0-9]{1,2})?$", "examples": ["12.50"]}
     ),
 ]
+# an order's total: a sum of Money, written as Money is (it may pass a million)
+Total = Annotated[
+    Decimal,
+    PlainSerializer(_money_json, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "pattern": r"^[0-9]+\.[0-9]{2}$", "examples": ["25.00"]}),
+]
+
+
+_NOT_FOUND: dict[str, Any] = {
+    "description": "Not found",
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"detail": {"type": "string"}},
+                "required": ["detail"],
+            }
+        }
+    },
+}
 
 
 class OrderStatus(StrEnum):
@@ -98,7 +137,7 @@ class Order(OrderIn):
 
     id: int
     status: OrderStatus
-    total: Decimal
+    total: Total
     created_at: datetime
 
 
@@ -137,6 +176,8 @@ def make_engine(url: str, busy_timeout_ms: int = 5000) -> Engine:
 def _row_to_order(row: object) -> Order:
     mapping = row._mapping  # type: ignore[attr-defined]
     body = orjson.loads(mapping["payload"])
+    for item in body.get("items", ()):  # stored by this app: read as it was then written
+        item["unit_price"] = Decimal(item["unit_price"])
     created = mapping["created_at"]
     if created.tzinfo is None:
         created = created.replace(tzinfo=UTC)
@@ -236,9 +277,7 @@ def create_app(database_url: str | None = None, *, busy_timeout_ms: int = 5000) 
             **order.model_dump(),
         )
 
-    @app.get(
-        "/orders/{order_id}", response_model=Order, responses={404: {"description": "Not found"}}
-    )
+    @app.get("/orders/{order_id}", response_model=Order, responses={404: _NOT_FOUND})
     def get_order(order_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn) -> Order:
         row = conn.execute(select(orders_table).where(orders_table.c.id == order_id)).first()
         if row is None:
