@@ -27,6 +27,15 @@ def test_settings_come_from_config_layers_then_environment(
     assert settings.ratelimit.refill_rate == 3.0
 
 
+@pytest.mark.parametrize("level", ["debug", "Warning", " ERROR "])
+def test_the_log_level_is_read_in_any_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SHIPSHAPE_LOGS__LEVEL", level)
+    assert service_settings().logs.level == level.strip().upper()
+
+
 def test_a_bad_config_value_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "dev.yaml").write_text("port: many\n")

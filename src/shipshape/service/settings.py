@@ -36,6 +36,11 @@ class LogSettings(_Section):
         True, description="Route stdlib logging (root, uvicorn) through the JSON formatter."
     )
 
+    @field_validator("level", mode="before")
+    @classmethod
+    def _level_in_any_case(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
 
 class MetricsSettings(_Section):
     enabled: bool = True
