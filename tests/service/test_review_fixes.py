@@ -188,6 +188,18 @@ def test_probes_are_never_rate_limited_even_when_logged() -> None:
     assert statuses == {200}
 
 
+def test_logged_probes_are_labelled_with_their_paths(capfd: pytest.CaptureFixture[str]) -> None:
+    app = production(FastAPI(), settings(logs={"log_probes": True}))
+    with TestClient(app) as client:
+        for path in ("/livez", "/readyz", "/metrics"):
+            assert client.get(path).status_code == 200
+        scrape = client.get("/metrics").text
+    lines = access_lines(capfd.readouterr().out)
+    assert [line["route"] for line in lines] == ["/livez", "/readyz", "/metrics", "/metrics"]
+    assert 'http_requests_total{method="GET",route="/livez",status="200"} 1.0' in scrape
+    assert "<unmatched>" not in scrape
+
+
 def test_exempt_paths_match_whole_segments() -> None:
     app = production(
         FastAPI(),

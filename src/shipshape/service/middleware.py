@@ -124,6 +124,15 @@ def _serves(routes: Any, scope: Scope) -> bool:
     return False
 
 
+class _LayerRoute:
+    """The route of a request the layer answers itself (a probe, a scrape): its path."""
+
+    __slots__ = ("path",)
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
 def _route_label(scope: Scope) -> str:
     route = scope.get("route")
     if route is None:
@@ -141,6 +150,7 @@ class ProductionMiddleware:
         self.app = app
         self.state = state
         self.endpoints = endpoints
+        self.endpoint_routes = {path: _LayerRoute(path) for path in endpoints}
         settings = state.settings
         self.max_body = settings.max_body_bytes
         self.request_id_header = settings.request_id_header.lower().encode("latin-1")
@@ -205,6 +215,7 @@ class ProductionMiddleware:
                 await endpoint(scope, receive, self._echo_request_id(scope, send))
                 return
             app, exempt = endpoint, True
+            scope["route"] = self.endpoint_routes[scope["path"]]  # labels its line and metrics
 
         started = time.perf_counter()
         method: str = scope["method"]
