@@ -172,6 +172,39 @@ def test_numbers_json_cannot_hold_in_an_invalid_body_still_give_field_errors(
     assert [line["status"] for line in access_lines(capfd.readouterr().out)] == [422]
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'{"name": "\xff\xfe", "price": 1}', "application/json"),
+        (b'{"name": "x", "price": ' + b"7" * 5000 + b"}", "application/json; charset=utf-8"),
+        (b'{"name": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "application/vnd.api+json"),
+    ],
+)
+def test_a_json_body_that_cannot_be_read_at_all_is_a_422_too(
+    client: TestClient, body: bytes, content_type: str
+) -> None:
+    response = client.post("/items", content=body, headers={"content-type": content_type})
+    assert response.status_code == 422, response.text
+    [error] = response.json()["detail"]
+    assert (error["type"], error["loc"]) == ("json_invalid", ["body"])
+    assert 'pydantic_validation_errors_total{route="/items"} 1.0' in client.get("/metrics").text
+
+
+def test_other_400s_of_the_app_stay_400s() -> None:
+    from fastapi import HTTPException
+
+    app = make_app()
+
+    @app.get("/refuse")
+    async def refuse() -> None:
+        raise HTTPException(400, "There was an error parsing the body")
+
+    with TestClient(production(app, settings())) as client:
+        assert client.get("/refuse").status_code == 400
+        assert client.get("/items/x").status_code == 422
+        assert client.get("/missing").status_code == 404
+
+
 def test_oversized_body_is_refused_with_413() -> None:
     with TestClient(production(make_app(), settings(max_body_bytes=1000))) as client:
         response = client.post(

@@ -170,6 +170,54 @@ def _count_validation_errors(app: Any, state: ServiceState) -> None:
             return Response(encode_json(body), status_code=422, media_type="application/json")
 
     app.add_exception_handler(RequestValidationError, counting_handler)
+    _undecodable_json_as_422(app, counting_handler)
+
+
+_BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's, for a 400
+
+
+def _undecodable_json_as_422(app: Any, validation_handler: Any) -> None:
+    """A JSON body FastAPI cannot read at all (bytes that are not UTF-8, nesting past
+    Python's limit, an integer of more than 4,300 digits) gets the 422 a malformed JSON
+    body gets (``json_invalid``, counted as a validation error), not FastAPI's bare 400.
+    """
+    from fastapi.exception_handlers import http_exception_handler
+    from fastapi.exceptions import RequestValidationError
+    from starlette.exceptions import HTTPException
+
+    previous = app.exception_handlers.get(HTTPException) or http_exception_handler
+
+    async def handler(request: Any, error: Any) -> Any:
+        cause = error.__cause__
+        if (
+            getattr(error, "status_code", None) == 400
+            and getattr(error, "detail", None) == _BODY_PARSE_ERROR
+            and isinstance(cause, ValueError | RecursionError)
+            and _declares_json(request.headers.get("content-type"))
+        ):
+            reason = "nested too deeply" if isinstance(cause, RecursionError) else str(cause)
+            invalid: dict[str, Any] = {
+                "type": "json_invalid",
+                "loc": ("body",),
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": reason[:200]},
+            }
+            return await validation_handler(request, RequestValidationError([invalid]))
+        response = previous(request, error)
+        return await response if inspect.isawaitable(response) else response
+
+    app.add_exception_handler(HTTPException, handler)
+
+
+def _declares_json(content_type: str | None) -> bool:
+    """No content type (FastAPI then reads JSON), or ``application/json`` / ``*+json``."""
+    if not content_type:
+        return True
+    kind = content_type.split(";", 1)[0].strip().lower()
+    return kind == "application/json" or (
+        kind.startswith("application/") and kind.endswith("+json")
+    )
 
 
 def _finite(value: Any) -> Any:
