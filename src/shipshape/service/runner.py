@@ -132,37 +132,30 @@ def run(
     if settings.workers > 1 and settings.metrics.enabled and not settings.metrics.multiprocess_dir:
         metrics_dir = tempfile.mkdtemp(prefix="shipshape-metrics-")
         os.environ["SHIPSHAPE_METRICS__MULTIPROCESS_DIR"] = metrics_dir
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,
+        "log_config": None,
+        "lifespan": "on",
+        # the layer believes X-Forwarded-* from ratelimit.trusted_proxies only;
+        # uvicorn's own default would believe any local peer's
+        "proxy_headers": False,
+    }
     try:
         if settings.workers > 1:
             load_app(os.environ[APP_ENV])  # fail fast, in the supervisor, on a bad MODULE:APP
             uvicorn.run(
                 "shipshape.service.runner:create_app",
                 factory=True,
-                host=settings.host,
-                port=settings.port,
                 workers=settings.workers,
-                access_log=False,
-                log_config=None,
-                lifespan="on",
-                # the layer believes X-Forwarded-* from ratelimit.trusted_proxies only;
-                # uvicorn's own default would believe any local peer's
-                proxy_headers=False,
+                **options,
             )
         else:
             app_object = load_app(os.environ[APP_ENV])
             if not isinstance(app_object, ProductionApp):
                 app_object = production(app_object, settings)
-            uvicorn.run(
-                app_object,
-                host=settings.host,
-                port=settings.port,
-                access_log=False,
-                log_config=None,
-                lifespan="on",
-                # the layer believes X-Forwarded-* from ratelimit.trusted_proxies only;
-                # uvicorn's own default would believe any local peer's
-                proxy_headers=False,
-            )
+            uvicorn.run(app_object, **options)
     finally:
         if metrics_dir is not None:
             shutil.rmtree(metrics_dir, ignore_errors=True)
