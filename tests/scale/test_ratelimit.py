@@ -8,8 +8,10 @@ import math
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from shipshape import token_bucket_limiter
+from shipshape.cli import app
 from shipshape.scale.ratelimit import BucketState, refill, refill_and_take
 from shipshape.stores import MemoryStore
 from shipshape.testing import ManualClock
@@ -85,7 +87,46 @@ def test_seed_rejects_a_timestamp_that_is_not_finite(bad: float) -> None:
         token_bucket_limiter(1, 1, [0, bad, 1])
 
 
-@pytest.mark.parametrize(("capacity", "rate"), [(math.nan, 1), (1, math.nan), (-1, 1), (1, -0.5)])
-def test_seed_rejects_a_negative_or_nan_capacity_or_rate(capacity: float, rate: float) -> None:
-    with pytest.raises(ValueError, match="capacity and refill_rate must be >= 0"):
-        token_bucket_limiter(capacity, rate, [0])
+@pytest.mark.parametrize(
+    ("capacity", "rate"),
+    [(math.nan, 1), (1, math.nan), (-1, 1), (1, -0.5), (math.inf, 1), (1, math.inf)],
+)
+def test_seed_rejects_a_negative_or_non_finite_capacity_or_rate(
+    capacity: float, rate: float
+) -> None:
+    # An infinite rate times no time at all is NaN, which min() once read as a full bucket.
+    with pytest.raises(ValueError, match="capacity and refill_rate must be finite numbers >= 0"):
+        token_bucket_limiter(capacity, rate, [1, 1, 1])
+
+
+@pytest.mark.parametrize(("capacity", "rate"), [(math.inf, 1), (1, math.inf), (1, math.nan)])
+def test_refill_and_take_rejects_a_non_finite_capacity_or_rate(
+    capacity: float, rate: float
+) -> None:
+    with pytest.raises(ValueError, match="capacity and refill_rate must be finite numbers >= 0"):
+        refill_and_take(BucketState(0, 1.0), 1.0, capacity, rate)
+
+
+@pytest.mark.parametrize("now", [math.nan, math.inf])
+def test_refill_and_take_rejects_a_now_that_is_not_finite(now: float) -> None:
+    with pytest.raises(ValueError, match=r"now \(.*\) is not a finite number"):
+        refill_and_take(BucketState(0, 1.0), now, 10, 0)
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        (["-c", "1", "-r", "inf"], "--refill-rate"),
+        (["-c", "1", "-r", "1e400"], "--refill-rate"),
+        (["-c", "inf", "-r", "1"], "--capacity"),
+        (["-c", "1e400", "-r", "1"], "--capacity"),
+    ],
+)
+def test_cli_refuses_a_capacity_or_rate_that_is_not_finite(options: list[str], named: str) -> None:
+    result = CliRunner().invoke(
+        app, ["ratelimit", "simulate", "-", *options, "--json"], input="[1, 1, 1]"
+    )
+
+    assert result.exit_code == 2, result.stdout
+    assert result.stdout == ""
+    assert result.stderr.strip() == f"error: {named}: must be a finite number, got inf"

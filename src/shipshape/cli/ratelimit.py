@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Annotated
 
 import typer
 
 from shipshape.cli._io import (
+    InputError,
     handle_errors,
     load_data,
     naming,
@@ -35,6 +37,9 @@ def simulate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Decide each request: allowed while the bucket holds a token, denied otherwise."""
+    for option, value in (("--capacity", capacity), ("--refill-rate", refill_rate)):
+        if not math.isfinite(value):  # `inf`, `nan` and `1e400` all parse as floats
+            raise InputError(option, f"must be a finite number, got {value}")
     source = source_name(path)
     timestamps = require_list(pick(load_data(path), "timestamps", source), source, "timestamps")
     for index, value in enumerate(timestamps):

@@ -20,10 +20,22 @@ def refill(tokens: float, elapsed: float, capacity: float, refill_rate: float) -
     """The tokens after ``elapsed`` seconds: ``min(capacity, tokens + elapsed * refill_rate)``.
 
     The one rule every limiter applies: the seed, the memory store's fast path, and
-    (in integers, on the server's clock) the Redis script.
+    (in integers, on the server's clock) the Redis script. It runs on every request, so
+    it does not check its arguments: they are finite and ``>= 0`` (an infinite rate
+    times no time at all is NaN, which this would read as a full bucket).
     """
     tokens = tokens + elapsed * refill_rate
     return tokens if tokens < capacity else capacity
+
+
+def _check_bucket(capacity: float, refill_rate: float) -> None:
+    """Raise ``ValueError`` unless ``capacity`` and ``refill_rate`` are finite and ``>= 0``."""
+    # Written so that NaN fails too; infinity fails because inf * 0 s is NaN, a full bucket.
+    if not (0 <= capacity < math.inf and 0 <= refill_rate < math.inf):
+        raise ValueError(
+            f"capacity and refill_rate must be finite numbers >= 0 (got capacity={capacity}, "
+            f"refill_rate={refill_rate})"
+        )
 
 
 def refill_and_take(
@@ -33,8 +45,12 @@ def refill_and_take(
 
     ``tokens = min(capacity, tokens + (now - last_time) * refill_rate)``; the request is
     allowed iff ``tokens >= cost``. Time never runs backwards: a ``now`` earlier than
-    ``last_time`` raises ``ValueError``.
+    ``last_time`` raises ``ValueError``, and so does a ``now`` that is not finite or a
+    ``capacity`` or ``refill_rate`` that is negative or not finite (NaN, infinity).
     """
+    _check_bucket(capacity, refill_rate)
+    if not math.isfinite(now):
+        raise ValueError(f"now ({now}) is not a finite number")
     if now < state.last_time:
         raise ValueError(f"time went backwards: {now} < {state.last_time}")
     tokens = refill(state.tokens, now - state.last_time, capacity, refill_rate)
@@ -50,13 +66,10 @@ def token_bucket_limiter(
 
     The bucket starts full and ``last_time`` starts at 0; each allowed request spends
     one token. Raises ``ValueError`` for a timestamp earlier than the previous one or
-    not finite (NaN, infinity), or a capacity or refill rate that is negative or NaN.
+    not finite (NaN, infinity), or a capacity or refill rate that is negative or not
+    finite.
     """
-    if not (capacity >= 0 and refill_rate >= 0):  # written so that NaN fails too
-        raise ValueError(
-            f"capacity and refill_rate must be >= 0 (got capacity={capacity}, "
-            f"refill_rate={refill_rate})"
-        )
+    _check_bucket(capacity, refill_rate)
     state = BucketState(capacity, 0)
     verdicts: list[Verdict] = []
     for index, timestamp in enumerate(timestamps):
