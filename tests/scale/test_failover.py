@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -96,6 +97,44 @@ def test_max_lag_refuses_to_promote_a_far_behind_replica() -> None:
     assert plan_failover(servers, max_lag=60.0).promoted == "r"
 
 
+def test_a_replica_with_an_infinite_lag_is_never_promoted_even_with_the_best_priority() -> None:
+    servers = [
+        snap("p", "primary", False),
+        snap("lost", "replica", True, priority=1, lag=math.inf),
+        snap("behind", "replica", True, priority=5, lag=3.0),
+    ]
+    for max_lag in (None, math.inf):
+        plan = plan_failover(servers, max_lag=max_lag)
+        assert plan.promoted == "behind"
+        assert actions(plan) == {"p": "drain", "lost": "repoint", "behind": "promote"}
+
+
+def test_only_infinite_lag_replicas_is_degraded_with_an_alert() -> None:
+    servers = [
+        snap("p", "primary", False),
+        snap("lost", "replica", True, lag=math.inf),
+        snap("far", "replica", True, lag=30.0),
+    ]
+    plan = plan_failover(servers[:2])
+    assert plan.status == "degraded"
+    assert plan.promoted is None
+    assert plan.alerts == [
+        "no healthy primary and every healthy replica has an unknown (infinite) lag (lost); "
+        "not promoting"
+    ]
+    assert plan_failover(servers, max_lag=5.0).alerts == [
+        "no healthy primary and every healthy replica lags more than 5.0s (far) or has an "
+        "unknown (infinite) lag (lost); not promoting"
+    ]
+
+
+@pytest.mark.parametrize("healthy", ["false", "no", "off", "yes", 0, 1, None])
+def test_planner_healthy_must_be_a_bool(healthy: object) -> None:
+    # pydantic would coerce "false"/"off"/0 and "yes"/1; the seed refuses them, and so does this.
+    with pytest.raises(ValidationError, match=r"healthy\n  must be true or false, not "):
+        plan_failover([snap("p", "primary", healthy), snap("r", "replica", True)])  # type: ignore[arg-type]
+
+
 def test_split_brain_keeps_the_highest_epoch_and_demotes_the_other() -> None:
     servers = [
         snap("old", "primary", True, epoch=3, priority=1),
@@ -153,7 +192,7 @@ fleets = st.lists(
         role=st.sampled_from(["primary", "replica"]),
         healthy=st.booleans(),
         priority=st.integers(0, 5),
-        lag=st.floats(0, 10),
+        lag=st.floats(0, 10) | st.just(math.inf),
         epoch=st.integers(0, 5),
     ),
     max_size=8,
@@ -177,10 +216,10 @@ def test_plan_invariants(servers: list[ServerSnapshot], epoch: int) -> None:
         assert plan.promoted is None
         assert kinds.count("keep") == 1
         assert kinds.count("demote") == len(healthy_primaries) - 1
-    elif any(s.role == "replica" and s.healthy for s in servers):
+    elif any(s.role == "replica" and s.healthy and s.lag < math.inf for s in servers):
         assert plan.status == "failover"
         promoted = by_name[plan.promoted or ""]
-        candidates = [s for s in servers if s.role == "replica" and s.healthy]
+        candidates = [s for s in servers if s.role == "replica" and s.healthy and s.lag < math.inf]
         assert (promoted.priority, promoted.lag, promoted.name) == min(
             (s.priority, s.lag, s.name) for s in candidates
         )

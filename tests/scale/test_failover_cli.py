@@ -121,6 +121,51 @@ def test_plan_bad_input_exits_2(tmp_path: Path, data: Any, message: str) -> None
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("healthy", ["false", "no", "off", 0, 1, "yes"])
+def test_plan_refuses_a_healthy_that_is_not_a_bool_as_decide_does(
+    tmp_path: Path, healthy: object
+) -> None:
+    # "false" read as healthy (or 0 as down) would decide a failover on a typo.
+    path = write(
+        tmp_path / "fleet.yaml",
+        [
+            {"name": "db1", "role": "primary", "healthy": healthy},
+            {"name": "db2", "role": "replica", "healthy": True},
+        ],
+    )
+    for command in ("plan", "decide"):
+        result = runner.invoke(app, ["failover", command, str(path), "--json"])
+        assert result.exit_code == 2, (command, result.output)
+        assert result.stdout == ""
+        assert f"must be true or false, not {healthy!r}" in result.stderr
+    result = runner.invoke(app, ["failover", "plan", str(path)])
+    assert result.stderr.strip() == (
+        f"error: {path}: servers.0.healthy: must be true or false, not {healthy!r}"
+    )
+
+
+def test_plan_never_promotes_a_replica_with_an_infinite_lag(tmp_path: Path) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(
+        "- {name: db1, role: primary, healthy: false}\n"
+        "- {name: db2, role: replica, healthy: true, priority: 1, lag: .inf}\n"
+        "- {name: db3, role: replica, healthy: true, priority: 5, lag: 1}\n"
+    )
+    result = runner.invoke(app, ["failover", "plan", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["promoted"] == "db3"
+
+    path.write_text(
+        "- {name: db1, role: primary, healthy: false}\n"
+        "- {name: db2, role: replica, healthy: true, lag: .inf}\n"
+    )
+    result = runner.invoke(app, ["failover", "plan", str(path), "--json"])
+    assert result.exit_code == 1
+    plan = json.loads(result.stdout)
+    assert plan["status"] == "degraded"
+    assert "unknown (infinite) lag (db2)" in plan["alerts"][0]
+
+
 # --- watch against real servers --------------------------------------------------------
 
 

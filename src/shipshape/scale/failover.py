@@ -7,10 +7,12 @@ brain, and says so when there is nothing safe to do.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "FailoverDecision",
@@ -79,9 +81,11 @@ class ServerSnapshot(BaseModel):
     """What is known about one server at one moment.
 
     ``priority``: lower is better (1 is preferred over 10) when choosing whom to
-    promote. ``lag``: replication lag in seconds (0 for a primary). ``epoch``:
-    the fencing epoch the server last acted under. ``following``: the primary
-    a replica replicates from, when known.
+    promote. ``lag``: replication lag in seconds (0 for a primary; infinity when
+    unknown, e.g. replication is broken). ``epoch``: the fencing epoch the server
+    last acted under. ``following``: the primary a replica replicates from, when
+    known. ``healthy`` is a real bool: the string ``"false"``, ``0`` or ``"yes"`` is
+    refused rather than coerced, as :func:`failover_decisions` refuses it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -93,6 +97,15 @@ class ServerSnapshot(BaseModel):
     lag: float = Field(default=0.0, ge=0)
     epoch: int = Field(default=0, ge=0)
     following: str | None = None
+
+    @field_validator("healthy", mode="before")
+    @classmethod
+    def _healthy_is_a_bool(cls, value: object) -> object:
+        if not isinstance(value, bool):
+            raise PydanticCustomError(
+                "bool_type", "must be true or false, not {value}", {"value": repr(value)}
+            )
+        return value
 
 
 PlanAction = Literal["keep", "promote", "repoint", "standby", "drain", "demote"]
@@ -157,7 +170,8 @@ def plan_failover(
     * No healthy primary: the healthy replica with the best (lowest)
       ``priority``, then least ``lag``, then name is promoted under epoch + 1;
       other healthy replicas are re-pointed to it; unhealthy servers drained.
-      Replicas lagging more than ``max_lag`` seconds are never promoted.
+      Replicas lagging more than ``max_lag`` seconds, or with an infinite
+      (unknown) lag, are never promoted.
     * No candidate: ``degraded``, with an alert; the epoch does not change.
     * Several healthy primaries (split brain): the one with the highest epoch,
       then best priority, then least lag, then name is kept; the others are
@@ -199,8 +213,13 @@ def plan_failover(
             )
     else:
         candidates = [s for s in servers if s.role == "replica" and s.healthy]
-        too_far = [s for s in candidates if max_lag is not None and s.lag > max_lag]
-        candidates = [s for s in candidates if s not in too_far]
+        # An infinite lag is no lag at all that is known: promoting it could lose any
+        # amount of writes, whatever its priority, so it is never promoted.
+        unknown = [s for s in candidates if math.isinf(s.lag)]
+        too_far = [
+            s for s in candidates if max_lag is not None and s.lag > max_lag and s not in unknown
+        ]
+        candidates = [s for s in candidates if s not in too_far and s not in unknown]
         if candidates:
             primary = promoted = min(candidates, key=_promotion_order).name
             epoch += 1
@@ -208,11 +227,17 @@ def plan_failover(
         else:
             primary = None
             status = "degraded"
-            if too_far:
-                lagging = ", ".join(s.name for s in too_far)
+            if too_far or unknown:
+                reasons = []
+                if too_far:
+                    lagging = ", ".join(s.name for s in too_far)
+                    reasons.append(f"lags more than {max_lag}s ({lagging})")
+                if unknown:
+                    lost = ", ".join(s.name for s in unknown)
+                    reasons.append(f"has an unknown (infinite) lag ({lost})")
                 alerts.append(
-                    f"no healthy primary and every healthy replica lags more than "
-                    f"{max_lag}s ({lagging}); not promoting"
+                    f"no healthy primary and every healthy replica {' or '.join(reasons)}; "
+                    "not promoting"
                 )
             else:
                 alerts.append("no healthy primary and no healthy replica to promote")
