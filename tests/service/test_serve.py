@@ -157,6 +157,34 @@ def test_serve_refuses_a_bad_app_reference(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SHIPSHAPE_RATELIMIT__CAPACITY", "2000000000"),
+        ("SHIPSHAPE_RATELIMIT__REFILL_RATE", "1e10"),
+        ("SHIPSHAPE_RATELIMIT__REFILL_RATE", "inf"),
+        ("SHIPSHAPE_RATELIMIT__REFILL_RATE", "nan"),
+        ("SHIPSHAPE_RATELIMIT__POLICIES", '[{"route": "/", "capacity": 5, "refill_rate": 1e12}]'),
+    ],
+)
+def test_serve_refuses_buckets_no_store_can_hold_before_it_starts(
+    tmp_path: Path, name: str, value: str
+) -> None:
+    # the Redis store refuses them on every request: refused once, at startup, instead
+    result = subprocess.run(
+        [sys.executable, "-m", "shipshape", "serve", "--port", "1"],
+        cwd=tmp_path,
+        env={**os.environ, name: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "ratelimit." in result.stderr
+
+
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_serve_refuses_a_bad_store_url_in_one_line(tmp_path: Path, workers: str) -> None:
     result = subprocess.run(

@@ -82,13 +82,20 @@ class HealthSettings(_Section):
     disk_min_free_bytes: int = Field(100 * 1024 * 1024, ge=0)
 
 
+# the most tokens (and tokens per second) a bucket may hold, in every store (the Redis
+# store counts micro-tokens in 64-bit integers)
+MAX_BUCKET = 1_000_000_000
+
+
 class RateLimitPolicy(_Section):
     """Capacity and refill for one route template (and optionally one method)."""
 
     route: str
     method: str | None = None
-    capacity: int = Field(ge=1)
-    refill_rate: float = Field(ge=0, description="Tokens per second.")
+    capacity: int = Field(ge=1, le=MAX_BUCKET)
+    refill_rate: float = Field(
+        ge=0, le=MAX_BUCKET, allow_inf_nan=False, description="Tokens per second."
+    )
 
     @field_validator("method")
     @classmethod
@@ -99,8 +106,14 @@ class RateLimitPolicy(_Section):
 class RateLimitSettings(_Section):
     enabled: bool = True
     store_url: str = "memory://"
-    capacity: int = Field(100, ge=1, description="Burst size of the default policy.")
-    refill_rate: float = Field(50.0, ge=0, description="Tokens per second, default policy.")
+    capacity: int = Field(100, ge=1, le=MAX_BUCKET, description="Burst size of the default policy.")
+    refill_rate: float = Field(
+        50.0,
+        ge=0,
+        le=MAX_BUCKET,
+        allow_inf_nan=False,
+        description="Tokens per second, default policy.",
+    )
     policies: tuple[RateLimitPolicy, ...] = ()
     key: str = Field(
         "client", description="`client` (address, proxy-aware) or `header:<Name>` (an API key)."
