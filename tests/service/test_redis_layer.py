@@ -119,5 +119,8 @@ def test_fail_closed_refuses_while_the_store_is_down() -> None:
         response = client.get("/")
         assert response.status_code == 429
         assert "retry-after" in response.headers
+        # the limit was not exceeded: the answer says what happened
+        assert "unreachable" in response.json()["detail"]
+        assert "exceeded" not in response.json()["detail"]
         ready = client.get("/readyz")
         assert ready.json()["details"]["ratelimit-store"] == "unhealthy"

@@ -409,6 +409,7 @@ class ProductionMiddleware:
             limiter = self.limiter
             if limiter is not None and not exempt and not (self.exempt and self._exempt_path(path)):
                 key = api_key.decode("latin-1") if api_key else client
+                unstored = False
                 policy = (
                     limiter.policies.lookup(method, path) if self.route_policies else self.policy
                 )
@@ -421,6 +422,7 @@ class ProductionMiddleware:
                     else:
                         decision = await limiter.take(policy, key)
                 except StoreUnavailable:
+                    unstored = True
                     decision = limiter.without_store(policy)
                     if self.metrics:
                         self.ratelimit_unstored.inc(
@@ -439,7 +441,10 @@ class ProductionMiddleware:
                         send_wrapper,
                         429,
                         "Too Many Requests",
-                        f"rate limit {policy.name!r} exceeded; retry later",
+                        f"rate limit {policy.name!r} cannot be checked (its store is "
+                        "unreachable, and the layer fails closed); retry later"
+                        if unstored
+                        else f"rate limit {policy.name!r} exceeded; retry later",
                         request_id=rid,
                     )
                     return
