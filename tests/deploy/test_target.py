@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -97,9 +98,10 @@ class TestCrossFieldRules:
         assert spec.max_instances == 2
 
     def test_startup_window_shorter_than_boot(self) -> None:
-        spec = {**GOOD, "boot_seconds": 90, "probes": {"startup": {"path": "/livez"}}}
+        startup = {"path": "/livez", "period_seconds": 10, "failure_threshold": 3}
+        spec = {**GOOD, "boot_seconds": 90, "probes": {"startup": startup}}
         assert codes(spec) == ["startup_window_shorter_than_boot"]
-        spec["probes"] = {"startup": {"path": "/livez", "failure_threshold": 9}}
+        spec["probes"] = {"startup": {**startup, "failure_threshold": 9}}
         assert codes(spec) == []
 
     def test_liveness_stricter_than_readiness(self) -> None:
@@ -134,6 +136,40 @@ class TestCrossFieldRules:
         assert codes(spec) == ["secret_in_plain_env", "env_defined_twice"]
 
     @pytest.mark.parametrize(
+        ("name", "url"),
+        [
+            ("DATABASE_URL", "postgresql://app:s3cret@db/app"),
+            ("REDIS_URL", "redis://:s3cret@cache:6379/0"),
+            ("BROKERS", "amqp://guest:s3cret@mq-1:5672,amqp://guest:s3cret@mq-2:5672"),
+        ],
+    )
+    def test_a_url_with_a_literal_password_is_a_secret_in_plain_env(
+        self, name: str, url: str
+    ) -> None:
+        spec = DeploySpec.model_validate({**GOOD, "env": {name: url}})
+        [problem] = spec_problems(spec, "prod")
+        assert (problem.code, problem.path) == ("secret_in_plain_env", ("env", name))
+        assert name in problem.message
+        assert "s3cret" not in problem.message
+
+    @pytest.mark.parametrize(
+        "url",
+        [
+            "postgresql://app@db/app",
+            "postgresql://app:@db/app",
+            "redis://cache:6379/0",
+            "https://api.example.com:8443/v1",
+        ],
+    )
+    def test_a_url_without_a_password_is_fine(self, url: str) -> None:
+        assert codes({**GOOD, "env": {"SERVICE_URL": url}}) == []
+
+    def test_a_secret_name_holding_a_url_password_is_one_finding(self) -> None:
+        assert codes({**GOOD, "env": {"SENTRY_DSN": "https://k:s3cret@sentry.io/1"}}) == [
+            "secret_in_plain_env"
+        ]
+
+    @pytest.mark.parametrize(
         ("image", "pinned"),
         [
             ("acme/orders", False),
@@ -145,6 +181,127 @@ class TestCrossFieldRules:
     )
     def test_image_pinning(self, image: str, pinned: bool) -> None:
         assert (codes({**GOOD, "image": image}) == []) is pinned
+
+
+def parse(config: dict[str, Any]) -> DeploySpec:
+    """``config`` written as a YAML deploy file ``d.yaml`` and parsed as the CLI does."""
+    [environment] = deploy_environments(parse_document(yaml.safe_dump(config), "d.yaml"))
+    return parse_spec(environment)
+
+
+class TestKubernetesLimits:
+    @pytest.mark.parametrize(
+        ("override", "key"),
+        [
+            ({"min_instances": 3_000_000_000}, "min_instances"),
+            ({"min_instances": 99999999999999999999999999}, "min_instances"),
+            ({"max_instances": 2**31}, "max_instances"),
+            (
+                {
+                    "probes": {
+                        "liveness": {"path": "/livez", "initial_delay_seconds": 3_000_000_000}
+                    }
+                },
+                "probes.liveness.initial_delay_seconds",
+            ),
+            (
+                {"probes": {"readiness": {"period_seconds": 2**31}}},
+                "probes.readiness.period_seconds",
+            ),
+            ({"probes": {"startup": {"timeout_seconds": 2**31}}}, "probes.startup.timeout_seconds"),
+            (
+                {"probes": {"startup": {"failure_threshold": 2**31}}},
+                "probes.startup.failure_threshold",
+            ),
+            ({"migrate": {"timeout_seconds": 2**31}}, "migrate.timeout_seconds"),
+            ({"migrate": {"backoff_limit": 2**31}}, "migrate.backoff_limit"),
+        ],
+    )
+    def test_integers_past_int32_are_refused_by_field(
+        self, override: dict[str, Any], key: str
+    ) -> None:
+        with pytest.raises(ConfigFileError, match=rf"^d\.yaml:\d+: default: {key}: .*2147483647"):
+            parse({**GOOD, **override})
+
+    def test_int32_max_itself_is_accepted(self) -> None:
+        top = 2**31 - 1
+        probe = {"period_seconds": top, "failure_threshold": top, "initial_delay_seconds": top}
+        spec = parse(
+            {
+                **GOOD,
+                "min_instances": top,
+                "max_instances": top,
+                "probes": {"liveness": probe},
+                "migrate": {"timeout_seconds": top, "backoff_limit": top},
+            }
+        )
+        assert spec.replicas_max == spec.probes.liveness.failure_threshold == top
+
+    @pytest.mark.parametrize("key", ["region", "instance_type"])
+    @pytest.mark.parametrize(
+        "value", ["eu west 1", "-eu-west-1", "eu-west-1.", "eu/west", "a" * 64, "", "  "]
+    )
+    def test_node_selector_values_must_be_label_values(self, key: str, value: str) -> None:
+        with pytest.raises(ConfigFileError, match=rf"^d\.yaml:\d+: default: {key}: "):
+            parse({**GOOD, key: value})
+
+    @pytest.mark.parametrize("value", ["eu-west-1", "Standard_D2s_v3", "m6i.large", "a" * 63, "x"])
+    def test_label_values_that_kubernetes_accepts(self, value: str) -> None:
+        spec = parse({**GOOD, "region": value, "instance_type": value})
+        assert (spec.region, spec.instance_type) == (value, value)
+
+
+class TestFieldForms:
+    @pytest.mark.parametrize("image", ["", "   "])
+    def test_a_blank_image_is_no_image(self, image: str) -> None:
+        spec = parse({**GOOD, "image": image})
+        assert spec.image is None
+        assert spec_problems(spec, "default") == []
+
+    @pytest.mark.parametrize(
+        ("cpu", "memory", "expected"),
+        [
+            (0.5, 134217728, ("0.5", "134217728")),
+            (1, 1.5, ("1", "1.5")),
+            (2.0, 1e9, ("2", "1000000000")),
+            (0.001, "512Mi", ("0.001", "512Mi")),
+        ],
+    )
+    def test_resources_may_be_numbers(
+        self, cpu: object, memory: object, expected: tuple[str, str]
+    ) -> None:
+        spec = parse({**GOOD, "cpu": cpu, "memory": memory})
+        assert (spec.cpu, spec.memory) == expected
+
+    @pytest.mark.parametrize(("key", "value"), [("cpu", True), ("cpu", -1), ("memory", -0.5)])
+    def test_resources_that_are_not_quantities(self, key: str, value: object) -> None:
+        with pytest.raises(ConfigFileError, match=rf"^d\.yaml:\d+: default: {key}: "):
+            parse({**GOOD, key: value})
+
+    def test_a_probe_given_in_part_keeps_its_documented_defaults(self) -> None:
+        spec = parse(
+            {
+                **GOOD,
+                "probes": {
+                    "liveness": {"period_seconds": 20},
+                    "readiness": {"timeout_seconds": 1},
+                    "startup": {"failure_threshold": 30},
+                },
+            }
+        )
+        live, ready, startup = spec.probes.liveness, spec.probes.readiness, spec.probes.startup
+        assert (live.path, live.period_seconds, live.failure_threshold) == ("/livez", 20, 3)
+        assert (ready.path, ready.period_seconds, ready.timeout_seconds) == ("/readyz", 5, 1)
+        assert (startup.path, startup.period_seconds, startup.failure_threshold) == (
+            "/livez",
+            5,
+            30,
+        )
+
+    @pytest.mark.parametrize("command", [[], [""], ["  ", "migrate"]])
+    def test_a_migration_command_must_name_a_program(self, command: list[str]) -> None:
+        with pytest.raises(ConfigFileError, match=r"^d\.yaml:\d+: default: migrate\.command: "):
+            parse({**GOOD, "migrate": {"command": command}})
 
 
 YAML_FILE = """\

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import kubernetes_validate
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -136,4 +137,134 @@ def test_render_without_image_is_bad_input(tmp_path: Path) -> None:
     path = write(tmp_path, "deploy.yaml", "region: r\ninstance_type: t\nmin_instances: 2\n")
     result = runner.invoke(app, ["deploy", "render", path])
     assert result.exit_code == 2
-    assert "image: required" in result.stderr
+    assert f"{path}: default: image: required" in result.stderr
+
+
+SINGLE = """\
+name: orders
+region: eu-west-1
+instance_type: m6i.large
+min_instances: 2
+image: ghcr.io/acme/orders:1.4.2
+"""
+
+
+def single_with(line: str) -> str:
+    """SINGLE with ``line`` in place of the line of the same key, or added at the end."""
+    key = line.split(":", maxsplit=1)[0] + ":"
+    rows = SINGLE.splitlines()
+    if any(row.startswith(key) for row in rows):
+        rows = [line if row.startswith(key) else row for row in rows]
+    else:
+        rows.append(line)
+    return "\n".join(rows) + "\n"
+
+
+@pytest.mark.parametrize("image", ['""', "'  '"])
+def test_a_blank_image_is_a_missing_image(tmp_path: Path, image: str) -> None:
+    path = write(tmp_path, "deploy.yaml", single_with(f"image: {image}"))
+    result = runner.invoke(app, ["deploy", "validate", path])
+    assert result.exit_code == 0, result.output
+    assert "image_not_pinned" not in result.stdout
+    result = runner.invoke(app, ["deploy", "render", path])
+    assert result.exit_code == 2
+    assert f"{path}:5: default: image: required to render manifests" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ("min_instances: 3000000000", ":4: default: min_instances:"),
+        ("min_instances: 99999999999999999999999999", ":4: default: min_instances:"),
+        ("max_instances: 2147483648", ":6: default: max_instances:"),
+        (
+            "probes: {liveness: {path: /livez, initial_delay_seconds: 3000000000}}",
+            ":6: default: probes.liveness.initial_delay_seconds:",
+        ),
+        ("migrate: {backoff_limit: 2147483648}", ":6: default: migrate.backoff_limit:"),
+    ],
+)
+def test_numbers_kubernetes_cannot_store_are_bad_input(
+    tmp_path: Path, line: str, where: str
+) -> None:
+    path = write(tmp_path, "deploy.yaml", single_with(line))
+    for command in ("validate", "render"):
+        result = runner.invoke(app, ["deploy", command, path])
+        assert result.exit_code == 2, result.output
+        assert f"{path}{where} Input should be less than or equal to 2147483647" in result.stderr
+        assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ("region: eu west 1", ":2: default: region: 'eu west 1' is not a Kubernetes label value"),
+        ("region: ''", ":2: default: region: must not be empty"),
+        ("instance_type: m6i large", ":3: default: instance_type: 'm6i large' is not"),
+    ],
+)
+def test_node_selector_values_are_checked(tmp_path: Path, line: str, where: str) -> None:
+    path = write(tmp_path, "deploy.yaml", single_with(line))
+    for command in ("validate", "render"):
+        result = runner.invoke(app, ["deploy", command, path])
+        assert result.exit_code == 2, result.output
+        assert f"{path}{where}" in result.stderr
+
+
+def test_a_password_in_a_url_is_never_rendered_or_printed(tmp_path: Path) -> None:
+    env = (
+        "env:\n"
+        "  DATABASE_URL: postgresql://app:s3cret@db/app\n"
+        "  REDIS_URL: redis://:pw-in-url@cache:6379/0\n"
+    )
+    path = write(tmp_path, "deploy.yaml", SINGLE + env)
+    result = runner.invoke(app, ["deploy", "validate", path, "--json"])
+    assert result.exit_code == 1
+    [environment] = json.loads(result.stdout)["environments"]
+    assert [(f["id"], f["line"]) for f in environment["findings"]] == [
+        ("SS-DEP016", 7),
+        ("SS-DEP016", 8),
+    ]
+    result = runner.invoke(app, ["deploy", "render", path])
+    assert result.exit_code == 1
+    assert f"{path}:7: SS-DEP016 secret_in_plain_env: env DATABASE_URL" in result.stderr
+    assert result.stdout == ""
+    for command in (["validate", path], ["validate", path, "--json"], ["render", path]):
+        result = runner.invoke(app, ["deploy", *command])
+        assert "s3cret" not in result.output
+        assert "pw-in-url" not in result.output
+
+
+def test_resources_given_as_numbers_render_as_quantities(tmp_path: Path) -> None:
+    path = write(tmp_path, "deploy.yaml", single_with("cpu: 0.5") + "memory: 128974848\n")
+    result = runner.invoke(app, ["deploy", "render", path])
+    assert result.exit_code == 0, result.output
+    manifests = list(yaml.safe_load_all(result.stdout))
+    for manifest in manifests:
+        kubernetes_validate.validate(manifest, "1.31.0", strict=True)
+    [deployment] = [m for m in manifests if m["kind"] == "Deployment"]
+    resources = deployment["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert resources == {
+        "requests": {"cpu": "0.5", "memory": "128974848"},
+        "limits": {"memory": "128974848"},
+    }
+
+
+def test_a_probe_override_need_not_repeat_the_path(tmp_path: Path) -> None:
+    path = write(tmp_path, "deploy.yaml", single_with("probes: {liveness: {period_seconds: 20}}"))
+    result = runner.invoke(app, ["deploy", "render", path])
+    assert result.exit_code == 0, result.output
+    [deployment] = [m for m in yaml.safe_load_all(result.stdout) if m["kind"] == "Deployment"]
+    liveness = deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]
+    assert liveness["httpGet"]["path"] == "/livez"
+    assert (liveness["periodSeconds"], liveness["failureThreshold"]) == (20, 3)
+
+
+def test_an_empty_migration_command_is_bad_input(tmp_path: Path) -> None:
+    path = write(tmp_path, "deploy.yaml", single_with("migrate: {command: []}"))
+    for command in ("validate", "render"):
+        result = runner.invoke(app, ["deploy", command, path])
+        assert result.exit_code == 2, result.output
+        assert f"{path}:6: default: migrate.command: must name the program" in result.stderr
+        assert result.stdout == ""

@@ -135,9 +135,36 @@ def test_without_migrations_there_is_no_job_and_no_wait() -> None:
     assert "initContainers" not in manifests["Deployment"]["spec"]["template"]["spec"]
 
 
-def test_an_image_is_required() -> None:
-    with pytest.raises(ValueError, match="image"):
-        render_kubernetes(SPEC.model_copy(update={"image": None}))
+@pytest.mark.parametrize("image", [None, "", "  "])
+def test_an_image_is_required(image: str | None) -> None:
+    with pytest.raises(ValueError, match="image: required"):
+        render_kubernetes(SPEC.model_copy(update={"image": image}))
+
+
+def test_the_largest_accepted_numbers_still_fit_the_schema() -> None:
+    top = 2**31 - 1
+    probe = {"period_seconds": top, "failure_threshold": top, "initial_delay_seconds": top}
+    spec = DeploySpec.model_validate(
+        {
+            **SPEC.model_dump(exclude={"probes", "migrate"}),
+            "min_instances": top,
+            "max_instances": top,
+            "probes": {"liveness": probe, "startup": probe},
+            "migrate": {"timeout_seconds": top, "backoff_limit": top},
+        }
+    )
+    manifests = by_kind(render_kubernetes(spec))
+    for manifest in manifests.values():
+        kubernetes_validate.validate(manifest, K8S_VERSION, strict=True)
+    assert manifests["HorizontalPodAutoscaler"]["spec"]["minReplicas"] == top
+
+
+def test_numeric_resources_render_as_quantity_strings() -> None:
+    spec = DeploySpec.model_validate({**SPEC.model_dump(), "cpu": 0.25, "memory": 268435456})
+    [container] = by_kind(render_kubernetes(spec))["Deployment"]["spec"]["template"]["spec"][
+        "containers"
+    ]
+    assert container["resources"]["requests"] == {"cpu": "0.25", "memory": "268435456"}
 
 
 def test_yaml_stream_round_trips_without_aliases() -> None:

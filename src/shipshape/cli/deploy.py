@@ -20,7 +20,7 @@ from shipshape.cli._io import (
     table,
 )
 from shipshape.deploy.config import parse_document
-from shipshape.deploy.kubernetes import render_kubernetes, to_yaml_stream
+from shipshape.deploy.kubernetes import IMAGE_REQUIRED, render_kubernetes, to_yaml_stream
 from shipshape.deploy.target import (
     DeployEnvironment,
     DeployProblem,
@@ -180,7 +180,14 @@ def render(
                 highlight=False,
             )
         raise typer.Exit(EXIT_FINDINGS)
-    manifests = render_kubernetes(parse_spec(environment))
+    spec = parse_spec(environment)
+    if spec.image is None:
+        raise InputError(
+            source_name(path),
+            f"{environment.name}: image: {IMAGE_REQUIRED}",
+            environment.line_of(("image",)) if "image" in environment.config else None,
+        )
+    manifests = render_kubernetes(spec)
     if output is None:
         console.print(to_yaml_stream(manifests).rstrip(), markup=False, highlight=False)
         return

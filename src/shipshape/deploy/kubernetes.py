@@ -16,13 +16,14 @@ import yaml
 
 from shipshape.deploy.target import DeploySpec, Probe
 
-__all__ = ["migration_job_name", "render_kubernetes", "to_yaml_stream"]
+__all__ = ["IMAGE_REQUIRED", "migration_job_name", "render_kubernetes", "to_yaml_stream"]
 
 Manifest = dict[str, Any]
 
 SERVER = "server"
 MIGRATION = "migration"
 WAIT_USER = 65532  # "nonroot" of the distroless images kubectl is built on
+IMAGE_REQUIRED = "required to render manifests (set `image:` in the deploy spec)"
 
 
 def _labels(spec: DeploySpec, component: str) -> dict[str, str]:
@@ -223,11 +224,11 @@ def render_kubernetes(spec: DeploySpec) -> list[Manifest]:
     """Manifests in apply order: RBAC, migration Job, Deployment, Service, HPA, PDB.
 
     The Deployment leaves ``replicas`` to the HorizontalPodAutoscaler (min..max instances).
-    Raises ``ValueError`` when the spec has no image.
+    Raises ``ValueError`` when the spec has no image (or a blank one).
     """
-    if spec.image is None:
-        raise ValueError("image: required to render manifests (set `image:` in the deploy spec)")
     image = spec.image
+    if image is None or not image.strip():
+        raise ValueError(f"image: {IMAGE_REQUIRED}")
     manifests: list[Manifest] = []
     if spec.migrate.enabled:
         manifests += [*_rbac(spec), _migration_job(spec, image)]

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from shipshape.deploy.config import ConfigFileError, Document, merge_config
-from shipshape.deploy.settings_schema import SECRET_KEY
+from shipshape.deploy.settings_schema import SECRET_KEY, URL_PASSWORD
 from shipshape.findings import Finding, Rule, Severity
 
 __all__ = [
@@ -88,8 +100,45 @@ SecretName = Annotated[
     ),
 ]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-Seconds = Annotated[int, Field(ge=0)]
-PositiveSeconds = Annotated[int, Field(ge=1)]
+# Replicas, probe settings, backoff limits and deadlines are int32 fields in Kubernetes
+INT32_MAX = 2**31 - 1
+Seconds = Annotated[int, Field(ge=0, le=INT32_MAX)]
+PositiveSeconds = Annotated[int, Field(ge=1, le=INT32_MAX)]
+Replicas = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX)]
+LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+def _label_value(value: str) -> str:
+    """A non-empty Kubernetes label value, as a node selector needs one."""
+    if not value.strip():
+        raise PydanticCustomError("label_value", "must not be empty (it selects the nodes)")
+    if len(value) > 63 or not LABEL_VALUE.match(value):
+        raise PydanticCustomError(
+            "label_value",
+            "{value} is not a Kubernetes label value (it selects the nodes): at most 63 "
+            "letters, digits, '-', '_' or '.', starting and ending with a letter or digit",
+            {"value": repr(value)},
+        )
+    return value
+
+
+def _quantity(value: Any) -> Any:
+    """A YAML/TOML/JSON number (``cpu: 0.5``, ``memory: 134217728``) as a quantity string."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    return format(Decimal(repr(value)).normalize(), "f")
+
+
+# Label values in a node selector; quantities as Kubernetes writes them ("500m", "0.5", "512Mi")
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+Cpu = Annotated[str, BeforeValidator(_quantity), Field(pattern=r"^[0-9]+(\.[0-9]+)?m?$")]
+Memory = Annotated[
+    str,
+    BeforeValidator(_quantity),
+    Field(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$"),
+]
 
 
 class _Strict(BaseModel):
@@ -111,9 +160,23 @@ class Probe(_Strict):
 
 
 class Probes(_Strict):
+    """The three probes; a probe given in part keeps its own defaults for the rest."""
+
     liveness: Probe = Probe(path="/livez", period_seconds=10, failure_threshold=3)
     readiness: Probe = Probe(path="/readyz", period_seconds=5, failure_threshold=2)
     startup: Probe = Probe(path="/livez", period_seconds=5, failure_threshold=24)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_under_each_probe(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping):
+            return data
+        merged = dict(data)
+        for kind, given in data.items():
+            field = cls.model_fields.get(str(kind))
+            if field is not None and isinstance(given, Mapping):
+                merged[kind] = {**field.get_default().model_dump(), **given}
+        return merged
 
 
 class SecretRef(_Strict):
@@ -132,6 +195,17 @@ class MigrationSpec(_Strict):
     backoff_limit: Seconds = 2
     wait_image: str = "registry.k8s.io/kubectl:v1.31.0"
 
+    @field_validator("command")
+    @classmethod
+    def _names_a_command(cls, command: list[str]) -> list[str]:
+        if not command or not command[0].strip():
+            raise PydanticCustomError(
+                "empty_command",
+                "must name the program to run first (an empty command runs the image's "
+                "default command instead of the migrations)",
+            )
+        return command
+
 
 class DeploySpec(BaseModel):
     """A typed deploy specification: one environment of one service."""
@@ -140,12 +214,12 @@ class DeploySpec(BaseModel):
 
     name: ServiceName = "app"
     namespace: Name = "default"
-    region: str
-    instance_type: str
-    min_instances: Annotated[int, Field(strict=True, ge=1)]
-    max_instances: Annotated[int | None, Field(strict=True, ge=1)] = None
-    cpu: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?m?$")] = "500m"
-    memory: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")] = "512Mi"
+    region: LabelValue
+    instance_type: LabelValue
+    min_instances: Replicas
+    max_instances: Replicas | None = None
+    cpu: Cpu = "500m"
+    memory: Memory = "512Mi"
     image: str | None = None
     port: Annotated[int, Field(ge=1, le=65535)] = 8000
     env: dict[EnvName, str] = {}
@@ -161,6 +235,11 @@ class DeploySpec(BaseModel):
         if isinstance(data, Mapping) and data.get("max_instances") is None:
             return {**data, "max_instances": data.get("min_instances")}
         return data
+
+    @field_validator("image", mode="before")
+    @classmethod
+    def _blank_image_is_no_image(cls, image: Any) -> Any:
+        return None if isinstance(image, str) and not image.strip() else image
 
     @property
     def replicas_max(self) -> int:
@@ -389,8 +468,16 @@ def spec_problems(spec: DeploySpec, env: str) -> list[DeployProblem]:
     if spec.min_instances == 1:
         add("single_instance", "min_instances is 1", "min_instances")
     for name, value in spec.env.items():
+        # never the value itself in a message: it is the secret
         if SECRET_KEY.search(name) and value.strip():
             add("secret_in_plain_env", f"env {name} holds a literal secret", "env", name)
+        elif any(match.group(2) for match in URL_PASSWORD.finditer(value)):
+            add(
+                "secret_in_plain_env",
+                f"env {name} holds a URL with a literal password",
+                "env",
+                name,
+            )
     for name in sorted(set(spec.env) & set(spec.secrets)):
         add("env_defined_twice", f"{name} is in both env and secrets", "env", name)
     if spec.image is not None and not _image_pinned(spec.image):
