@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 import uuid
 from pathlib import Path
@@ -23,6 +24,7 @@ HEADER = """\
 from __future__ import annotations
 
 import datetime
+import decimal
 import enum
 from typing import Literal, Optional
 
@@ -199,3 +201,149 @@ def test_text_that_is_not_a_number_is_never_turned_into_zero(tmp_path: Path, dat
         with pytest.raises(MigrationError, match="invalid input syntax for type integer"):
             apply(database, migrations)
         assert rows(database, "select size from items order by id") == [("12",), ("n/a",)]
+
+
+SCORE_FLOAT = """
+class Player(BaseModel):
+    __tablename__ = "players"
+    id: int
+    score: float = 1.5
+"""
+
+SCORE_INT = """
+class Player(BaseModel):
+    __tablename__ = "players"
+    id: int
+    score: int = 2
+"""
+
+
+def history(database: str) -> list[tuple[str]]:
+    return rows(database, "select id from shipshape_migrations order by id")
+
+
+def test_a_float_that_an_integer_would_change_is_refused_on_both_databases(
+    tmp_path: Path, database: str
+) -> None:
+    # PostgreSQL's ::INTEGER rounded 1.5 to 2 and SQLite's CAST cut it to 1, silently.
+    apply(database, make(tmp_path, SCORE_FLOAT))
+    execute(database, "insert into players (id) values (1), (2)")
+    execute(database, "insert into players (id, score) values (3, 3.0), (4, -0.25)")
+    migrations = make(tmp_path, SCORE_INT)
+    [operation] = migrations[-1].up
+    assert operation.risk is not None
+    assert operation.risk.code == "narrow_type"
+    with pytest.raises(MigrationError) as raised:
+        apply(database, migrations)
+    assert str(raised.value) == (
+        "migration 0002_alter_players_score (up) failed and was rolled back: players.score: "
+        "3 rows hold a value that FLOAT → INTEGER would change (e.g. -0.25); nothing was "
+        "converted — fix those values first or keep the wider type"
+    )
+    # nothing changed: values, type (a fraction is still stored as such) and history
+    execute(database, "insert into players (id, score) values (5, 0.5)")
+    assert rows(database, "select id, score from players order by id") == [
+        (1, 1.5),
+        (2, 1.5),
+        (3, 3.0),
+        (4, -0.25),
+        (5, 0.5),
+    ]
+    assert history(database) == [("0001",)]
+
+    execute(database, "update players set score = 2 where id <> 3")
+    assert apply(database, migrations) == ["0002"]
+    assert rows(database, "select id, score from players order by id") == [
+        (1, 2),
+        (2, 2),
+        (3, 3),
+        (4, 2),
+        (5, 2),
+    ]
+
+
+def test_a_rollback_that_would_round_a_float_is_refused_too(tmp_path: Path, database: str) -> None:
+    apply(database, make(tmp_path, SCORE_INT))
+    migrations = make(tmp_path, SCORE_FLOAT)
+    assert apply(database, migrations) == ["0002"]
+    execute(database, "insert into players (id, score) values (1, 7), (2, 2.5)")
+    with pytest.raises(MigrationError, match=r"players\.score: 1 row holds a value that FLOAT"):
+        rollback(database, migrations, 1)
+    assert rows(database, "select score from players order by id") == [(7.0,), (2.5,)]
+    assert history(database) == [("0001",), ("0002",)]
+
+
+PRICE_CENTS = """
+class Product(BaseModel):
+    __tablename__ = "products"
+    id: int
+    price: Optional[decimal.Decimal] = Field(default=None, max_digits=10, decimal_places=3)
+"""
+
+PRICE_NARROWER = """
+class Product(BaseModel):
+    __tablename__ = "products"
+    id: int
+    price: Optional[decimal.Decimal] = Field(default=None, max_digits=10, decimal_places=2)
+"""
+
+PRICE_WHOLE = """
+class Product(BaseModel):
+    __tablename__ = "products"
+    id: int
+    price: Optional[int] = None
+"""
+
+IN_STOCK = """
+class Product(BaseModel):
+    __tablename__ = "products"
+    id: int
+    price: Optional[bool] = None
+"""
+
+
+@pytest.mark.parametrize(
+    ("target", "stored", "change"),
+    [
+        (PRICE_WHOLE, "1.25", "NUMERIC(10,3) → INTEGER"),
+        (PRICE_NARROWER, "1.255", "NUMERIC(10,3) → NUMERIC(10,2)"),
+    ],
+    ids=["numeric-to-int", "numeric-scale"],
+)
+def test_a_numeric_narrowing_that_would_round_is_refused_on_both_databases(
+    tmp_path: Path, database: str, target: str, stored: str, change: str
+) -> None:
+    apply(database, make(tmp_path, PRICE_CENTS))
+    execute(database, f"insert into products (id, price) values (1, 4), (2, {stored}), (3, null)")
+    migrations = make(tmp_path, target)
+    message = f"products.price: 1 row holds a value that {change} would change (e.g. {stored}"
+    with pytest.raises(MigrationError, match=re.escape(message)):
+        apply(database, migrations)
+    assert [
+        float(price)
+        for (price,) in rows(database, "select price from products where id < 3 order by id")
+    ] == [4.0, float(stored)]
+    assert history(database) == [("0001",)]
+
+    execute(database, "delete from products where id = 2")
+    assert apply(database, migrations) == ["0002"]
+    assert [
+        (i, None if p is None else float(p))
+        for i, p in rows(database, "select id, price from products order by id")
+    ] == [(1, 4.0), (3, None)]
+
+
+def test_an_integer_that_a_boolean_would_change_is_refused_on_both_databases(
+    tmp_path: Path, database: str
+) -> None:
+    # PostgreSQL's ::BOOLEAN makes any number but 0 true: 5 would come back as 1.
+    apply(database, make(tmp_path, PRICE_WHOLE))
+    execute(database, "insert into products (id, price) values (1, 1), (2, 5), (3, 0)")
+    migrations = make(tmp_path, IN_STOCK)
+    message = "products.price: 1 row holds a value that INTEGER → BOOLEAN would change (e.g. 5)"
+    with pytest.raises(MigrationError, match=re.escape(message)):
+        apply(database, migrations)
+    assert rows(database, "select price from products order by id") == [(1,), (5,), (0,)]
+    execute(database, "delete from products where id = 2")
+    assert apply(database, migrations) == ["0002"]
+    assert rows(database, "select price from products order by id") == [(True,), (False,)]

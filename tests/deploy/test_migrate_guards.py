@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from shipshape.cli import app
 from shipshape.deploy.migrate import load_migrations, open_engine, rollback_migrations
+from tests.databases import execute, rows
 
 runner = CliRunner()
 
@@ -171,3 +172,39 @@ def test_exact_rollback_of_more_than_applied_raises_before_undoing_any(
         assert rollback_migrations(engine, migrations, 2, exact=True) == ["0002", "0001"]
     finally:
         engine.dispose()
+
+
+SCORES = """\
+from pydantic import BaseModel
+
+
+class Player(BaseModel):
+    __tablename__ = "players"
+    id: int
+    score: {annotation}
+"""
+
+
+def test_apply_refuses_a_float_to_int_change_that_would_alter_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database: str
+) -> None:
+    # PostgreSQL rounded 1.5 to 2 and SQLite cut it to 1; both now refuse, changing nothing.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SHIPSHAPE_DATABASE_URL", raising=False)
+    assert migrate("make", "-m", models(tmp_path, SCORES.format(annotation="float = 1.5")))[0] == 0
+    assert migrate("apply", "-d", database)[0] == 0
+    execute(database, "insert into players (id) values (1)")
+    assert migrate("make", "-m", models(tmp_path, SCORES.format(annotation="int = 2")))[0] == 0
+
+    code, out, err = migrate("apply", "-d", database)
+
+    assert (code, out) == (1, "")
+    one_line_error(
+        err,
+        "error: migration 0002_alter_players_score (up) failed and was rolled back: "
+        "players.score: 1 row holds a value that FLOAT → INTEGER would change (e.g. 1.5); "
+        "nothing was converted — fix those values first or keep the wider type",
+    )
+    assert rows(database, "select id, score from players") == [(1, 1.5)]
+    code, out, _ = migrate("status", "-d", database, "--json")
+    assert [m["state"] for m in json.loads(out)["migrations"]] == ["applied", "pending"]

@@ -140,7 +140,7 @@ def _run(connection: Connection, migration: Migration, snapshot: Snapshot, direc
     ops = migration.up if direction == "up" else migration.down
     try:
         run_operations(Operations(context), ops, snapshot)
-    except sa.exc.SQLAlchemyError as error:
+    except (sa.exc.SQLAlchemyError, MigrationError) as error:
         reason = (
             str(error.orig if isinstance(error, sa.exc.DBAPIError) else error)
             .strip()

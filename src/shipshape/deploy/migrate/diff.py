@@ -223,7 +223,7 @@ _INTEGERS = {"SMALLINT": 1, "INTEGER": 2, "BIGINT": 3}
 _TEXTS = {"VARCHAR", "TEXT", "ENUM"}
 
 
-def _type_change(before: Column, after: Column) -> str:
+def type_change(before: Column, after: Column) -> str:
     """``widen`` when every old value fits the new type, ``narrow`` when some may not."""
     old, old_args = parse_sql_type(before.type)
     new, new_args = parse_sql_type(after.type)
@@ -269,7 +269,7 @@ def _type_change(before: Column, after: Column) -> str:
 def _alter_risks(before: Column, after: Column) -> list[Risk]:
     risks: list[Risk] = []
     if (before.type, before.enum) != (after.type, after.enum):
-        change = _type_change(before, after)
+        change = type_change(before, after)
         what = f"{before.type} → {after.type}"
         if change == "widen":
             risks.append(Risk(level="safe", code="widen_type", why=f"{what} holds every old value"))
@@ -278,7 +278,8 @@ def _alter_risks(before: Column, after: Column) -> list[Risk]:
                 Risk(
                     level="data-dependent",
                     code="narrow_type",
-                    why=f"{what} fails or truncates rows whose values do not fit",
+                    why=f"{what} may not hold every old value: the migration fails "
+                    "rather than cut or round one",
                 )
             )
         else:

@@ -21,8 +21,15 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeEngine
 
 from shipshape.deploy.migrate._gc import paused_gc
-from shipshape.deploy.migrate.diff import apply_operations, table_indexes
-from shipshape.deploy.migrate.spec import Column, Operation, Snapshot, Table, parse_sql_type
+from shipshape.deploy.migrate.diff import apply_operations, table_indexes, type_change
+from shipshape.deploy.migrate.spec import (
+    Column,
+    MigrationError,
+    Operation,
+    Snapshot,
+    Table,
+    parse_sql_type,
+)
 
 __all__ = ["render_sql", "run_operations", "sa_column", "sa_table", "sa_type", "server_default"]
 
@@ -231,9 +238,75 @@ def _copy_source(operations: Operations, group: list[Operation], current: Table)
     return current.model_copy(update={"columns": columns})
 
 
+_EXACT_NUMBERS = {"INTEGER", "BIGINT", "SMALLINT", "NUMERIC", "BOOLEAN"}
+_NUMBERS = {"INTEGER", "BIGINT", "SMALLINT", "FLOAT", "NUMERIC"}
+
+
+def _changes_values(before: Column, after: Column) -> bool:
+    """Whether converting a number into ``after`` can change it rather than fail.
+
+    A narrowing into an integer, a ``NUMERIC`` or a ``BOOLEAN``: PostgreSQL rounds
+    ``1.5`` to ``2`` (and a ``NUMERIC`` to its scale, any number but 0 to true) where
+    SQLite's ``CAST`` cuts it to ``1``; neither says so. (Into ``FLOAT``, which is
+    approximate by nature, and out of range, which fails, there is nothing to refuse.)
+    """
+    old, new = parse_sql_type(before.type)[0], parse_sql_type(after.type)[0]
+    return old in _NUMBERS and new in _EXACT_NUMBERS and type_change(before, after) == "narrow"
+
+
+def _refuse_changed_values(
+    operations: Operations, name: str, group: list[Operation], current: Table
+) -> None:
+    """Fail before a numeric narrowing that would change a stored value.
+
+    A value changes when it differs from its ``CAST`` to the new type; for ``BOOLEAN``
+    when it is neither 0 nor 1; for ``NUMERIC(p,s)`` on SQLite (which keeps any number
+    there) when it has more than ``s`` decimals, which PostgreSQL would round. So the
+    same rows are refused on both. A value out of the new type's range fails the check
+    on PostgreSQL as it would fail the conversion. Nothing to read in offline
+    (``plan``) mode.
+    """
+    context = operations.get_context()
+    connection = context.connection
+    if context.as_sql or connection is None:
+        return
+    sqlite = context.dialect.name == "sqlite"
+    for op in group:
+        if op.kind != "alter_column" or op.column not in current.columns or op.after is None:
+            continue
+        before, after = current.columns[op.column], op.after
+        if not _changes_values(before, after):
+            continue
+        value = sa.column(op.column, sa_type(before))
+        new, args = parse_sql_type(after.type)
+        changed: sa.ColumnElement[bool]
+        if new == "BOOLEAN":
+            changed = value.not_in([0, 1])
+        elif new == "NUMERIC" and args and sqlite:
+            changed = value != sa.func.round(value, args[1])
+        else:
+            changed = value != sa.cast(value, sa_type(after))
+        query = (
+            # the example as stored: no Decimal conversion (SQLite warns about it)
+            sa.select(sa.func.count(), sa.func.min(value, type_=sa.types.NullType()))
+            .select_from(sa.table(name, value))
+            .where(value.is_not(None), changed)
+        )
+        count, example = connection.execute(query).one()
+        if count:
+            rows = "1 row holds" if count == 1 else f"{count} rows hold"
+            shown = repr(example) if isinstance(example, str | bytes) else str(example)
+            raise MigrationError(
+                f"{name}.{op.column}: {rows} a value that {before.type} → {after.type} "
+                f"would change (e.g. {shown}); nothing was converted — fix those "
+                "values first or keep the wider type"
+            )
+
+
 def _column_batch(
     operations: Operations, name: str, group: list[Operation], current: Table
 ) -> Table:
+    _refuse_changed_values(operations, name, group, current)
     source = _copy_source(operations, group, current)
     with operations.batch_alter_table(
         name, copy_from=sa_table(name, source), recreate="auto"
