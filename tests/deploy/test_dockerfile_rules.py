@@ -84,6 +84,17 @@ def test_a_stage_built_from_another_inherits_its_instructions() -> None:
     assert codes(text) == []
 
 
+def test_a_long_chain_of_stages_is_linted_and_validated_without_recursing() -> None:
+    chain = [f"FROM s{i - 1} AS s{i}" for i in range(1, 3000)]
+    text = GOOD.replace("FROM python:3.12-slim", "FROM python:3.12-slim AS s0\n" + "\n".join(chain))
+    assert codes(text) == []
+    assert validate_dockerfile(text) == {"valid": True, "errors": []}
+    final = parse_dockerfile(text).final
+    assert final is not None
+    assert final.image == "python:3.12-slim"
+    assert final.resolved_image == "python:3.12-slim"
+
+
 def test_base_image_variable_resolved_from_global_arg() -> None:
     text = "ARG BASE=python:3.12-slim\n" + GOOD.replace("FROM python:3.12-slim", "FROM $BASE")
     assert codes(text) == []
@@ -136,6 +147,48 @@ def test_entrypoint_and_cmd_are_read_together() -> None:
         'ENTRYPOINT ["uvicorn", "main:app"]\nCMD ["--host", "0.0.0.0", "--port", "8080"]'
     )
     assert codes(text) == ["SS-DF013"]
+
+
+ENTRYPOINT_RESETS_CMD = """\
+FROM python:3.12-slim AS base
+CMD ["--port", "9000"]
+FROM base
+WORKDIR /app
+USER app
+ENV PYTHONUNBUFFERED=1
+EXPOSE 8000
+ENTRYPOINT ["uvicorn", "main:app", "--host", "0.0.0.0"]
+"""
+
+
+def test_an_entrypoint_resets_the_cmd_inherited_from_the_parent_stage() -> None:
+    assert codes(ENTRYPOINT_RESETS_CMD) == []
+    reload = ENTRYPOINT_RESETS_CMD.replace('"9000"]', '"9000", "--reload"]')
+    assert codes(reload) == []
+    localhost = ENTRYPOINT_RESETS_CMD.replace('["--port", "9000"]', '["--host", "127.0.0.1"]')
+    assert codes(localhost) == []
+    shell = ENTRYPOINT_RESETS_CMD.replace('CMD ["--port", "9000"]', "CMD uvicorn main:app")
+    assert codes(shell) == []
+    final = parse_dockerfile(ENTRYPOINT_RESETS_CMD).final
+    assert final is not None
+    entrypoint, cmd = final.command()
+    assert entrypoint is not None
+    assert entrypoint.line == 8
+    assert cmd is None
+
+
+def test_a_cmd_in_the_entrypoints_own_stage_is_kept_before_or_after_it() -> None:
+    after = ENTRYPOINT_RESETS_CMD + 'CMD ["--port", "9001"]\n'
+    assert codes(after) == ["SS-DF013"]
+    before = ENTRYPOINT_RESETS_CMD.replace("EXPOSE 8000\n", 'EXPOSE 8000\nCMD ["--port", "9001"]\n')
+    assert codes(before) == ["SS-DF013"]
+    grandchild = ENTRYPOINT_RESETS_CMD + "FROM 1\n"
+    assert codes(grandchild) == []
+    without_entrypoint = GOOD.replace("FROM python:3.12-slim", "FROM python:3.12-slim AS base")
+    assert codes(without_entrypoint + "FROM base\n") == []
+    assert codes(with_cmd('CMD ["--port", "9000"]') + "FROM 0\n" + 'ENTRYPOINT ["uvicorn"]\n') == [
+        "SS-DF014"
+    ]
 
 
 def test_server_port_from_env() -> None:

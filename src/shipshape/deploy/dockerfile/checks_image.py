@@ -97,7 +97,7 @@ def check_relative_workdir(ctx: LintContext) -> Iterator[Found]:
 
 
 def _entry_points(stage: Stage) -> list[Instruction]:
-    return [i for i in (stage.last("ENTRYPOINT"), stage.last("CMD")) if i is not None]
+    return [i for i in stage.command() if i is not None]
 
 
 def check_shell_form(ctx: LintContext) -> Iterator[Found]:
@@ -149,15 +149,15 @@ def check_runs_as_root(ctx: LintContext) -> Iterator[Found]:
 def _runs_python(ctx: LintContext, stage: Stage) -> bool:
     if "python" in stage.resolved_image.lower():
         return True
-    for instruction in stage.effective():
-        if instruction.keyword in {"RUN", "CMD", "ENTRYPOINT"}:
-            argvs = (
-                [argv]
-                if (argv := exec_form(instruction.value)) is not None
-                else shell_commands(instruction.script)
-            )
-            if any(is_python_command(a) for a in argvs):
-                return True
+    runs = [i for i in stage.effective() if i.keyword == "RUN"]
+    for instruction in [*runs, *_entry_points(stage)]:
+        argvs = (
+            [argv]
+            if (argv := exec_form(instruction.value)) is not None
+            else shell_commands(instruction.script)
+        )
+        if any(is_python_command(a) for a in argvs):
+            return True
     return False
 
 

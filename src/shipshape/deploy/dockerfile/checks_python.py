@@ -208,7 +208,7 @@ def _launch(ctx: LintContext) -> _Launch | None:
     if final is None:
         return None
     env = ctx.stage_env(final)
-    entrypoint, cmd = final.last("ENTRYPOINT"), final.last("CMD")
+    entrypoint, cmd = final.command()
     candidates: list[tuple[int, list[str]]] = []
     ep_argv = exec_form(entrypoint.value) if entrypoint else None
     cmd_argv = exec_form(cmd.value) if cmd else None

@@ -208,12 +208,12 @@ class Stage:
     @property
     def image(self) -> str:
         """The base image, resolved through stages built ``FROM`` an earlier stage."""
-        return self.parent.image if self.parent is not None else self.base
+        return self.lineage()[-1].base
 
     @property
     def resolved_image(self) -> str:
         """:attr:`image` with global ``ARG`` defaults substituted."""
-        return self.parent.resolved_image if self.parent is not None else self.resolved_base
+        return self.lineage()[-1].resolved_base
 
     def lineage(self) -> list[Stage]:
         """This stage, then the stage it is built from, and so on to the external base."""
@@ -237,6 +237,26 @@ class Stage:
     def last(self, keyword: str) -> Instruction | None:
         found = [i for i in self.effective() if i.keyword == keyword]
         return found[-1] if found else None
+
+    def command(self) -> tuple[Instruction | None, Instruction | None]:
+        """The ``ENTRYPOINT`` and ``CMD`` the image this stage produces starts with.
+
+        As Docker builds it: an ``ENTRYPOINT`` resets a ``CMD`` inherited from the stage
+        it is built from (or an ``ONBUILD`` trigger's base) to nothing, while a ``CMD``
+        set in the same stage, before or after the ``ENTRYPOINT``, stays.
+        """
+        entrypoint: Instruction | None = None
+        cmd: Instruction | None = None
+        for stage in reversed(self.lineage()):
+            cmd_set = False
+            for instruction in stage.instructions:
+                if instruction.keyword == "CMD":
+                    cmd, cmd_set = instruction, True
+                elif instruction.keyword == "ENTRYPOINT":
+                    entrypoint = instruction
+                    if not cmd_set:
+                        cmd = None
+        return entrypoint, cmd
 
 
 @dataclass(slots=True)
