@@ -278,3 +278,36 @@ def test_generate_notes_unpinned_requirements(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "requirements.txt:1: fastapi is not pinned" in result.stderr
     assert [f.code for f in lint_path(project, LintSettings())] == ["SS-DF009"]
+
+
+def test_generate_stdout_keeps_the_notes_on_stderr(tmp_path: Path) -> None:
+    project = make_pip_project(tmp_path)
+    (project / "requirements").mkdir()
+    (project / "requirements" / "base.txt").write_text("fastapi==0.115.0\nhttpx\n")
+    (project / "requirements.txt").write_text("-r requirements/base.txt\ngunicorn==22.0.0\n")
+    result = runner.invoke(app, ["dockerfile", "generate", str(project), "--stdout"])
+    assert result.exit_code == 0, result.stderr
+    assert "note: requirements/base.txt:2: httpx is not pinned" in result.stderr
+    assert result.stdout.startswith("# syntax=docker/dockerfile:1\n")
+    assert "note:" not in result.stdout
+    assert not (project / "Dockerfile").exists()
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "expected"),
+    [
+        (None, "3.12"),
+        ('[project]\nname = "svc"\nversion = "1"\n', "3.12"),
+        ('[project]\nname = "svc"\nversion = "1"\nrequires-python = ">=3.9"\n', "3.13"),
+        ('[project]\nname = "svc"\nversion = "1"\nrequires-python = "<3.11"\n', "3.10"),
+    ],
+)
+def test_generate_python_without_and_with_requires_python(
+    tmp_path: Path, pyproject: str | None, expected: str
+) -> None:
+    project = make_pip_project(tmp_path)
+    if pyproject is not None:
+        (project / "pyproject.toml").write_text(pyproject)
+    result = runner.invoke(app, ["dockerfile", "generate", str(project), "--stdout"])
+    assert result.exit_code == 0, result.stderr
+    assert f"FROM python:{expected}-slim AS runtime" in result.stdout

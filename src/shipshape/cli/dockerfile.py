@@ -173,6 +173,12 @@ def rules(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     )
 
 
+def _print_notes(notes: list[str]) -> None:
+    """The generator's notes, on stderr so stdout stays what was asked for."""
+    for note in notes:
+        err_console.print(Text.assemble(("note:", "yellow"), f" {note}"), highlight=False)
+
+
 @app.command("generate")
 @handle_errors
 def generate(
@@ -213,6 +219,7 @@ def generate(
     except ProjectError as error:
         fail(Text(str(error)))
     if stdout:
+        _print_notes(files.notes)
         typer.echo(files.dockerfile, nl=False)
         return
     targets = {
@@ -227,8 +234,7 @@ def generate(
             path.write_text(text, encoding="utf-8")
         except OSError as error:
             fail(f"{path}: cannot write: {error.strerror or error}")
-    for note in files.notes:
-        err_console.print(Text.assemble(("note:", "yellow"), f" {note}"), highlight=False)
+    _print_notes(files.notes)
     if as_json:
         print_json({"written": [str(p) for p in targets], "notes": files.notes})
     else:
