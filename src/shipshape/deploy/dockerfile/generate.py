@@ -67,7 +67,8 @@ class GeneratedFiles:
 
 
 def pick_python(project: Project, requested: str | None = None) -> str:
-    """``3.X``: as requested, else from ``.python-version``, else the newest allowed."""
+    """``3.X``: as requested, else from ``.python-version``, else the newest of
+    :data:`PYTHON_VERSIONS` that ``requires-python`` allows, else ``3.12``."""
     if requested:
         if not re.fullmatch(r"3\.\d+", requested):
             raise ProjectError(
@@ -93,6 +94,8 @@ def pick_python(project: Project, requested: str | None = None) -> str:
             f"requires-python {project.requires_python!r} allows none of "
             + ", ".join(PYTHON_VERSIONS),
         )
+    # Nothing states a version: not the newest, but one that every maintained package
+    # has shipped wheels for, so pinned (possibly older) requirements still install.
     return "3.12"
 
 
