@@ -280,6 +280,43 @@ def test_empty_exports_and_lists_are_errors(tmp_path: Path) -> None:
     assert_bad_input(invoke(write(tmp_path, "b.json", "[]")), "no spans")
 
 
+@pytest.mark.parametrize(
+    ("content", "answer"),
+    [
+        ('{"resourceSpans": null}', "no spans in this OTLP export"),
+        ('{"resource_spans": null}', "no spans in this OTLP export"),
+        ('{"trace": {"resourceSpans": null}}', "no spans in this OTLP export"),
+        ('{"resourceSpans": null}\n{"resourceSpans": null}\n', "no spans in this OTLP export"),
+        (
+            '{"resourceSpans": [{"resource": {"attributes": [{"key": null}]}}]}',
+            "no spans in this OTLP export",
+        ),
+        ('{"data": null}', "no spans in this Jaeger export"),
+        ('{"data": null, "total": 0, "limit": 0, "offset": 0, "errors": null}', "no spans in"),
+        ('{"data": [{"traceID": "t", "spans": null}]}', "no spans in this Jaeger export"),
+        ('{"traceID": "t", "spans": null}', "no spans in this Jaeger export"),
+    ],
+)
+def test_a_null_list_is_an_empty_one_not_a_missing_field(
+    tmp_path: Path, content: str, answer: str
+) -> None:
+    path = write(tmp_path, "null.json", content)
+    assert_bad_input(invoke(path), path, answer)
+    assert "Field required" not in invoke(path).stderr
+
+
+def test_a_jaeger_answer_per_line_may_start_with_a_null_one(tmp_path: Path) -> None:
+    span = {"spanID": "a1", "operationName": "GET", "startTime": 10, "duration": 5}
+    answer = {"data": [{"traceID": "t", "spans": [span], "processes": None}]}
+    path = write(tmp_path, "answers.jsonl", '{"data": null}\n' + json.dumps(answer) + "\n")
+    result = invoke(path, "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["format"] == "jaeger"
+    [trace] = report["traces"]
+    assert [s["span_id"] for s in trace["paths"][0]["sections"]] == ["a1"]
+
+
 def test_span_ids_are_not_folded_in_80_columns(tmp_path: Path) -> None:
     path = write(tmp_path, "jaeger.json", json.dumps(JAEGER_ZERO_LED))
     result = CliRunner().invoke(

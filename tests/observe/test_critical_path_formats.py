@@ -367,6 +367,33 @@ def test_a_bad_json_lines_record_names_its_record() -> None:
     assert str(caught.value).startswith("resourceSpans: Input should be a valid list")
 
 
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"resourceSpans": None},
+        {"batches": None, "resourceSpans": []},
+        {"result": {"resource_spans": None}},
+        [{"resourceSpans": None}, {"resourceSpans": [{"scopeSpans": None}]}],
+        {"resourceSpans": [{"resource": {"attributes": [{"key": None, "value": None}]}}]},
+    ],
+)
+def test_a_null_otlp_list_or_key_is_unset_not_missing(document: Any) -> None:
+    assert parse_otlp(document) == []
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"data": None},
+        [{"data": None}, {"data": [{"traceID": "t", "spans": None}]}],
+        {"traceID": "t", "spans": None, "processes": None},
+        [{"traceID": "t", "spans": None}],
+    ],
+)
+def test_a_null_jaeger_list_is_empty_as_go_writes_it(document: Any) -> None:
+    assert parse_jaeger(document) == []
+
+
 def test_bad_jaeger_fields_are_named_with_their_path() -> None:
     document = {"data": [{"traceID": "t", "spans": [{"spanID": "a", "startTime": "soon"}]}]}
     with pytest.raises(TraceFormatError, match=r"^data\[0\]\.spans\[0\]\.startTime: .*integer"):
@@ -406,6 +433,12 @@ def test_jaeger_single_traces_lists_embedded_processes_and_foreign_references() 
         ([{"resourceSpans": []}, {"resourceSpans": []}], "otlp"),
         ([{"result": {"resourceSpans": []}}], "otlp"),
         ({"data": []}, "jaeger"),
+        ({"data": None}, "jaeger"),
+        ({"data": None, "total": 0, "errors": None}, "jaeger"),
+        ([{"data": None}, {"data": []}], "jaeger"),
+        ({"traceID": "t", "spans": None}, "jaeger"),
+        ({"data": None, "something": "else"}, None),
+        ({"resourceSpans": None}, "otlp"),
         ({"spans": [{"spanID": "a"}]}, "jaeger"),
         ([{"service": "a", "duration_ms": 1, "parent_id": None}], "spans"),
         ({"spans": [{"service": "a", "duration_ms": 1, "parent_id": None}]}, "spans"),

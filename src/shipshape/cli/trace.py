@@ -73,8 +73,9 @@ def critical_path(
     with working(f"reading {source}") as status:
         document, line_numbers = _load_document(path, source)
         fmt = detect_format(document)
-        if fmt is None:
-            raise InputError(source, _jaeger_errors(document) or _UNKNOWN)
+        jaeger_errors = _jaeger_errors(document)
+        if fmt is None or (jaeger_errors and document.get("data") is None):
+            raise InputError(source, jaeger_errors or _UNKNOWN)
         if fmt != "spans":
             status.update(f"reading the spans of {source}")
             traces = _read_traces(document, fmt, source, line_numbers, trace_id)

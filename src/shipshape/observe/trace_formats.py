@@ -118,7 +118,7 @@ class _Otlp(BaseModel):
 
 
 class _OtlpKeyValue(_Otlp):
-    key: str
+    key: str = ""
     value: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -156,12 +156,18 @@ class _OtlpResourceSpans(_Otlp):
 class _OtlpTracesData(_Otlp):
     #: ``batches`` in Grafana Tempo's ``/api/traces/{id}`` answer and Grafana's download
     resource_spans: list[_OtlpResourceSpans] = Field(
-        validation_alias=AliasChoices("resourceSpans", "resource_spans", "batches")
+        default_factory=list,
+        validation_alias=AliasChoices("resourceSpans", "resource_spans", "batches"),
     )
 
 
 def _upper(value: Any) -> Any:
     return value.upper() if isinstance(value, str) else value
+
+
+def _null_is_empty(value: Any) -> Any:
+    """Go writes an empty (nil) slice as ``null``: Jaeger's ``"spans": null`` is no spans."""
+    return [] if value is None else value
 
 
 class _Jaeger(BaseModel):
@@ -199,15 +205,17 @@ class _JaegerSpan(_Jaeger):
 
 class _JaegerTrace(_Jaeger):
     trace_id: str | None = Field(None, alias="traceID")
-    spans: list[_JaegerSpan]
+    spans: Annotated[list[_JaegerSpan], BeforeValidator(_null_is_empty)]
     processes: dict[str, _JaegerProcess] | None = None
 
 
 class _JaegerResponse(_Jaeger):
-    data: list[_JaegerTrace]
+    data: Annotated[list[_JaegerTrace], BeforeValidator(_null_is_empty)]
 
 
 _JAEGER_TRACES = TypeAdapter(list[_JaegerTrace])
+#: the keys of a Jaeger query API answer (``{"data": null}`` is one with no traces)
+_JAEGER_RESPONSE_KEYS = frozenset(("data", "total", "limit", "offset", "errors"))
 
 
 def detect_format(document: Any) -> TraceFormat | None:
@@ -215,9 +223,15 @@ def detect_format(document: Any) -> TraceFormat | None:
     if _is_otlp(document):
         return "otlp"
     if isinstance(document, Mapping):
-        if isinstance(document.get("data"), list):
+        if _is_jaeger_response(document):
             return "jaeger"
         spans = document.get("spans")
+        if (
+            spans is None
+            and "spans" in document
+            and ("traceID" in document or "processes" in document)
+        ):
+            return "jaeger"
         if isinstance(spans, list):
             first = spans[0] if spans else None
             if "traceID" in document or "processes" in document:
@@ -233,13 +247,22 @@ def detect_format(document: Any) -> TraceFormat | None:
         if isinstance(first, Mapping):
             if "spans" in first and ("traceID" in first or "processes" in first):
                 return "jaeger"
-            if isinstance(first.get("data"), list) or "spanID" in first:
+            if _is_jaeger_response(first) or "spanID" in first:
                 # Jaeger API answers one per line, or a trace's bare list of spans
                 return "jaeger"
             if _is_foreign_span(first):
                 return None
         return "spans"
     return None
+
+
+def _is_jaeger_response(document: Mapping[str, Any]) -> bool:
+    """A Jaeger query API answer: ``{"data": [...]}``, or ``{"data": null}`` with no
+    traces (Go's nil slice) and no keys but the answer's own."""
+    if "data" not in document:
+        return False
+    data = document["data"]
+    return isinstance(data, list) or (data is None and set(document) <= _JAEGER_RESPONSE_KEYS)
 
 
 def _is_foreign_span(span: Any) -> bool:
