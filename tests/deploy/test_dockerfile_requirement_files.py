@@ -115,3 +115,14 @@ def test_a_constraints_file_in_a_nested_file_pins_the_whole_install(tmp_path: Pa
     )
     (project / "Dockerfile").write_text(DOCKERFILE)
     assert lint(project) == []
+
+
+def test_a_chain_of_requirement_files_of_any_depth_is_linted_through(tmp_path: Path) -> None:
+    project = make_project(tmp_path, "-r requirements/r0.txt\n", "fastapi==0.115.6\n")
+    for index in range(3000):
+        (project / "requirements" / f"r{index}.txt").write_text(f"-r r{index + 1}.txt\n")
+    (project / "requirements" / "r3000.txt").write_text("httpx\n-r r0.txt\n")
+    (project / "Dockerfile").write_text(DOCKERFILE)
+    assert lint(project / "Dockerfile") == [
+        ("SS-DF009", 6, "requirements/r3000.txt:1: httpx is not pinned to an exact version")
+    ]

@@ -127,45 +127,48 @@ def _check_requirements(ctx: LintContext, line: int, name: str) -> Iterator[Foun
     constraints file anywhere in that tree pins the names of the whole install, as pip
     applies constraints to every requirement of the run."""
     found: list[Found] = []
-    if not _walk_requirements(ctx, line, name, None, set(), found):
+    if not _walk_requirements(ctx, line, name, found):
         yield from found
 
 
-def _walk_requirements(
-    ctx: LintContext, line: int, name: str, within: Path | None, seen: set[Path], found: list[Found]
-) -> bool:
-    """Add the unpinned lines of ``name`` and its ``-r`` files to ``found``; whether a
-    ``-c`` constraints file was met on the way."""
-    if ctx.directory is None or "$" in name:
+def _walk_requirements(ctx: LintContext, line: int, name: str, found: list[Found]) -> bool:
+    """Add the unpinned lines of ``name`` and its ``-r`` files (depth first, in file
+    order, each file once, however deep the chain) to ``found``; whether a ``-c``
+    constraints file was met on the way."""
+    if ctx.directory is None:
         return False
-    if within is not None and not name.startswith("/"):
-        candidates = [within / name]
-    else:
-        candidates = [ctx.directory / name.lstrip("/"), ctx.directory / Path(name).name]
-    for candidate in candidates:
-        try:
-            text = candidate.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+    seen: set[Path] = set()
+    pending: list[tuple[str, Path | None]] = [(name, None)]
+    while pending:
+        name, within = pending.pop()
+        if "$" in name:
             continue
-        resolved = candidate.resolve()
-        if resolved in seen:
-            return False
-        seen.add(resolved)
-        try:
-            shown = candidate.relative_to(ctx.directory).as_posix()
-        except ValueError:
-            shown = candidate.name
-        references = requirement_references(text)
-        if any(kind == "-c" for kind, _ in references):
-            return True
-        for number, requirement in unpinned_requirements(text):
-            message = f"{shown}:{number}: {requirement} is not pinned to an exact version"
-            found.append((line, message))
-        return any(
-            _walk_requirements(ctx, line, included, candidate.parent, seen, found)
-            for kind, included in references
-            if kind == "-r"
-        )
+        if within is not None and not name.startswith("/"):
+            candidates = [within / name]
+        else:
+            candidates = [ctx.directory / name.lstrip("/"), ctx.directory / Path(name).name]
+        for candidate in candidates:
+            try:
+                text = candidate.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
+            resolved = candidate.resolve()
+            if resolved in seen:
+                break
+            seen.add(resolved)
+            try:
+                shown = candidate.relative_to(ctx.directory).as_posix()
+            except ValueError:
+                shown = candidate.name
+            references = requirement_references(text)
+            if any(kind == "-c" for kind, _ in references):
+                return True
+            for number, requirement in unpinned_requirements(text):
+                message = f"{shown}:{number}: {requirement} is not pinned to an exact version"
+                found.append((line, message))
+            included = [(ref, candidate.parent) for kind, ref in references if kind == "-r"]
+            pending.extend(reversed(included))
+            break
     return False
 
 
