@@ -2,6 +2,7 @@
 
     uv run python bench/service_cpu.py                      # bare, shipshape, the traced apps
     uv run python bench/service_cpu.py --apps bare shipshape shipshape-no-log
+    uv run python bench/service_cpu.py --apps shipshape-traced --cut span   # what a piece costs
 
 ``bench/service.py`` measures requests/s over real sockets with wrk, which on a shared
 2-core machine moves by ±15 % from round to round. This one removes the network and
@@ -121,7 +122,45 @@ async def _cpu_per_request(app: Any, requests: int, connections: int, repeat: in
     return best * 1e6
 
 
-def _measure_one(kind: str, requests: int, connections: int, repeat: int) -> float:
+# Where a traced request's time goes, by taking one piece away (the result is no longer
+# a correct server: these only measure what a piece costs). FastAPI's telemetry parts:
+# its Host-header parse, its second read of the trace context, its middleware-stack walk;
+# and the span itself (a constant sampled non-recording span instead of a LightSpan).
+CUTS = ("fastapi-server-attributes", "fastapi-extract", "fastapi-stack-walk", "span")
+
+
+def _cut(part: str) -> None:
+    from opentelemetry import context, trace
+
+    if part == "fastapi-server-attributes":
+        import fastapi.telemetry._asgi as telemetry
+
+        telemetry._server_attributes = lambda scope: {}
+    elif part == "fastapi-extract":
+        import fastapi.telemetry._asgi as telemetry
+
+        class _NoExtract:
+            @staticmethod
+            def extract(*args: Any, **kwargs: Any) -> Any:
+                return context.Context()
+
+        telemetry.propagate = _NoExtract  # type: ignore[attr-defined,assignment]
+    elif part == "fastapi-stack-walk":
+        import fastapi.telemetry._asgi as telemetry
+
+        telemetry._legacy_otel = lambda stack: False
+    elif part == "span":
+        from shipshape.observe.spans import LightTracer
+
+        constant = trace.NonRecordingSpan(trace.SpanContext(1, 2, False, trace.TraceFlags(1)))
+        LightTracer.start_span = lambda self, *args, **kwargs: constant  # type: ignore[method-assign]
+
+
+def _measure_one(
+    kind: str, requests: int, connections: int, repeat: int, cuts: list[str] | None = None
+) -> float:
+    for part in cuts or ():
+        _cut(part)
     os.environ["BENCH_APP"] = kind
     sys.path.insert(0, str(HERE))
     apps = importlib.import_module("service_apps")
@@ -149,10 +188,17 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=16_000, help="per timed run")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--cut",
+        action="append",
+        choices=CUTS,
+        default=[],
+        help="take this piece away in every app measured (repeatable); see CUTS",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        micros = _measure_one(args.child, args.requests, args.connections, args.repeat)
+        micros = _measure_one(args.child, args.requests, args.connections, args.repeat, args.cut)
         print(f"{micros:.3f}")
         return
     import subprocess
@@ -171,6 +217,7 @@ def main() -> None:
                 str(args.connections),
                 "--repeat",
                 str(args.repeat),
+                *(f"--cut={part}" for part in args.cut),
             ],
             capture_output=True,
             text=True,
