@@ -19,7 +19,7 @@ from shipshape.observe.logs import (
 from shipshape.observe.telemetry import DecidedTracerProvider, configure_tracing
 from shipshape.service._types import ASGIApp, Receive, Scope, Send
 from shipshape.service.endpoints import build_endpoints
-from shipshape.service.middleware import ProductionMiddleware
+from shipshape.service.middleware import VALIDATION_FAILED, ProductionMiddleware
 from shipshape.service.responses import PROBLEM_JSON, problem
 from shipshape.service.settings import ServiceSettings
 from shipshape.service.state import ServiceState
@@ -134,7 +134,11 @@ def _use_native_telemetry(
 
 
 def _count_validation_errors(app: Any, state: ServiceState) -> None:
-    """Count requests FastAPI rejects with a Pydantic validation error, by route."""
+    """Count requests FastAPI rejects with a Pydantic validation error, by route (in
+    mounted FastAPI apps too): the handler marks the request, and the layer counts it
+    under the route template that labels the request's other metrics."""
+    for mounted in _mounted_apps(app):
+        _count_validation_errors(mounted, state)
     try:
         from fastapi import FastAPI
         from fastapi.exception_handlers import request_validation_exception_handler
@@ -146,11 +150,9 @@ def _count_validation_errors(app: Any, state: ServiceState) -> None:
         return
     previous = app.exception_handlers.get(RequestValidationError)
     handler = previous or request_validation_exception_handler
-    counter = state.validation_errors
 
     async def counting_handler(request: Any, error: Any) -> Any:
-        route = request.scope.get("route")
-        counter.inc((getattr(route, "path", "<unmatched>"),))
+        request.scope[VALIDATION_FAILED] = True
         errors = error.errors()
         with contextlib.suppress(RecursionError):  # a body nested past Python's limit
             finite = _finite(errors)

@@ -45,7 +45,7 @@ from shipshape.service.responses import send_problem
 from shipshape.service.state import ServiceState
 from shipshape.stores.base import StoreUnavailable
 
-__all__ = ["ProductionMiddleware"]
+__all__ = ["VALIDATION_FAILED", "ProductionMiddleware"]
 
 _logger = logging.getLogger("shipshape.service")
 
@@ -59,6 +59,8 @@ KNOWN_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT", "QUERY"}
 )
 UNMATCHED_ROUTE = "<unmatched>"
+# set in the scope of a request FastAPI refused with a validation error (``app.py``)
+VALIDATION_FAILED = "shipshape.validation_failed"
 _HTTP1 = frozenset({"1.0", "1.1"})
 _CLOSE = ((b"connection", b"close"),)
 
@@ -71,10 +73,24 @@ _TRACE_CONTEXT_HEADERS = frozenset({b"traceparent", b"tracestate"})
 _MATCHED_ROUTES_KEPT = 4096
 
 
+def _effective_routes(routes: Any) -> Any:
+    """``routes`` with FastAPI's included routers (which have no path of their own)
+    replaced by the routes they include, each with its full path, where FastAPI can
+    list them (``fastapi.routing.iter_route_contexts``)."""
+    try:
+        from fastapi.routing import iter_route_contexts
+    except ImportError:
+        return routes
+    try:
+        return list(iter_route_contexts(routes or ()))
+    except Exception:
+        return routes
+
+
 def _route_matches(routes: Any, scope: Scope) -> Iterator[tuple[Any, Any, Scope]]:
     """Each route that can say how it matches ``scope``: the route, its ``Match`` and
     the scope it would hand on (routes that fail to say are skipped)."""
-    for route in routes or ():
+    for route in _effective_routes(routes):
         matches = getattr(route, "matches", None)
         if matches is None:
             continue
@@ -87,7 +103,7 @@ def _route_matches(routes: Any, scope: Scope) -> Iterator[tuple[Any, Any, Scope]
 
 def _match_route(routes: Any, scope: Scope) -> str:
     """The path template of the first route that matches ``scope`` fully (inside a
-    mounted router, its route's, as the router labels it), else of the first that
+    mount, the mount's template followed by its route's), else of the first that
     matches all but the method, else ``<unmatched>``."""
     try:
         from starlette.routing import Match
@@ -100,10 +116,10 @@ def _match_route(routes: Any, scope: Scope) -> str:
             continue
         if match is Match.FULL:
             inner = getattr(route, "routes", None)
-            if inner:  # a Mount around a router: go on inside, as routing would
+            if inner:  # a Mount around a router or an app: go on inside, as routing would
                 label = _match_route(inner, {**scope, **child_scope})
                 if label is not UNMATCHED_ROUTE:
-                    return label
+                    return path + label
             return path
         if match is Match.PARTIAL and partial is UNMATCHED_ROUTE:
             partial = path
@@ -189,6 +205,7 @@ class ProductionMiddleware:
         self.in_flight.values.setdefault((), 0.0)
         # counted with metrics off too: draining on SIGTERM waits for it to reach 0
         self.in_flight_values = self.in_flight.values
+        self.validation_errors = state.validation_errors
         self.ratelimit_total = state.ratelimit_decisions
         self.ratelimit_unstored = state.ratelimit_unstored
         self.policy = state.limiter.policies.default
@@ -512,6 +529,22 @@ class ProductionMiddleware:
                     scope, method, status, started, rid, client, sent_bytes, trace_ids, denied
                 )
 
+    def _label(self, scope: Scope, status: int) -> str:
+        """The route template that labels a request once the app is done with it.
+
+        The route the app chose (``scope["route"]``), unless the request went through
+        a ``Mount`` (whose own route knows only the part below the mount) or the app
+        chose none (a refusal before routing, a plain Starlette route or mount): then
+        the template is matched again from the top.
+        """
+        route = _route_label(scope)
+        app_root = scope.get("app_root_path")
+        if app_root is not None and scope.get("root_path", "") != app_root:
+            return self._matched_route({**scope, "root_path": app_root})
+        if route is UNMATCHED_ROUTE and (status in _REFUSED_BEFORE_ROUTING or "endpoint" in scope):
+            return self._matched_route(scope)
+        return route
+
     def _matched_route(self, scope: Scope) -> str:
         """The route template of a request the app did not label itself: one refused
         before routing (429, 413, 400), or one Starlette routed to a plain ``Route`` or
@@ -588,9 +621,9 @@ class ProductionMiddleware:
         if not self.recording:  # neither access log nor metrics: nothing to label
             return
         ended = time.perf_counter()
-        route = _route_label(scope)
-        if route is UNMATCHED_ROUTE and (status in _REFUSED_BEFORE_ROUTING or "endpoint" in scope):
-            route = self._matched_route(scope)
+        route = self._label(scope, status)
+        if self.metrics and VALIDATION_FAILED in scope:
+            self.validation_errors.inc((route,))
         method_label = method if method in KNOWN_METHODS else "_OTHER"
         self.recorder.add(
             (
@@ -626,7 +659,9 @@ class ProductionMiddleware:
         # FastAPI's span is no longer current here: the line takes the ids it was given
         trace_token = trace_ids_var.set(trace_ids) if trace_ids is not None else None
         try:
-            _logger.error("unhandled error in %s %s", method, _route_label(scope), exc_info=error)
+            _logger.error(
+                "unhandled error in %s %s", method, self._label(scope, status), exc_info=error
+            )
         finally:
             if trace_token is not None:
                 trace_ids_var.reset(trace_token)
@@ -682,11 +717,7 @@ class ProductionMiddleware:
                 span.record_exception(error)
         if status:
             span.set_attribute("http.response.status_code", status)
-            route = _route_label(scope)
-            if route is UNMATCHED_ROUTE and (
-                status in _REFUSED_BEFORE_ROUTING or "endpoint" in scope
-            ):
-                route = self._matched_route(scope)
+            route = self._label(scope, status)
             if route is not UNMATCHED_ROUTE:
                 span.set_attribute("http.route", route)
                 method = scope["method"]
@@ -710,7 +741,7 @@ def _complete_allow(app: Any, scope: Scope, headers: Any) -> list[tuple[bytes, b
     is often served by several routes (``GET /orders`` and ``POST /orders``).
     """
     methods: set[str] = set()
-    for route in getattr(app, "routes", ()):
+    for route in _effective_routes(getattr(app, "routes", ())):
         regex = getattr(route, "path_regex", None)
         route_methods = getattr(route, "methods", None)
         if regex is not None and route_methods and regex.match(scope["path"]):
