@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,31 @@ def test_factories_are_called_and_apps_wrapped(
 def test_bad_app_references(reference: str, message: str) -> None:
     with pytest.raises(AppLoadError, match=message):
         load_app(reference)
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("def broken(:\n", r"importing 'bad_app_\w+' failed: SyntaxError.* at .*:1"),
+        ("raise RuntimeError('no DATABASE_URL')\n", r"failed: RuntimeError: no DATABASE_URL at"),
+        (
+            "def create_app():\n    raise KeyError('SECRET')\n",
+            r"the factory 'create_app' failed: KeyError: 'SECRET' at .*:2",
+        ),
+        (
+            "async def create_app():\n    return None\n",
+            "'create_app' is an async function without arguments",
+        ),
+    ],
+)
+def test_apps_that_cannot_be_made_are_one_line_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, source: str, message: str
+) -> None:
+    name = "bad_app_" + hashlib.sha256(source.encode()).hexdigest()[:8]  # one module each
+    (tmp_path / f"{name}.py").write_text(source)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    attribute = "create_app" if "create_app" in source else "app"
+    with pytest.raises(AppLoadError, match=message) as raised:
+        load_app(f"{name}:{attribute}")
+    assert "\n" not in str(raised.value)

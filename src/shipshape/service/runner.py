@@ -41,6 +41,10 @@ def load_app(reference: str) -> Any:
         raise AppLoadError(
             f"{reference!r}: cannot import module {module_name!r} ({error})"
         ) from None
+    except Exception as error:  # a SyntaxError, or the module's own code raising
+        raise AppLoadError(
+            f"{reference!r}: importing {module_name!r} failed: {_summary(error)}"
+        ) from None
     target: Any = module
     for part in attribute.split("."):
         try:
@@ -51,9 +55,45 @@ def load_app(reference: str) -> Any:
             ) from None
     if not callable(target):
         raise AppLoadError(f"{reference!r}: {attribute!r} is not an ASGI application")
+    if _is_async_factory(target):
+        raise AppLoadError(
+            f"{reference!r}: {attribute!r} is an async function without arguments; give a "
+            "plain function that returns the app, or the app itself"
+        )
     if _is_factory(target):
-        target = target()
+        try:
+            target = target()
+        except Exception as error:
+            raise AppLoadError(
+                f"{reference!r}: the factory {attribute!r} failed: {_summary(error)}"
+            ) from None
     return target
+
+
+def _summary(error: BaseException) -> str:
+    """One line for an error raised by the app's code: what, and where."""
+    where = ""
+    if isinstance(error, SyntaxError) and error.filename:
+        where = f" at {error.filename}:{error.lineno}"
+    elif error.__traceback__ is not None:
+        frame = error.__traceback__
+        while frame.tb_next is not None:
+            frame = frame.tb_next
+        where = f" at {frame.tb_frame.f_code.co_filename}:{frame.tb_lineno}"
+    text = str(error).splitlines()[0] if str(error) else ""
+    return f"{type(error).__name__}{': ' + text if text else ''}{where}"
+
+
+def _is_async_factory(target: Any) -> bool:
+    import inspect
+
+    if not inspect.iscoroutinefunction(target):
+        return False
+    try:
+        parameters = inspect.signature(target).parameters
+    except (TypeError, ValueError):
+        return False
+    return not any(p.default is inspect.Parameter.empty for p in parameters.values())
 
 
 def _is_factory(target: Any) -> bool:
