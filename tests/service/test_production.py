@@ -330,3 +330,15 @@ def test_the_example_declares_a_readiness_check_on_its_database(tmp_path: Path) 
     with TestClient(app) as client:
         body = client.get("/readyz").json()
     assert body["details"] == {"database": "healthy"}
+
+
+def test_wrapping_twice_is_one_layer(capfd: pytest.CaptureFixture[str]) -> None:
+    once = production(make_app(), settings())
+    assert production(once) is once
+    assert production(once, once.settings) is once
+    with pytest.raises(ValueError, match="already has the production layer"):
+        production(once, settings(max_body_bytes=10))
+    with TestClient(production(once)) as client:
+        response = client.get("/items/7")
+    assert len(response.headers.get_list("x-request-id")) == 1
+    assert len(access_lines(capfd.readouterr().out)) == 1

@@ -91,6 +91,13 @@ def production(app: ASGIApp, settings: ServiceSettings | None = None) -> Product
 
     ``settings`` defaults to ``ServiceSettings()`` (read from ``SHIPSHAPE_*``).
     """
+    if isinstance(app, ProductionApp):  # one layer: ids, lines, limits and metrics once
+        if settings is not None and settings != app.settings:
+            raise ValueError(
+                "the app already has the production layer, with other settings: wrap the "
+                "inner app instead"
+            )
+        return app
     settings = settings if settings is not None else ServiceSettings()
     if settings.logs.configure_logging:
         configure_logging(settings.logs.level, Redactor(settings.logs.redact_keys))
