@@ -342,3 +342,17 @@ def test_wrapping_twice_is_one_layer(capfd: pytest.CaptureFixture[str]) -> None:
         response = client.get("/items/7")
     assert len(response.headers.get_list("x-request-id")) == 1
     assert len(access_lines(capfd.readouterr().out)) == 1
+
+
+def test_under_a_root_path_probes_metrics_and_limits_answer_below_it() -> None:
+    # uvicorn --root-path /api puts the root path in front of every request's path
+    app = production(
+        make_app(),
+        settings(ratelimit={"capacity": 1, "refill_rate": 0.001, "exempt_paths": ["/items/9"]}),
+    )
+    with TestClient(app, root_path="/api") as client:
+        assert client.get("/api/livez").status_code == 200
+        assert client.get("/api/readyz").status_code == 200
+        assert "http_requests_total" in client.get("/api/metrics").text
+        assert [client.get("/api/items/9").status_code for _ in range(3)] == [200] * 3
+        assert [client.get("/api/items/1").status_code for _ in range(2)] == [200, 429]

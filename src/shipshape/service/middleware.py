@@ -226,17 +226,21 @@ class ProductionMiddleware:
             state.mark_serving()
         app = self.app
         exempt = False
-        endpoint = self.endpoints.get(scope["path"])
+        path: str = scope["path"]
+        root_path = scope.get("root_path")
+        # the path below the root path (the server's --root-path is part of "path"):
+        # what the layer's endpoints, exempt paths and route policies are matched on
+        route_path = _below(path, root_path) if root_path else path
+        endpoint = self.endpoints.get(route_path)
         if endpoint is not None:
             if not self.log_probes:
                 await endpoint(scope, receive, self._echo_request_id(scope, send))
                 return
             app, exempt = endpoint, True
-            scope["route"] = self.endpoint_routes[scope["path"]]  # labels its line and metrics
+            scope["route"] = self.endpoint_routes[route_path]  # labels its line and metrics
 
         started = time.perf_counter()
         method: str = scope["method"]
-        path: str = scope["path"]
 
         request_id: bytes | None = None
         traceparent: bytes | None = None
@@ -424,11 +428,17 @@ class ProductionMiddleware:
 
             # -- rate limit
             limiter = self.limiter
-            if limiter is not None and not exempt and not (self.exempt and self._exempt_path(path)):
+            if (
+                limiter is not None
+                and not exempt
+                and not (self.exempt and self._exempt_path(route_path))
+            ):
                 key = api_key.decode("latin-1") if api_key else client
                 unstored = False
                 policy = (
-                    limiter.policies.lookup(method, path) if self.route_policies else self.policy
+                    limiter.policies.lookup(method, route_path)
+                    if self.route_policies
+                    else self.policy
                 )
                 try:
                     take = self.take_nowait
@@ -726,6 +736,17 @@ class ProductionMiddleware:
                 span.set_status(StatusCode.ERROR)
                 span.set_attribute("error.type", str(status))
         span.end()
+
+
+def _below(path: str, root_path: str) -> str:
+    """``path`` without ``root_path`` in front, as Starlette routes it (``/`` for the
+    root path itself); ``path`` when it does not start with it."""
+    if not path.startswith(root_path):
+        return path
+    rest = path[len(root_path) :]
+    if not rest:
+        return "/"
+    return rest if rest[0] == "/" else path
 
 
 def _close(scope: Scope) -> tuple[tuple[bytes, bytes], ...]:
