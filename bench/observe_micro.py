@@ -222,7 +222,7 @@ def log_loops(ops: int) -> tuple[dict[str, Loop], dict[str, Loop], list[str]]:
         rid = fields["request_id"]
         with stdout_to_devnull():
             for _ in rng:
-                record_line(scope, "GET", 200, started, rid, "127.0.0.1", 412, None, False)
+                record_line(scope, "GET", 200, (started, 0.0), rid, "127.0.0.1", 412, None, False)
 
     def access_pjl_write() -> None:
         fmt = pjl.format

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
-from fastapi import FastAPI
+from fastapi import BackgroundTasks, FastAPI
 from pydantic import BaseModel, SecretStr
 from starlette.testclient import TestClient
 
@@ -356,3 +357,23 @@ def test_under_a_root_path_probes_metrics_and_limits_answer_below_it() -> None:
         assert "http_requests_total" in client.get("/api/metrics").text
         assert [client.get("/api/items/9").status_code for _ in range(3)] == [200] * 3
         assert [client.get("/api/items/1").status_code for _ in range(2)] == [200, 429]
+
+
+def test_a_request_s_duration_ends_with_its_response_not_its_background_tasks(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    app = make_app()
+
+    @app.get("/later")
+    async def later(tasks: BackgroundTasks) -> dict[str, str]:
+        tasks.add_task(asyncio.sleep, 0.5)
+        return {"ok": "yes"}
+
+    with TestClient(production(app, settings())) as client:
+        assert client.get("/later").status_code == 200
+        scrape = client.get("/metrics").text
+    [line] = access_lines(capfd.readouterr().out)
+    assert line["duration_ms"] < 250, line
+    assert (
+        'http_request_duration_seconds_bucket{le="0.25",method="GET",route="/later"} 1.0' in scrape
+    )

@@ -304,9 +304,10 @@ class ProductionMiddleware:
         trace_token = None
 
         head = method == "HEAD"
+        finished = 0.0  # when the response's last byte went out
 
         async def send_wrapper(message: Message) -> None:
-            nonlocal status, sent_bytes, response_started, response_done, trace_ids
+            nonlocal status, sent_bytes, response_started, response_done, trace_ids, finished
             if body_refused and response_started:
                 return
             kind = message["type"]
@@ -325,6 +326,9 @@ class ProductionMiddleware:
                 sent_bytes += len(message.get("body", b""))
                 response_done = not message.get("more_body", False)
             await send(message)
+            if response_done and not finished:
+                # the request's duration ends here, not after the app's background tasks
+                finished = time.perf_counter()
 
         async def limited_receive() -> Message:
             """Count a body of undeclared length; past the limit, answer 413 (unless the
@@ -510,7 +514,17 @@ class ProductionMiddleware:
                     )
                 span_error = error  # marked on the span as it ends
                 logged = True
-                self._log(scope, method, status, started, rid, client, sent_bytes, trace_ids, error)
+                self._log(
+                    scope,
+                    method,
+                    status,
+                    (started, finished),
+                    rid,
+                    client,
+                    sent_bytes,
+                    trace_ids,
+                    error,
+                )
                 if not (answered_here or response_done):
                     # a response cut short: the server must close the connection. A
                     # complete one (an app's error handler answered) stays logged once.
@@ -536,7 +550,15 @@ class ProductionMiddleware:
                 # every way out (an answer of the layer's own, 4xx/5xx, a cancelled
                 # request) leaves exactly one access line and one metrics sample
                 self._record(
-                    scope, method, status, started, rid, client, sent_bytes, trace_ids, denied
+                    scope,
+                    method,
+                    status,
+                    (started, finished),
+                    rid,
+                    client,
+                    sent_bytes,
+                    trace_ids,
+                    denied,
                 )
 
     def _label(self, scope: Scope, status: int) -> str:
@@ -621,16 +643,19 @@ class ProductionMiddleware:
         scope: Scope,
         method: str,
         status: int,
-        started: float,
+        times: tuple[float, float],
         rid: str,
         client: str,
         sent_bytes: int,
         trace_ids: tuple[str, str] | None,
         denied: bool,
     ) -> None:
+        """Queue the request's access line and metrics sample; ``times`` are when it
+        started and when its response was complete (0 when it never was: then now)."""
         if not self.recording:  # neither access log nor metrics: nothing to label
             return
-        ended = time.perf_counter()
+        started, ended = times
+        ended = ended or time.perf_counter()
         route = self._label(scope, status)
         if self.metrics and VALIDATION_FAILED in scope:
             self.validation_errors.inc((route,))
@@ -656,7 +681,7 @@ class ProductionMiddleware:
         scope: Scope,
         method: str,
         status: int,
-        started: float,
+        times: tuple[float, float],
         rid: str,
         client: str,
         sent_bytes: int,
@@ -664,7 +689,7 @@ class ProductionMiddleware:
         error: BaseException,
     ) -> None:
         """The access line of a failed request, then the error with its traceback."""
-        self._record(scope, method, status, started, rid, client, sent_bytes, trace_ids, False)
+        self._record(scope, method, status, times, rid, client, sent_bytes, trace_ids, False)
         token = request_id_var.set(rid)
         # FastAPI's span is no longer current here: the line takes the ids it was given
         trace_token = trace_ids_var.set(trace_ids) if trace_ids is not None else None
