@@ -244,6 +244,7 @@ _PROBE_APP = """
 import asyncio
 
 from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
 
 app = FastAPI()
 
@@ -257,6 +258,16 @@ async def seen(request: Request) -> dict[str, str]:
 async def slow() -> dict[str, str]:
     await asyncio.sleep(60)
     return {}
+
+
+async def _parts():
+    yield b"part 1"
+    raise RuntimeError("mid-stream failure")
+
+
+@app.get("/midstream")
+async def midstream() -> StreamingResponse:
+    return StreamingResponse(_parts())
 """
 
 
@@ -344,3 +355,19 @@ def _get_quietly(client: httpx.Client, url: str) -> None:
     """GET ``url``, which the server is expected to cut off."""
     with contextlib.suppress(httpx.TransportError):
         client.get(url)
+
+
+def test_an_error_after_the_response_started_is_logged_once(
+    tmp_path: Path, free_port: int, stop_after: list[subprocess.Popen[bytes]]
+) -> None:
+    _probe_app(tmp_path)
+    server = start(["probe_app:app", "--port", str(free_port)], tmp_path)
+    stop_after.append(server)
+    wait_until_live(free_port, server)
+    with contextlib.suppress(httpx.TransportError):  # the response is cut short
+        httpx.get(f"http://127.0.0.1:{free_port}/midstream")
+    server.send_signal(signal.SIGTERM)
+    out = server.communicate(timeout=15)[0].decode()
+    reports = [line for line in out.splitlines() if "mid-stream failure" in line]
+    assert len(reports) == 1, reports
+    assert "unhandled error in GET /midstream" in reports[0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -26,6 +27,7 @@ __all__ = [
     "jsonable",
     "line_head",
     "log_entry",
+    "mark_logged",
     "request_id_var",
     "safe_str",
     "span_ids",
@@ -619,6 +621,27 @@ def _write_all(fd: int, data: bytes) -> None:
         data = data[written:]
 
 
+_LOGGED = "_shipshape_logged"
+
+
+def mark_logged(error: BaseException) -> None:
+    """Note that ``error`` was logged with its traceback (by the request layer), so the
+    server's own report of it is not logged again (see ``configure_logging``)."""
+    with contextlib.suppress(AttributeError):  # a type taking no attributes: logged twice
+        setattr(error, _LOGGED, True)
+
+
+class _NotLoggedYet(logging.Filter):
+    """Drops a record whose exception was already logged with its traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not getattr(error, _LOGGED, False)
+
+
+_NOT_LOGGED_YET = _NotLoggedYet()
+
+
 def configure_logging(level: str = "INFO", redactor: Redactor | None = None) -> None:
     """Route the root logger and uvicorn's loggers through the JSON formatter."""
     handler = JsonLineHandler(1, JsonFormatter(redactor))
@@ -629,6 +652,9 @@ def configure_logging(level: str = "INFO", redactor: Redactor | None = None) -> 
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    # uvicorn reports an exception the app raised after its response started ("Exception
+    # in ASGI application"); the request layer has logged it already, with the request
+    logging.getLogger("uvicorn.error").addFilter(_NOT_LOGGED_YET)
     access = logging.getLogger("uvicorn.access")
     access.handlers[:] = []
     access.propagate = False

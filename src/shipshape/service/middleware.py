@@ -31,6 +31,7 @@ from opentelemetry.trace import (
 )
 
 from shipshape.observe.logs import (
+    mark_logged,
     request_id_var,
     span_ids,
     trace_ids_var,
@@ -697,6 +698,7 @@ class ProductionMiddleware:
             _logger.error(
                 "unhandled error in %s %s", method, self._label(scope, status), exc_info=error
             )
+            mark_logged(error)
         finally:
             if trace_token is not None:
                 trace_ids_var.reset(trace_token)
