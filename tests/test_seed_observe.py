@@ -282,6 +282,25 @@ def test_metrics_mean_uses_builtin_round_to_two_places(times: list[float], mean:
     assert compute_latency_metrics(times)["mean"] == mean
 
 
+def test_metrics_mean_sums_in_the_input_order_as_the_course_does() -> None:
+    # sum() of these in this order is 127.33999...; of the sorted copy, 127.34000...
+    times = [15.69, 47.93, 44.83, 18.89]
+    assert compute_latency_metrics(times)["mean"] == round(sum(times) / len(times), 2) == 31.83
+
+
+@relaxed
+@given(_times_with_decimals := st.lists(st.decimals(0, 1000, places=2), min_size=1, max_size=8))
+def test_metrics_mean_is_the_course_formula(times: list[Any]) -> None:
+    values = [float(value) for value in times]
+    assert compute_latency_metrics(values)["mean"] == round(sum(values) / len(values), 2)
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, 10**400, -(10**400)])
+def test_metrics_refuse_values_that_are_not_finite_numbers(bad: float) -> None:
+    with pytest.raises(ValueError, match=r"time #1 is"):
+        compute_latency_metrics([1.0, bad])
+
+
 def test_metrics_input_is_not_sorted_in_place() -> None:
     times = [3.0, 1.0, 2.0]
     compute_latency_metrics(times)
