@@ -416,6 +416,15 @@ def test_metrics_latency_empty_is_all_zero(write: Any) -> None:
     assert json_out(result) == dict.fromkeys(["mean", "p50", "p95", "p99", "max"], 0.0)
 
 
+@pytest.mark.parametrize("name", ["access.jsonl", "access.log", "times.json", "times.yaml"])
+def test_metrics_latency_of_an_empty_file_is_bad_input_whatever_its_name(
+    write: Any, name: str
+) -> None:
+    # an empty list of times is all zeros (above); a file with nothing in it is no data
+    path = write(name, "\n  \n")
+    assert_bad_input(invoke("metrics", "latency", path), path, "empty")
+
+
 def test_metrics_latency_wrong_document_shape_is_bad_input(write: Any) -> None:
     path = write("times.json", '{"durations": [1]}')
     assert_bad_input(invoke("metrics", "latency", path), path, "times")

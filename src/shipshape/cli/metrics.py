@@ -83,6 +83,8 @@ def load_latency_input(path: str) -> Any:
     reported by the strict parser (JSON lines of numbers are a list of times).
     """
     text, source = read_text(path), source_name(path)
+    if not text.strip():  # whatever its name: no access line, and no list of times either
+        raise InputError(source, "empty: no request records (route and duration_ms) or times")
     suffix = Path(path).suffix.lower()
     if suffix in {".yaml", ".yml", ".toml"}:
         return parse_data(text, source)
