@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -260,4 +261,88 @@ def test_health_checks_reject_duplicate_names() -> None:
 
 
 async def _noop() -> None:
+    return None
+
+
+@asynccontextmanager
+async def silent_server() -> AsyncIterator[int]:
+    """A TCP server that accepts connections and never says a word: a hung dependency."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+
+
+@pytest.mark.anyio
+async def test_a_hung_database_connection_gives_up_so_later_checks_run_again() -> None:
+    from shipshape.observe.health import sql_check
+
+    async with silent_server() as port:
+        check = sql_check(f"postgresql+psycopg://u@127.0.0.1:{port}/db", timeout=1)
+        checks = HealthChecks(timeout=1, cache_seconds=0)
+        checks.add("database", check, component_type="datastore")
+        try:
+            first = (await checks.results())["database"]
+            assert (first.status, first.output) == ("unhealthy", "timed out after 1s")
+            await asyncio.sleep(1.5)  # the connection attempt has given up by now
+            second = (await checks.results())["database"]
+            assert second.status == "unhealthy"
+            assert "still waiting" not in second.output
+            assert second.component_type == "datastore"
+        finally:
+            await checks.aclose()
+
+
+@pytest.mark.anyio
+async def test_checks_wait_as_long_as_their_timeout_not_their_clients_defaults() -> None:
+    from shipshape.observe.health import http_check, redis_check
+
+    async with silent_server() as port:
+        # redis-py's client was given 1 s, httpx's default is 5 s: both are longer here
+        redis = redis_check(f"redis://127.0.0.1:{port}/0", timeout=1.6)
+        http = http_check(f"http://127.0.0.1:{port}/", timeout=5.6)
+
+        async def timed(check: Any) -> float:
+            started = asyncio.get_running_loop().time()
+            with contextlib.suppress(Exception):
+                await check()
+            return asyncio.get_running_loop().time() - started
+
+        try:
+            waited = await asyncio.gather(timed(redis), timed(http))
+        finally:
+            await redis.aclose()
+    assert waited[0] >= 1.5
+    assert waited[1] >= 5.5
+
+
+@pytest.mark.anyio
+async def test_a_cached_reading_keeps_the_time_it_was_taken() -> None:
+    from shipshape.observe.health import health_body
+    from shipshape.observe.logs import utc_now
+
+    checks = HealthChecks(timeout=1, cache_seconds=60)
+    checks.add("cache", _no_op, component_type="datastore")
+    first = await checks.results()
+    await asyncio.sleep(1.1)
+    again = await checks.results()
+    report = await checks.report()
+    bodies = [
+        health_body(report, results, service_id="s", checked_at=utc_now())
+        for results in (first, again)
+    ]
+    times = [body["checks"]["cache:responseTime"][0]["time"] for body in bodies]
+    assert times[0] == times[1]
+    assert times[0] < utc_now()
+
+
+async def _no_op() -> None:
     return None

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import math
 import re
 import shutil
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
+
+from shipshape.observe.logs import utc_timestamp
 
 __all__ = [
     "HEALTH_STATUSES",
@@ -91,6 +95,8 @@ class CheckResult:
     output: str = ""
     duration_ms: float = 0.0
     component_type: str = "component"
+    #: when the check finished (epoch seconds; 0 when not run through ``HealthChecks``)
+    checked_at: float = 0.0
 
 
 @dataclass(slots=True)
@@ -115,6 +121,8 @@ def safe_output(error: BaseException, secrets: Iterable[str] = ()) -> str:
 
 def _as_result(value: Any, component_type: str) -> CheckResult:
     if isinstance(value, CheckResult):
+        if value.component_type == "component":  # the check's own type, where it has one
+            return dataclasses.replace(value, component_type=component_type)
         return value
     if value is None or value is True:
         return CheckResult("healthy", component_type=component_type)
@@ -216,7 +224,9 @@ class HealthChecks:
                 "unhealthy", safe_output(error, self._secrets), component_type=check.component_type
             )
         elapsed = (time.perf_counter() - started) * 1000
-        return CheckResult(result.status, result.output, round(elapsed, 3), result.component_type)
+        return CheckResult(
+            result.status, result.output, round(elapsed, 3), result.component_type, time.time()
+        )
 
     async def aclose(self) -> None:
         """Release what the checks hold (engines, clients)."""
@@ -252,7 +262,8 @@ def health_body(
             "health": result.status,
             "observedValue": result.duration_ms,
             "observedUnit": "ms",
-            "time": checked_at,
+            # when this reading was taken (a cached one keeps its time)
+            "time": utc_timestamp(result.checked_at) if result.checked_at else checked_at,
         }
         if result.output:
             entry["output"] = result.output
@@ -279,13 +290,28 @@ class sql_check:
     another: the check answers unhealthy at once instead of piling up threads.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, timeout: float = 5.0) -> None:
         from concurrent.futures import ThreadPoolExecutor
 
         from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
 
+        # a connection attempt gives up within the check's timeout, so a ping that hung
+        # (a database that accepts and then never answers) cannot block the next checks
+        seconds = max(1, math.ceil(timeout))
+        connect_args: dict[str, Any] = {}
+        backend = make_url(url).get_backend_name()
+        if backend == "postgresql":
+            connect_args["connect_timeout"] = seconds
+        elif backend in {"mysql", "mariadb"}:
+            connect_args.update(connect_timeout=seconds, read_timeout=seconds)
         self.engine = create_engine(
-            url, pool_pre_ping=True, pool_size=1, max_overflow=0, pool_timeout=5
+            url,
+            pool_pre_ping=True,
+            pool_size=1,
+            max_overflow=0,
+            pool_timeout=seconds,
+            connect_args=connect_args,
         )
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sql-check")
         self._pending: asyncio.Future[None] | None = None
@@ -298,7 +324,11 @@ class sql_check:
 
     async def __call__(self) -> CheckResult | None:
         if self._pending is not None and not self._pending.done():
-            return CheckResult("unhealthy", "the previous check is still waiting for the database")
+            return CheckResult(
+                "unhealthy",
+                "the previous check is still waiting for the database",
+                component_type="datastore",
+            )
         pending = asyncio.get_running_loop().run_in_executor(self._executor, self._ping)
         pending.add_done_callback(_consume_outcome)
         self._pending = pending
@@ -319,10 +349,12 @@ def _consume_outcome(future: asyncio.Future[None]) -> None:
 class redis_check:
     """``PING`` with redis.asyncio; one client, reused."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, timeout: float = 1.0) -> None:
         import redis.asyncio as redis_asyncio
 
-        self.client = redis_asyncio.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        self.client = redis_asyncio.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout
+        )
 
     async def __call__(self) -> None:
         await self.client.ping()
@@ -331,13 +363,14 @@ class redis_check:
         await self.client.aclose()
 
 
-def http_check(url: str, *, degraded_after_ms: float = 1000.0) -> CheckFunc:
-    """A GET that must answer 2xx/3xx; slower than ``degraded_after_ms`` is degraded."""
+def http_check(url: str, *, degraded_after_ms: float = 1000.0, timeout: float = 5.0) -> CheckFunc:
+    """A GET that must answer 2xx/3xx within ``timeout`` seconds; slower than
+    ``degraded_after_ms`` is degraded."""
     import httpx
 
     async def check() -> CheckResult:
         started = time.perf_counter()
-        async with httpx.AsyncClient(follow_redirects=False) as client:
+        async with httpx.AsyncClient(follow_redirects=False, timeout=timeout) as client:
             response = await client.get(url)
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code >= 400:

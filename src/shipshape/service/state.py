@@ -98,20 +98,23 @@ class ServiceState:
         if health.database_url:
             self.health.add(
                 "database",
-                sql_check(health.database_url),
+                sql_check(health.database_url, timeout=health.timeout_seconds),
                 component_type="datastore",
                 secrets=_url_secrets(health.database_url),
             )
         if health.redis_url:
             self.health.add(
                 "redis",
-                redis_check(health.redis_url),
+                redis_check(health.redis_url, timeout=health.timeout_seconds),
                 component_type="datastore",
                 secrets=_url_secrets(health.redis_url),
             )
         for index, url in enumerate(health.http_urls):
             self.health.add(
-                f"http-{index}", http_check(url), component_type="http", secrets=_url_secrets(url)
+                f"http-{index}",
+                http_check(url, timeout=health.timeout_seconds),
+                component_type="http",
+                secrets=_url_secrets(url),
             )
         if health.disk_path:
             self.health.add(
