@@ -827,3 +827,19 @@ def test_process_dockerfile_validate_from_stdin() -> None:
         "valid": False,
         "errors": ["base_image_not_slim", "missing_workdir", "missing_expose", "missing_cmd"],
     }
+
+
+@pytest.mark.parametrize(("command", "what"), [("logs", "entries"), ("ratelimit", "timestamps")])
+def test_empty_input_is_named_as_empty_not_as_a_python_type(
+    write: Any, command: str, what: str
+) -> None:
+    path = write("empty.yaml", "")
+    args = (
+        ["logs", "format", path]
+        if command == "logs"
+        else ["ratelimit", "simulate", path, "-c", "1", "-r", "1"]
+    )
+    result = invoke(*args)
+    assert result.exit_code == 2, result.output
+    assert "NoneType" not in result.output
+    assert "empty" in result.output

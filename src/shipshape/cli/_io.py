@@ -205,15 +205,20 @@ def pick(data: Any, key: str, source: str) -> Any:
     return data
 
 
+def _kind(value: Any) -> str:
+    """What a document turned out to be, in words: ``nothing`` for an empty one."""
+    return "nothing (the input is empty)" if value is None else type(value).__name__
+
+
 def require_list(value: Any, source: str, what: str) -> Sequence[Any]:
     if not isinstance(value, list):
-        raise InputError(source, f"{what} must be a list, got {type(value).__name__}")
+        raise InputError(source, f"{what} must be a list, got {_kind(value)}")
     return value
 
 
 def require_mapping(value: Any, source: str, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
-        raise InputError(source, f"{what} must be a mapping, got {type(value).__name__}")
+        raise InputError(source, f"{what} must be a mapping, got {_kind(value)}")
     return value
 
 
