@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from pydantic import BaseModel
 from starlette.testclient import TestClient
 
@@ -286,3 +286,39 @@ async def test_a_request_cancelled_midway_is_logged_as_499(
         await task
     [line] = access_lines(capfd.readouterr().out)
     assert line["status"] == 499
+
+
+def test_behind_a_trusted_proxy_the_app_sees_the_client_and_its_scheme() -> None:
+    api = FastAPI()
+
+    @api.get("/seen")
+    async def seen(request: Request) -> dict[str, str]:
+        return {
+            "client": request.client.host if request.client else "",
+            "scheme": request.url.scheme,
+        }
+
+    @api.websocket("/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        host = websocket.client.host if websocket.client else ""
+        await websocket.send_json({"client": host, "scheme": websocket.url.scheme})
+        await websocket.close()
+
+    forwarded = {"X-Forwarded-For": "203.0.113.9, 10.0.0.2", "X-Forwarded-Proto": "https"}
+    trusting = production(
+        api, settings(ratelimit={"trusted_proxies": ["127.0.0.0/8", "10.0.0.0/8"]})
+    )
+    with TestClient(trusting, client=("127.0.0.1", 5000)) as client:
+        assert client.get("/seen", headers=forwarded).json() == {
+            "client": "203.0.113.9",
+            "scheme": "https",
+        }
+        with client.websocket_connect("/ws", headers=forwarded) as socket:
+            assert socket.receive_json() == {"client": "203.0.113.9", "scheme": "wss"}
+    # no trusted proxies: the headers are the client's own word, and not believed
+    with TestClient(production(api, settings()), client=("127.0.0.1", 5000)) as client:
+        assert client.get("/seen", headers=forwarded).json() == {
+            "client": "127.0.0.1",
+            "scheme": "http",
+        }

@@ -317,9 +317,9 @@ def test_serve_believes_forwarded_headers_from_trusted_proxies_only(
         )
         for index in range(5)
     ]
-    # each forwarded client has its own bucket, and the app sees the client's scheme
+    # each forwarded client has its own bucket, and the app sees the client and its scheme
     assert [answer.status_code for answer in answers] == [200] * 5
-    assert answers[0].json() == {"client": "127.0.0.1", "scheme": "https"}
+    assert answers[0].json() == {"client": "203.0.113.0", "scheme": "https"}
     for server_process in (server, behind):
         server_process.send_signal(signal.SIGTERM)
     out = behind.communicate(timeout=15)[0].decode()

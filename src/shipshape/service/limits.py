@@ -212,7 +212,30 @@ class ClientKeys:
         scheme the client used: the app's absolute URLs and redirects then say so."""
         scheme = forwarded_proto.decode("latin-1").strip().lower()
         if scheme in _SCHEMES and self._peer_trusted(scope):
+            if scope["type"] == "websocket":
+                scheme = "wss" if scheme == "https" else "ws"
             scope["scheme"] = scheme
+
+    def forwarded_client(self, scope: MutableMapping[str, Any], client: str) -> None:
+        """Let the app see the client found behind trusted proxies (``client_address``)
+        as its peer, as a server's own proxy-header handling would."""
+        peer = scope.get("client")
+        if client != "unknown" and (not peer or str(peer[0]) != client):
+            scope["client"] = (client, 0)
+
+    def forward_websocket(self, scope: MutableMapping[str, Any]) -> None:
+        """A WebSocket connection's client and scheme behind trusted proxies."""
+        forwarded_for: bytes | None = None
+        forwarded_proto: bytes | None = None
+        for name, value in scope.get("headers", ()):
+            if name == b"x-forwarded-for":
+                forwarded_for = value if forwarded_for is None else forwarded_for + b"," + value
+            elif name == b"x-forwarded-proto":
+                forwarded_proto = value
+        if forwarded_proto is not None:  # (before the peer below is replaced)
+            self.forwarded_scheme(scope, forwarded_proto)
+        if forwarded_for is not None:
+            self.forwarded_client(scope, self.client_address(scope, forwarded_for))
 
 
 _SCHEMES = frozenset({"http", "https"})

@@ -220,6 +220,8 @@ class ProductionMiddleware:
             if scope["type"] == "lifespan":
                 await self.state.lifespan(self.app, scope, receive, send)
             else:
+                if self.use_forwarded and scope["type"] == "websocket":
+                    self.state.client_keys.forward_websocket(scope)
                 await self.app(scope, receive, send)
             return
         state = self.state
@@ -281,13 +283,14 @@ class ProductionMiddleware:
             request_id = rid.encode("ascii")
         rid_token = request_id_var.set(rid)
 
-        client = (
-            state.client_keys.client_address(scope, forwarded_for)
-            if self.use_forwarded
-            else (scope["client"][0] if scope.get("client") else "unknown")
-        )
-        if forwarded_proto is not None:
-            state.client_keys.forwarded_scheme(scope, forwarded_proto)
+        if self.use_forwarded:
+            client = state.client_keys.client_address(scope, forwarded_for)
+            if forwarded_proto is not None:  # (before the peer below is replaced)
+                state.client_keys.forwarded_scheme(scope, forwarded_proto)
+            if forwarded_for is not None:  # the app sees the client, not its proxy
+                state.client_keys.forwarded_client(scope, client)
+        else:
+            client = scope["client"][0] if scope.get("client") else "unknown"
         extra_headers: list[tuple[bytes, bytes]] = [(self.request_id_response_header, request_id)]
         status = 0
         sent_bytes = 0
