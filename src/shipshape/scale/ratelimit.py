@@ -53,6 +53,13 @@ def refill_and_take(
         raise ValueError(f"now ({now}) is not a finite number")
     if now < state.last_time:
         raise ValueError(f"time went backwards: {now} < {state.last_time}")
+    return _take(state, now, capacity, refill_rate, cost)
+
+
+def _take(
+    state: BucketState, now: float, capacity: float, refill_rate: float, cost: float = 1
+) -> tuple[BucketState, bool]:
+    """``refill_and_take`` for arguments already checked."""
     tokens = refill(state.tokens, now - state.last_time, capacity, refill_rate)
     if tokens >= cost:
         return BucketState(tokens - cost, now), True
@@ -75,12 +82,11 @@ def token_bucket_limiter(
     for index, timestamp in enumerate(timestamps):
         if not math.isfinite(timestamp):
             raise ValueError(f"timestamp #{index} ({timestamp}) is not a finite number")
-        try:
-            state, allowed = refill_and_take(state, timestamp, capacity, refill_rate)
-        except ValueError:
+        if timestamp < state.last_time:
             raise ValueError(
                 f"timestamp #{index} ({timestamp}) is earlier than the previous one "
                 f"({state.last_time})"
-            ) from None
+            )
+        state, allowed = _take(state, timestamp, capacity, refill_rate)
         verdicts.append("allowed" if allowed else "denied")
     return verdicts
