@@ -439,22 +439,23 @@ class LightSpan(SDKSpan):
     # -- events and links: containers on first use
 
     def _add_event(self, event: Any) -> None:
-        with self._lock:
-            if self._end_time is None:
-                if not isinstance(self._events, BoundedList):
-                    self._events = BoundedList(self._limits.max_events)
-                self._events.append(event)
-                return
-        _logger.warning("Tried calling %s on an ended span.", "_add_event")
+        self._append("_events", event, self._limits.max_events, "_add_event")
 
     def _add_link(self, link: Link) -> None:
+        self._append("_links", link, self._limits.max_links, "_add_link")
+
+    def _append(self, field: str, item: Any, most: int | None, method: str) -> None:
+        """Append to the events or links, making their ``BoundedList`` on first use;
+        after the end, the SDK's warning naming ``method``."""
         with self._lock:
             if self._end_time is None:
-                if not isinstance(self._links, BoundedList):
-                    self._links = BoundedList(self._limits.max_links)
-                self._links.append(link)
+                items = getattr(self, field)
+                if not isinstance(items, BoundedList):
+                    items = BoundedList(most)
+                    setattr(self, field, items)
+                items.append(item)
                 return
-        _logger.warning("Tried calling %s on an ended span.", "_add_link")
+        _logger.warning("Tried calling %s on an ended span.", method)
 
     # -- life cycle
 
