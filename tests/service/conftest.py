@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -88,10 +88,19 @@ def start(args: list[str], cwd: Path, **env: str) -> subprocess.Popen[bytes]:
     )
 
 
-def wait_until_live(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def wait_until_live(
+    port: int,
+    process: subprocess.Popen[bytes],
+    timeout: float = 30,
+    said: Callable[[], str] | None = None,
+) -> None:
+    """Wait for ``/livez``; if the server exits first, fail with what it ``said`` (its
+    stderr, unless the caller reads its output itself)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
+            if said is not None:
+                raise AssertionError(said())
             raise AssertionError(
                 f"server exited: {process.stderr.read() if process.stderr else ''!r}"
             )

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.service.conftest import ORDER
+from tests.service.conftest import ORDER, wait_until_live
 
 
 class Server:
@@ -51,16 +51,7 @@ class Server:
         return b"".join(self.lines).decode(errors="replace")
 
     def wait_until_live(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(b"".join(self.lines).decode(errors="replace"))
-            try:
-                if httpx.get(f"{self.base}/livez", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError("server did not come up")
+        wait_until_live(self.port, self.process, timeout, said=self.output)
 
     def stop(self) -> None:
         if self.process.poll() is None:
