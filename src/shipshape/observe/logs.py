@@ -264,7 +264,8 @@ def _text(key: Any) -> Any:
     return key.decode("latin-1") if isinstance(key, bytes) else key
 
 
-_second_cache: tuple[float, str] = (-1.0, "")
+# the second last formatted and its date-and-time text, as one tuple (see utc_timestamp)
+_second_cache: list[tuple[float, str]] = [(-1.0, "")]
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 # index 1000 too: just before a whole second, the fraction can round up to 1.0
 _MILLIS = (*(f".{millis:03d}Z" for millis in range(1000)), ".999Z")
@@ -276,15 +277,14 @@ def utc_timestamp(epoch_seconds: float) -> str:
     The date-and-time part is formatted once per second and reused; the second and
     its text are swapped in together, so threads never pair one with the other's.
     """
-    global _second_cache
-    second, text = _second_cache
+    second, text = _second_cache[0]
     fraction = epoch_seconds - second
     if not 0.0 <= fraction < 1.0:
         whole = int(epoch_seconds)
         if whole > epoch_seconds:  # int() rounds toward zero; before 1970 that is up
             whole -= 1
         text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
-        _second_cache = (float(whole), text)
+        _second_cache[0] = (float(whole), text)
         fraction = epoch_seconds - whole
     return text + _MILLIS[int(fraction * 1000)]
 
@@ -332,8 +332,9 @@ class _Plan:
 
 # The renderer generated for one record layout: ``JsonFormatter._line`` and
 # ``JsonFormatter._extras`` unrolled for its extras, so that a line of plain values is
-# one dict display and one ``orjson.dumps``. The record's keys never appear in the
-# source: they are constants (``K0``, ``K1``…) in the function's namespace.
+# one dict display and one ``orjson.dumps``. A string key appears in the source as its
+# ``repr`` (a literal equal to it, whatever it holds), any other as a constant (``K0``,
+# ``K1``…) in the function's namespace.
 _RENDERER = """\
 def render(record, fields):
     if type(record) is not LogRecord:  # a subclass may read its fields its own way
@@ -348,7 +349,13 @@ def render(record, fields):
             message = message % args
     else:
         message = record.getMessage()
-    timestamp = utc_timestamp(fields["created"])
+    created = fields["created"]
+    second, text = SECOND[0]  # utc_timestamp's cache: its usual case, inlined
+    fraction = created - second
+    if 0.0 <= fraction < 1.0:
+        timestamp = text + MILLIS[int(fraction * 1000)]
+    else:
+        timestamp = utc_timestamp(created)
     logger = fields["name"]
     request_id = request_id_now()
     trace_ids = trace_ids_now() or (current_span_ids() if otel_context() else None)
@@ -405,26 +412,31 @@ class JsonFormatter(logging.Formatter):
     def redactor(self, redactor: Redactor) -> None:
         self._redactor = redactor
         self._renderers: dict[tuple[Any, ...], Render] = {}
-        self._last: tuple[tuple[Any, ...], Render] = ((), self._renderer(()))
+        self._last: tuple[list[Any], Render] = ([], self._renderer(()))
 
     def format(self, record: logging.LogRecord) -> str:
         fields = record.__dict__
-        names = tuple(fields)
+        names = [*fields]  # a list display: the quickest copy of a dict's keys
         last_names, render = self._last
         if names != last_names:
-            render = self._renderers.get(names) or self._renderer(names)
-            self._last = (names, render)
-        return render(record, fields).decode("utf-8")
+            render = self._find(names)
+        return render(record, fields).decode()
 
     def render(self, record: logging.LogRecord) -> bytes:
         """The line as UTF-8 bytes (``format`` decodes them), without the newline."""
         fields = record.__dict__
-        names = tuple(fields)
+        names = [*fields]
         last_names, render = self._last
         if names != last_names:
-            render = self._renderers.get(names) or self._renderer(names)
-            self._last = (names, render)
+            render = self._find(names)
         return render(record, fields)
+
+    def _find(self, names: list[Any]) -> Render:
+        """The renderer of a layout other than the last one, which it becomes."""
+        layout = tuple(names)
+        render = self._renderers.get(layout) or self._renderer(layout)
+        self._last = (names, render)
+        return render
 
     def _renderer(self, names: tuple[Any, ...]) -> Render:
         plan = _Plan(names, self._redactor)
@@ -441,18 +453,21 @@ class JsonFormatter(logging.Formatter):
         return render
 
     def _generate(self, plan: _Plan, generic: Render) -> Render:
-        """The renderer of ``plan``'s layout (see ``_RENDERER``): extra ``i`` is the
-        constant ``K{i}`` and, unless masked, the local ``v{i}``."""
+        """The renderer of ``plan``'s layout (see ``_RENDERER``): extra ``i`` is its key's
+        literal (or the constant ``K{i}``) and, unless masked, the local ``v{i}``."""
         values, plain, items, sets = [], ["True"], [], []
         for index, key in enumerate(plan.keys):
+            # a string key is written as its literal (a dict display of constant keys
+            # is built in one step); any other as the constant K{index}
+            name = repr(key) if type(key) is str else f"K{index}"
             value = "MASK" if key in plan.masked else f"v{index}"
             if value != "MASK":
-                values.append(f"    v{index} = fields[K{index}]\n")
+                values.append(f"    v{index} = fields[{name}]\n")
                 plain.append(f"type(v{index}) in PLAIN")
-            items.append(f"K{index}: {value}")
+            items.append(f"{name}: {value}")
             if key in _CONTEXT_KEYS:  # the line's own request_id & co. win
-                sets.append(f"        if K{index} not in line:\n    ")
-            sets.append(f"        line[K{index}] = {value}\n")
+                sets.append(f"        if {name} not in line:\n    ")
+            sets.append(f"        line[{name}] = {value}\n")
         source = _RENDERER.format(
             values="".join(values),
             plain=" and ".join(plain),
@@ -469,6 +484,8 @@ class JsonFormatter(logging.Formatter):
             "MASK": MASK,
             "level_name": _level_name,
             "utc_timestamp": utc_timestamp,
+            "SECOND": _second_cache,
+            "MILLIS": _MILLIS,
             "request_id_now": _request_id,
             "trace_ids_now": _trace_ids,
             "current_span_ids": _current_span_ids,
