@@ -13,7 +13,15 @@ from _cache_support import (  # type: ignore[import-not-found]
     forget_namespaces,
     namespace,
 )
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    create_model,
+    field_serializer,
+)
 from redis.asyncio import Redis
 
 from shipshape.scale.cache import ModelCodec, TieredCache, cached_model, schema_hash
@@ -181,3 +189,89 @@ def test_codec_refuses_another_type_and_cached_model_refuses_non_models() -> Non
         ModelCodec(Order).dumps(Line(sku="x", quantity=1, unit_price=Decimal(1)))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="BaseModel subclass"):
         cached_model(dict)  # type: ignore[type-var]
+
+
+class Account(BaseModel):
+    id: int
+    api_token: SecretStr
+
+
+class Ledger(BaseModel):
+    accounts: list[Account] = []
+
+
+class Internal(BaseModel):
+    id: int
+    password_hash: str = Field(exclude=True)
+
+
+class RevealedAccount(BaseModel):
+    id: int
+    api_token: SecretStr
+
+    @field_serializer("api_token", when_used="json")
+    def _reveal(self, token: SecretStr) -> str:
+        return token.get_secret_value()
+
+
+class Blob(BaseModel):
+    data: bytes
+
+
+@pytest.mark.parametrize(
+    ("model", "reason"),
+    [
+        (Account, r"Account\.api_token is a secret"),
+        (Ledger, r"Account\.api_token is a secret"),
+        (Internal, r"Internal\.password_hash has exclude=True"),
+    ],
+)
+def test_models_whose_json_loses_values_are_refused_when_cached(
+    model: type[BaseModel], reason: str
+) -> None:
+    with pytest.raises(TypeError, match=f"cannot cache {model.__qualname__}: .*{reason}"):
+        cached_model(model)
+
+
+def test_a_secret_revealed_by_a_field_serializer_reads_back_equal(redis_url: str) -> None:
+    async def scenario(client: Redis) -> None:
+        cache = TieredCache(client, namespace=namespace())
+        account = RevealedAccount(id=1, api_token=SecretStr("tok_live_abc"))
+        await cached_model(RevealedAccount, cache).set("acct:1", account)
+        other = cached_model(RevealedAccount, TieredCache(client, namespace=cache.namespace))
+        assert await other.get("acct:1") == account
+
+    run(scenario, redis_url)
+
+
+def test_unencodable_model_values_raise_type_error() -> None:
+    async def scenario() -> None:
+        blobs = cached_model(Blob)
+        with pytest.raises(TypeError, match="Blob cannot be encoded as JSON") as caught:
+            await blobs.set("blob", Blob(data=b"\xff"))
+        assert caught.value.__cause__ is not None
+        assert await blobs.get("blob") is None
+
+    asyncio.run(scenario())
+
+
+def test_a_synchronous_loader_is_refused_by_name() -> None:
+    async def scenario() -> None:
+        blobs = cached_model(Blob)
+
+        def fetch_blob() -> dict[str, str]:
+            return {"data": "x"}
+
+        with pytest.raises(TypeError, match=r"loader .*fetch_blob must be async"):
+            await blobs.get_or_compute("blob", fetch_blob)  # type: ignore[arg-type]
+
+        @blobs  # type: ignore[arg-type]
+        def load_blob(blob_id: int) -> Blob:
+            return Blob(data=b"x")
+
+        with pytest.raises(TypeError, match=r"loader .*load_blob must be async"):
+            await load_blob(1)
+        with pytest.raises(TypeError, match=r"loader .*fetch_blob must be async"):
+            await TieredCache().get_or_compute("raw", fetch_blob)  # type: ignore[arg-type]
+
+    asyncio.run(scenario())

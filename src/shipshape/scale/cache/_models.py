@@ -4,6 +4,11 @@ A model's cached form is its JSON (``by_alias``, ``round_trip``), stored under a
 variant named after the class and a hash of ``Model.model_json_schema()``: a process
 running a changed model reads a different variant, so a deploy is a miss, not a
 validation error. Never pickle: JSON is readable by any version and any language.
+
+A model whose JSON loses values is refused when its codec is made, since every read
+from Redis would return another model than the one stored: pydantic's JSON masks
+secrets (``SecretStr``, ``SecretBytes``, ``Secret[...]``) as ``**********`` and leaves
+out ``exclude=True`` fields.
 """
 
 from __future__ import annotations
@@ -16,9 +21,10 @@ from typing import Any, Generic, ParamSpec, TypeVar
 
 import orjson
 from pydantic import BaseModel
+from pydantic_core import PydanticSerializationError
 
 from shipshape.scale.cache._lru import LRUCache
-from shipshape.scale.cache._tiered import TieredCache
+from shipshape.scale.cache._tiered import TieredCache, awaited
 
 __all__ = ["ModelCache", "ModelCodec", "cached_model", "schema_hash"]
 
@@ -32,10 +38,81 @@ def schema_hash(model: type[BaseModel]) -> str:
     return hashlib.sha256(schema).hexdigest()[:16]
 
 
+def _secret_serializers() -> frozenset[Any]:
+    from pydantic import types
+
+    names = ("_serialize_secret", "_serialize_secret_field")
+    return frozenset(getattr(types, name) for name in names if hasattr(types, name))
+
+
+def lossy_fields(model: type[BaseModel]) -> list[str]:
+    """Where ``model``'s JSON does not give back the value: masked secrets, excluded fields.
+
+    Walks the model's core schema (nested models, lists, unions, definitions
+    included). A secret whose field has its own plain serializer (e.g. a
+    ``field_serializer`` revealing it) is what that serializer writes: not reported.
+    """
+    secrets = _secret_serializers()
+    found: list[str] = []
+    seen: set[int] = set()
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, list | tuple):
+            for item in node:
+                walk(item, where)
+            return
+        if not isinstance(node, dict) or id(node) in seen:
+            return
+        seen.add(id(node))
+        kind = node.get("type")
+        if kind in ("model", "dataclass") and isinstance(node.get("cls"), type):
+            where = node["cls"].__qualname__
+        if node.get("serialization_exclude") or node.get("serialization_exclude_if"):
+            found.append(f"{where} has exclude=True (its value is not written)")
+        serialization = node.get("serialization")
+        if isinstance(serialization, dict) and serialization.get("type") == "function-plain":
+            if serialization.get("function") in secrets:
+                found.append(f"{where} is a secret (pydantic's JSON masks it as '**********')")
+                return
+            # A plain serializer replaces everything below it.
+            walk(serialization.get("return_schema"), where)
+            return
+        for key, value in node.items():
+            if key in ("metadata", "serialization", "cls", "ref", "config"):
+                continue
+            if key == "fields" and isinstance(value, dict):
+                for name, field in value.items():
+                    walk(field, f"{where}.{name}")
+            else:
+                walk(value, where)
+        if isinstance(serialization, dict):
+            walk(serialization, where)
+
+    walk(model.__pydantic_core_schema__, model.__qualname__)
+    return list(dict.fromkeys(found))
+
+
 class ModelCodec(Generic[M]):
-    """Instances of ``model`` as JSON bytes; ``variant`` is ``module.Class@schemahash``."""
+    """Instances of ``model`` as JSON bytes; ``variant`` is ``module.Class@schemahash``.
+
+    ``TypeError`` if the model's JSON cannot give back the value (``lossy_fields``).
+    """
 
     def __init__(self, model: type[M]) -> None:
+        lossy = lossy_fields(model)
+        if lossy:
+            hints = []
+            if any("secret" in reason for reason in lossy):
+                hints.append(
+                    "reveal a secret with a field_serializer(when_used='json') "
+                    "if it may be stored in Redis"
+                )
+            if any("exclude" in reason for reason in lossy):
+                hints.append("cache a model without exclude=True fields")
+            raise TypeError(
+                f"cannot cache {model.__qualname__}: a value read back would not equal the "
+                f"value stored, since {'; '.join(lossy)}; {', and '.join(hints)}"
+            )
         self.model = model
         self.variant = f"{model.__module__}.{model.__qualname__}@{schema_hash(model)}"
         self._to_json = model.__pydantic_serializer__.to_json
@@ -44,7 +121,10 @@ class ModelCodec(Generic[M]):
     def dumps(self, value: M) -> bytes:
         if not isinstance(value, self.model):
             raise TypeError(f"expected {self.model.__qualname__}, got {type(value).__qualname__}")
-        return self._to_json(value, by_alias=True, round_trip=True)
+        try:
+            return self._to_json(value, by_alias=True, round_trip=True)
+        except PydanticSerializationError as exc:
+            raise TypeError(f"{self.model.__qualname__} cannot be encoded as JSON: {exc}") from exc
 
     def loads(self, data: bytes) -> M:
         return self._validate_json(data)
@@ -106,7 +186,7 @@ class ModelCache(Generic[M]):
         """The cached instance, or ``await loader()`` (an instance, or data to validate)."""
 
         async def load() -> M:
-            value = await loader()
+            value = await awaited(loader)
             return value if isinstance(value, self.model) else self.model.model_validate(value)
 
         result: M = await self.cache.get_or_compute(
@@ -128,7 +208,12 @@ class ModelCache(Generic[M]):
             bound = signature.bind(*args, **kwargs)
             bound.apply_defaults()
             key = call_key(prefix, bound.arguments)
-            return await self.get_or_compute(key, lambda: function(*args, **kwargs))
+
+            def load() -> Awaitable[M | Any]:
+                return function(*args, **kwargs)
+
+            load.__qualname__ = function.__qualname__
+            return await self.get_or_compute(key, load)
 
         return cached
 

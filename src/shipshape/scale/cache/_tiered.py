@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import math
 import time
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
-__all__ = ["REDIS_FAILURES", "TieredCache"]
+__all__ = ["REDIS_FAILURES", "TieredCache", "awaited"]
 
 log = logging.getLogger("shipshape.cache")
 
@@ -44,6 +45,18 @@ _MISSING: Any = object()
 # is clamped to it, since Redis rejects an expiry past its 64-bit clock.
 _MAX_TTL_MS = 2**53
 _LUA = Path(__file__).with_name
+
+
+async def awaited(loader: Callable[[], Awaitable[Any]]) -> Any:
+    """``await loader()``; ``TypeError`` naming the loader if it gave no awaitable."""
+    result = loader()
+    if not inspect.isawaitable(result):
+        name = getattr(loader, "__qualname__", None) or repr(loader)
+        raise TypeError(
+            f"loader {name} must be async (return an awaitable), "
+            f"got {type(result).__qualname__}; use 'async def' or wrap it"
+        )
+    return await result
 
 
 class TieredCache:
@@ -360,7 +373,7 @@ class TieredCache:
         """Run the loader; encoding its value here makes a value Redis could not hold
         fail the same way with or without Redis."""
         self.stats.loads += 1
-        value = await loader()
+        value = await awaited(loader)
         return value, codec.dumps(value)
 
     async def _unlock(self, lock_key: str, token: str) -> None:
