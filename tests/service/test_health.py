@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, MutableMapping
+import logging
+import time
+from collections.abc import AsyncIterator, Iterator, MutableMapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -156,7 +158,9 @@ def test_redis_and_disk_checks(redis_url: str, tmp_path: Any) -> None:
     assert body["details"] == {"redis": "healthy", "disk": "healthy"}
 
 
-def test_http_check_against_a_real_server(free_port: int) -> None:
+@contextlib.contextmanager
+def http_target(port: int) -> Iterator[None]:
+    """A real server on ``port`` answering ``GET /ok``, in a thread."""
     import threading
 
     import uvicorn
@@ -167,16 +171,22 @@ def test_http_check_against_a_real_server(free_port: int) -> None:
     async def ok() -> dict[str, str]:
         return {"ok": "yes"}
 
-    server = uvicorn.Server(
-        uvicorn.Config(target, port=free_port, log_level="error", lifespan="off")
-    )
+    server = uvicorn.Server(uvicorn.Config(target, port=port, log_level="error", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         for _ in range(100):
             if server.started:
                 break
-            asyncio.run(asyncio.sleep(0.05))
+            time.sleep(0.05)
+        yield
+    finally:
+        server.should_exit = True
+        thread.join(5)
+
+
+def test_http_check_against_a_real_server(free_port: int) -> None:
+    with http_target(free_port):
         app = production(
             FastAPI(),
             settings(
@@ -192,9 +202,21 @@ def test_http_check_against_a_real_server(free_port: int) -> None:
             body = client.get("/readyz").json()
         assert body["details"] == {"http-0": "healthy", "http-1": "unhealthy"}
         assert str(free_port) not in str(body["checks"])
-    finally:
-        server.should_exit = True
-        thread.join(5)
+
+
+def test_an_http_checks_url_never_reaches_the_logs(
+    free_port: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    # httpx logs each request's full URL at INFO: a check's password and token with it
+    url = f"http://probe:hunter2@127.0.0.1:{free_port}/ok?token=abc123"
+    with http_target(free_port), caplog.at_level(logging.INFO):
+        app = production(FastAPI(), settings(health={"http_urls": [url]}))
+        with TestClient(app) as client:
+            assert client.get("/readyz").json()["details"] == {"http-0": "healthy"}
+        httpx.get(f"http://127.0.0.1:{free_port}/ok?page=2")  # the app's own requests
+    assert "hunter2" not in caplog.text
+    assert "abc123" not in caplog.text
+    assert f"http://127.0.0.1:{free_port}/ok?page=2" in caplog.text  # still logged
 
 
 @pytest.mark.anyio

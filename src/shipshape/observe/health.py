@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 import math
 import re
 import shutil
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
@@ -363,15 +365,39 @@ class redis_check:
         await self.client.aclose()
 
 
+# set while an HTTP check runs: httpx logs every request's full URL at INFO, and a
+# check's URL may carry a password or a token
+_in_http_check: ContextVar[bool] = ContextVar("shipshape_in_http_check", default=False)
+
+
+class _QuietHttpChecks(logging.Filter):
+    """Drops httpx's request lines for the requests of HTTP health checks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _in_http_check.get()
+
+
+_HTTP_CHECK_FILTER = _QuietHttpChecks()
+
+
 def http_check(url: str, *, degraded_after_ms: float = 1000.0, timeout: float = 5.0) -> CheckFunc:
     """A GET that must answer 2xx/3xx within ``timeout`` seconds; slower than
-    ``degraded_after_ms`` is degraded."""
+    ``degraded_after_ms`` is degraded. The check's requests are not logged (httpx's
+    ``HTTP Request: GET <url>`` line would print the URL, credentials included)."""
     import httpx
+
+    httpx_logger = logging.getLogger("httpx")
+    if _HTTP_CHECK_FILTER not in httpx_logger.filters:
+        httpx_logger.addFilter(_HTTP_CHECK_FILTER)
 
     async def check() -> CheckResult:
         started = time.perf_counter()
-        async with httpx.AsyncClient(follow_redirects=False, timeout=timeout) as client:
-            response = await client.get(url)
+        quiet = _in_http_check.set(True)
+        try:
+            async with httpx.AsyncClient(follow_redirects=False, timeout=timeout) as client:
+                response = await client.get(url)
+        finally:
+            _in_http_check.reset(quiet)
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code >= 400:
             return CheckResult("unhealthy", f"HTTP {response.status_code}", component_type="http")
