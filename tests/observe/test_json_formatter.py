@@ -140,6 +140,38 @@ def test_a_secret_key_is_masked_whatever_its_value() -> None:
     assert pairs(line) == head() + [(key, MASK) for key in extra]
 
 
+def test_secret_names_match_whatever_their_case_and_separators() -> None:
+    # `api_key` is written apiKey in JSON payloads and X-API-Key in headers
+    class Settings(BaseModel):
+        apiKey: str  # a camelCase payload's field
+        access_token: str
+
+    extra = {
+        "X-Api-Key": "ak-header",
+        "settings": Settings(apiKey="ak-model", access_token="at"),
+        "payload": {"Api-Key": "ak-dict", "SessionCookie": "c", "client.secret": "s"},
+        "headers": [("x-api-key", "ak-pair")],
+        "apiKeyring": "masked too: a substring match",
+        "tokenizer_model": "masked too",
+        "order_id": 7,
+    }
+    line = JsonFormatter().format(make_record(extra=extra))
+    assert pairs(line) == [
+        *head(),
+        ("X-Api-Key", MASK),
+        ("settings", {"apiKey": MASK, "access_token": MASK}),
+        ("payload", {"Api-Key": MASK, "SessionCookie": MASK, "client.secret": MASK}),
+        ("headers", [["x-api-key", MASK]]),
+        ("apiKeyring", MASK),
+        ("tokenizer_model", MASK),
+        ("order_id", 7),
+    ]
+    custom = Redactor(["Card-Number", "", "-"])  # blank patterns match nothing
+    assert custom.is_secret_key("card_number")
+    assert custom.is_secret_key("cardNumber")
+    assert not custom.is_secret_key("order_id")
+
+
 def test_swapping_the_redactor_applies_to_the_next_line() -> None:
     formatter = JsonFormatter()
     record = make_record(extra={"order_id": 7, "password": "p"})

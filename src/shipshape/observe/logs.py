@@ -205,15 +205,24 @@ trace_ids_var: ContextVar[tuple[str, str] | None] = ContextVar("shipshape_trace_
 MASK = "**********"
 
 
+_SEPARATORS = str.maketrans("", "", "-_. ")
+
+
+def _squeeze(name: str) -> str:
+    """``name`` lowercased without separators: how key names are compared."""
+    return name.lower().translate(_SEPARATORS)
+
+
 class Redactor:
     """Masks values of secret-looking keys and every ``SecretStr``/``SecretBytes``.
 
-    The key test (a substring match on the lowercased key) is decided once per key
-    name and remembered.
+    The key test is a substring match that ignores case and the separators ``-``,
+    ``_``, ``.`` and spaces (so ``api_key`` also catches ``apiKey``, ``X-API-Key`` and
+    ``Api-Key``); it is decided once per key name and remembered.
     """
 
     def __init__(self, key_patterns: Iterable[str]) -> None:
-        self.patterns = tuple(pattern.lower() for pattern in key_patterns)
+        self.patterns = tuple(filter(None, map(_squeeze, key_patterns)))
         self._verdicts: dict[str, bool] = {}
 
     def is_secret_key(self, key: Any) -> bool:
@@ -221,8 +230,8 @@ class Redactor:
             return False
         verdict = self._verdicts.get(key)
         if verdict is None:
-            lowered = key.lower()
-            verdict = any(pattern in lowered for pattern in self.patterns)
+            squeezed = _squeeze(key)
+            verdict = any(pattern in squeezed for pattern in self.patterns)
             if len(self._verdicts) < 10_000:
                 self._verdicts[key] = verdict
         return verdict
