@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -103,3 +104,48 @@ def test_apps_that_cannot_be_made_are_one_line_errors(
     with pytest.raises(AppLoadError, match=message) as raised:
         load_app(f"{name}:{attribute}")
     assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "read"),
+    [
+        ("SHIPSHAPE_LOGS__REDACT_KEYS", "ssn, card", ("ssn", "card")),
+        ("SHIPSHAPE_LOGS__REDACT_KEYS", '["ssn", "card"]', ("ssn", "card")),
+        ("SHIPSHAPE_RATELIMIT__TRUSTED_PROXIES", "10.0.0.1", ("10.0.0.1",)),
+        ("SHIPSHAPE_RATELIMIT__TRUSTED_PROXIES", "10.0.0.0/8,unix", ("10.0.0.0/8", "unix")),
+        ("SHIPSHAPE_HEALTH__HTTP_URLS", "http://a:1/ok", ("http://a:1/ok",)),
+        ("SHIPSHAPE_METRICS__BUCKETS", "0.1,1", (0.1, 1.0)),
+    ],
+)
+def test_list_settings_from_the_environment_are_json_or_comma_separated(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
+    value: str,
+    read: tuple[Any, ...],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    section, name = variable.removeprefix("SHIPSHAPE_").lower().split("__")
+    assert getattr(getattr(service_settings(), section), name) == read
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SHIPSHAPE_METRICS__PATH", "metrics", r"metrics\.path: .*must start with '/'"),
+        ("SHIPSHAPE_HEALTH__LIVEZ_PATH", "livez", r"health\.livez_path: .*must start with '/'"),
+        ("SHIPSHAPE_RATELIMIT__EXEMPT_PATHS", "/ok,docs", r"exempt_paths: .*'docs'"),
+        ("SHIPSHAPE_RATELIMIT__TRUSTED_PROXIES", "notanip", r"trusted_proxies: .*'notanip'"),
+        ("SHIPSHAPE_LOGS__REDACT_KEYS", "[ssn", r"redact_keys: .*JSON"),
+    ],
+)
+def test_paths_and_proxies_that_could_never_match_are_refused_at_startup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    # a probe path without its leading '/' would answer 404 forever; a proxy entry that
+    # is no network would fail at the first request, not naming the setting
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValueError, match=rf"\${variable}: .*{message}"):
+        service_settings()

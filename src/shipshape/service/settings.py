@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shipshape.observe.logs import DEFAULT_REDACT_KEYS
 
@@ -25,12 +35,48 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _list_from_text(value: object) -> object:
+    """A list setting given as text (an environment variable): a JSON array, or items
+    separated by commas (``password,ssn``)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise ValueError(f"not a JSON array: {error}") from None
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+def _absolute_path(path: str) -> str:
+    if not path.startswith("/"):
+        raise ValueError(f"a path must start with '/': {path!r}")
+    return path
+
+
+def _proxy(entry: str) -> str:
+    if entry != "unix":
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ValueError(f"{entry!r} is neither an IP network (CIDR) nor 'unix'") from None
+    return entry
+
+
+#: a tuple setting that an environment variable gives as JSON or comma-separated
+_TextList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_list_from_text)]
+_Path = Annotated[str, AfterValidator(_absolute_path)]
+
+
 class LogSettings(_Section):
     access_log: bool = True
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_probes: bool = Field(False, description="Also log /livez, /readyz, /healthz, /metrics.")
-    redact_keys: tuple[str, ...] = Field(
-        DEFAULT_REDACT_KEYS, description="Key substrings whose values are masked."
+    redact_keys: _TextList = Field(
+        DEFAULT_REDACT_KEYS,
+        description="Key substrings whose values are masked (case, '-', '_', '.' and spaces "
+        "ignored); replaces the defaults.",
     )
     configure_logging: bool = Field(
         True, description="Route stdlib logging (root, uvicorn) through the JSON formatter."
@@ -44,11 +90,11 @@ class LogSettings(_Section):
 
 class MetricsSettings(_Section):
     enabled: bool = True
-    path: str = "/metrics"
+    path: _Path = "/metrics"
     multiprocess_dir: str | None = Field(
         None, description="Shared directory for --workers N; set by `shipshape serve`."
     )
-    buckets: tuple[float, ...] = (
+    buckets: Annotated[tuple[float, ...], NoDecode, BeforeValidator(_list_from_text)] = (
         0.005,
         0.01,
         0.025,
@@ -67,9 +113,9 @@ class MetricsSettings(_Section):
 
 
 class HealthSettings(_Section):
-    livez_path: str = "/livez"
-    readyz_path: str = "/readyz"
-    healthz_path: str = "/healthz"
+    livez_path: _Path = "/livez"
+    readyz_path: _Path = "/readyz"
+    healthz_path: _Path = "/healthz"
     cache_seconds: float = Field(1.0, ge=0, description="Reuse check results this long.")
     timeout_seconds: float = Field(2.0, gt=0, description="Per-check timeout.")
     serve_when_degraded: bool = Field(
@@ -77,7 +123,7 @@ class HealthSettings(_Section):
     )
     database_url: str | None = Field(None, description="SQLAlchemy URL to check.")
     redis_url: str | None = None
-    http_urls: tuple[str, ...] = ()
+    http_urls: _TextList = ()
     disk_path: str | None = None
     disk_min_free_bytes: int = Field(100 * 1024 * 1024, ge=0)
 
@@ -118,14 +164,18 @@ class RateLimitSettings(_Section):
     key: str = Field(
         "client", description="`client` (address, proxy-aware) or `header:<Name>` (an API key)."
     )
-    trusted_proxies: tuple[str, ...] = Field(
+    trusted_proxies: Annotated[
+        _TextList, AfterValidator(lambda items: tuple(map(_proxy, items)))
+    ] = Field(
         (),
         description="CIDRs (and `unix`) whose X-Forwarded-For and X-Forwarded-Proto are "
         "believed; no other peer's are (`shipshape serve` turns uvicorn's own proxy "
         "header handling off).",
     )
     fail_open: bool = Field(True, description="Admit requests when the store is unreachable.")
-    exempt_paths: tuple[str, ...] = ()
+    exempt_paths: Annotated[
+        _TextList, AfterValidator(lambda items: tuple(map(_absolute_path, items)))
+    ] = ()
 
     @field_validator("key")
     @classmethod
