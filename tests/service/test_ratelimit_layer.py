@@ -77,6 +77,39 @@ def test_route_and_method_policies() -> None:
         assert client.get("/cheap").status_code == 200
 
 
+def test_policies_whose_names_would_read_alike_keep_their_own_buckets() -> None:
+    app = FastAPI()
+    for path in ("/default", "/orders/{order_id}", "/orders/order-id", "/other"):
+        app.get(path)(lambda: {"ok": "yes"})
+    settings = ServiceSettings(
+        drain_seconds=0,
+        tracing={"enabled": False},
+        logs={"configure_logging": False, "access_log": False},
+        ratelimit={
+            "capacity": 3,
+            "refill_rate": 0.001,
+            "policies": [
+                {"route": "/orders/order-id", "capacity": 1, "refill_rate": 0.001},
+                {"route": "/orders/{order_id}", "capacity": 5, "refill_rate": 0.001},
+                {"route": "/default", "capacity": 2, "refill_rate": 0.001},
+            ],
+        },
+    )
+    with TestClient(production(app, settings)) as client:
+        assert client.get("/orders/order-id").status_code == 200
+        assert client.get("/orders/order-id").status_code == 429
+        first = client.get("/orders/1")  # its own five tokens, not the spent one
+        assert client.get("/default").status_code == 200
+        assert client.get("/default").status_code == 200
+        other = client.get("/other")  # the default policy's own three tokens
+    assert first.status_code == 200
+    assert first.headers["ratelimit-policy"] == '"orders-order-id-2";q=5;w=5000'
+    assert first.headers["ratelimit"] == '"orders-order-id-2";r=4;t=1000'
+    assert other.status_code == 200
+    assert other.headers["ratelimit-policy"] == '"default";q=3;w=3000'
+    assert other.headers["ratelimit"] == '"default";r=2;t=1000'
+
+
 def test_api_key_header_keys_the_bucket() -> None:
     with client_for(capacity=1, key="header:X-API-Key") as client:
         assert client.get("/cheap", headers={"X-API-Key": "alice"}).status_code == 200

@@ -126,8 +126,17 @@ class PolicyTable:
     def __init__(self, settings: RateLimitSettings) -> None:
         self.default = Policy("default", settings.capacity, settings.refill_rate)
         self._routes: list[tuple[re.Pattern[str], str | None, Policy]] = []
+        # a policy's name keys its buckets: two routes whose names would read alike
+        # (/orders/{order_id} and /orders/order-id, or /default) get a numbered one
+        taken = {self.default.name}
         for rule in settings.policies:
-            policy = Policy(_policy_name(rule.route, rule.method), rule.capacity, rule.refill_rate)
+            name = unique = _policy_name(rule.route, rule.method)
+            number = 1
+            while unique in taken:
+                number += 1
+                unique = f"{name}-{number}"
+            taken.add(unique)
+            policy = Policy(unique, rule.capacity, rule.refill_rate)
             self._routes.append((_template_regex(rule.route), rule.method, policy))
         self._memo: dict[tuple[str, str], Policy] = {}
 
