@@ -137,13 +137,44 @@ def test_a_span_whose_parent_is_missing_becomes_its_own_root_with_a_warning() ->
     assert "parent gone (CHILD_OF) is not in the file" in result.warnings[0]
 
 
-def test_a_missing_child_of_parent_wins_over_a_present_follows_from_reference() -> None:
+def test_a_missing_child_of_parent_falls_back_to_a_present_follows_from_one() -> None:
+    job = TraceSpan(
+        "job", "svc", "op", 10, 50, "", (SpanRef("gone"), SpanRef("root", "FOLLOWS_FROM"))
+    )
+    result = critical_paths(Trace("t", (span("root", 0, 100), job)))
+    (path,) = result.paths  # one root: the job is the root's (not blocking) child
+    assert [(s.span_id, s.start_us, s.end_us, s.self_time_us) for s in path.sections] == [
+        ("root", 0, 100, 50)  # off the path, in the root's self time
+    ]
+    assert result.warnings == (
+        "span job (svc: op): parent gone (CHILD_OF) is not in the file (a partial "
+        "export?); read as a FOLLOWS_FROM (not blocking) child of root",
+    )
+
+
+def test_a_present_child_of_parent_wins_over_a_follows_from_one_without_warnings() -> None:
+    child = TraceSpan(
+        "child",
+        "svc",
+        "op",
+        10,
+        50,
+        "",
+        (SpanRef("lost", "FOLLOWS_FROM"), SpanRef("gone"), SpanRef("root"), SpanRef("other")),
+    )
+    result = critical_paths(Trace("t", (span("root", 0, 100), span("other", 0, 5), child)))
+    assert [s.span_id for s in result.paths[0].sections] == ["root", "child", "root"]
+    assert result.warnings == ()
+
+
+def test_with_no_reference_present_the_first_child_of_one_is_named() -> None:
     orphan = TraceSpan(
-        "orphan", "svc", "op", 10, 10, "", (SpanRef("gone"), SpanRef("root", "FOLLOWS_FROM"))
+        "orphan", "svc", "op", 10, 10, "", (SpanRef("gone2", "FOLLOWS_FROM"), SpanRef("gone"))
     )
     result = critical_paths(Trace("t", (span("root", 0, 100), orphan)))
     assert [path.root.span_id for path in result.paths] == ["root", "orphan"]
-    assert "parent gone (CHILD_OF)" in result.warnings[0]
+    assert "parent gone (CHILD_OF) is not in the file" in result.warnings[0]
+    assert result.warnings[0].endswith("treated as a root")
 
 
 def test_times_of_zero_are_times() -> None:

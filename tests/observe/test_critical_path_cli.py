@@ -420,3 +420,90 @@ def test_a_terminal_sees_what_a_long_read_is_doing_and_a_pipe_does_not() -> None
     assert piped.returncode == 0, piped.stderr
     assert piped.stderr == ""
     assert "GET /orders/{id}" in piped.stdout
+
+
+TRACE_ID = "0af7651916cd43dd8448eb211c80319c"
+
+
+def _otlp(*spans: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "resourceSpans": [
+                {
+                    "resource": {
+                        "attributes": [{"key": "service.name", "value": {"stringValue": "api"}}]
+                    },
+                    "scopeSpans": [{"spans": [{"traceId": TRACE_ID, **span} for span in spans]}],
+                }
+            ]
+        }
+    )
+
+
+def _otlp_span(span_id: str, name: str, start_ms: int, end_ms: int, **extra: Any) -> Any:
+    base = 1_700_000_000_000_000_000
+    return {
+        "spanId": span_id,
+        "name": name,
+        "startTimeUnixNano": str(base + start_ms * 1_000_000),
+        "endTimeUnixNano": str(base + end_ms * 1_000_000),
+        **extra,
+    }
+
+
+def _one_root_with_the_job_off_the_path(result: Result) -> None:
+    assert result.exit_code == 0, result.stderr
+    [trace] = json.loads(result.stdout)["traces"]
+    [path] = trace["paths"]  # the job is no second root
+    assert [(s["operation"], s["duration_us"], s["self_time_us"]) for s in path["sections"]] == [
+        ("root", 100_000, 50_000)
+    ]  # FOLLOWS_FROM: off the path, in the root's self time
+    [warning] = trace["warnings"]
+    assert "batch-job): parent 00000000000000ee (CHILD_OF) is not in the file" in warning
+    assert warning.endswith("read as a FOLLOWS_FROM (not blocking) child of 0000000000000001")
+    assert warning in result.stderr
+
+
+def test_an_otlp_span_whose_parent_is_missing_falls_back_to_its_link(tmp_path: Path) -> None:
+    link = {"traceId": TRACE_ID, "spanId": "0000000000000001"}
+    path = write(
+        tmp_path,
+        "otlp.json",
+        _otlp(
+            _otlp_span("0000000000000001", "root", 0, 100),
+            _otlp_span(
+                "0000000000000002",
+                "batch-job",
+                10,
+                60,
+                parentSpanId="00000000000000ee",
+                links=[link],
+            ),
+        ),
+    )
+    _one_root_with_the_job_off_the_path(invoke(path, "--json"))
+
+
+def test_a_jaeger_span_whose_child_of_is_missing_falls_back_to_follows_from(
+    tmp_path: Path,
+) -> None:
+    references = [
+        {"refType": "CHILD_OF", "traceID": "6a4e5fbc2d0a0c31", "spanID": "00000000000000ee"},
+        {"refType": "FOLLOWS_FROM", "traceID": "6a4e5fbc2d0a0c31", "spanID": "0000000000000001"},
+    ]
+    document = {
+        "data": [
+            {
+                "traceID": "6a4e5fbc2d0a0c31",
+                "spans": [
+                    _jaeger_span("0000000000000001", "root", 0, 100_000),
+                    _jaeger_span(
+                        "0000000000000002", "batch-job", 10_000, 50_000, references=references
+                    ),
+                ],
+                "processes": {"p1": {"serviceName": "api"}},
+            }
+        ]
+    }
+    path = write(tmp_path, "jaeger.json", json.dumps(document))
+    _one_root_with_the_job_off_the_path(invoke(path, "--json"))

@@ -9,9 +9,10 @@ PRODUCER→CONSUMER children and FOLLOWS_FROM children are not blocking.
 This reproduces ``packages/jaeger-ui/src/components/TracePage/CriticalPath`` of
 jaegertracing/jaeger-ui (``createCPSpanMap``, ``sanitizeOverFlowingChildren``,
 ``findLastFinishingChildSpan``, ``computeCriticalPath``) iteratively, in
-O(n log n), with two deliberate differences: a span whose parent is missing
-becomes a root of its own (with a warning) where Jaeger UI shows nothing, and a
-time of 0 is a time, not "no time". Times are integer microseconds, as in Jaeger.
+O(n log n), with two deliberate differences: a span none of whose references is
+in the file becomes a root of its own (with a warning) where Jaeger UI shows
+nothing, and a time of 0 is a time, not "no time". Times are integer
+microseconds, as in Jaeger.
 
 The course's seed ``find_critical_path`` (the longest root-to-leaf chain) lives in
 ``tracing.py`` and keeps its own semantics.
@@ -157,14 +158,20 @@ def critical_paths(trace: Trace) -> TraceCriticalPath:
         if len(references) == 1:
             ref = references[0]
             parent, ref_type = index_of.get(ref.span_id, -1), ref.ref_type
-            missing = ref
+            missing: SpanRef | None = ref if parent < 0 else None
         else:
             parent, ref_type, missing = _resolve_parent(span, index_of)
-        if parent < 0:
+        if missing is not None:
+            outcome = (
+                "treated as a root"
+                if parent < 0
+                else f"read as a FOLLOWS_FROM (not blocking) child of {spans[parent].span_id}"
+            )
             warnings.append(
                 f"{_label(span)}: parent {missing.span_id} ({missing.ref_type}) is not in "
-                "the file (a partial export?); treated as a root"
+                f"the file (a partial export?); {outcome}"
             )
+        if parent < 0:
             continue
         parents[index] = parent
         blocking[index] = ref_type == "CHILD_OF" and not (
@@ -271,10 +278,15 @@ class _Tree:
         )
 
 
-def _resolve_parent(span: TraceSpan, index_of: dict[str, int]) -> tuple[int, RefType, SpanRef]:
+def _resolve_parent(
+    span: TraceSpan, index_of: dict[str, int]
+) -> tuple[int, RefType, SpanRef | None]:
     """The first CHILD_OF reference present, else the first FOLLOWS_FROM one.
 
-    When none is present: -1 and the reference that is missing (CHILD_OF first).
+    The third item is the reference to report as missing from the file: the first
+    CHILD_OF one when the parent falls back to a FOLLOWS_FROM reference, the first
+    reference of all (CHILD_OF first) when none is present (the parent is then -1),
+    else ``None``.
     """
     missing: SpanRef | None = None
     for wanted in ("CHILD_OF", "FOLLOWS_FROM"):
@@ -283,11 +295,14 @@ def _resolve_parent(span: TraceSpan, index_of: dict[str, int]) -> tuple[int, Ref
                 continue
             parent = index_of.get(ref.span_id, -1)
             if parent >= 0:
-                return parent, ref.ref_type, ref
+                # only a CHILD_OF parent replaced by a FOLLOWS_FROM one is reported
+                if wanted == "CHILD_OF" or (missing and missing.ref_type != "CHILD_OF"):
+                    missing = None
+                return parent, ref.ref_type, missing
             missing = missing or ref
-        if missing is not None:
-            return -1, wanted, missing
-    raise AssertionError("a span with references has a CHILD_OF or FOLLOWS_FROM one")
+    if missing is None:
+        raise AssertionError("a span with references has a CHILD_OF or FOLLOWS_FROM one")
+    return -1, missing.ref_type, missing
 
 
 def _root_path(tree: _Tree, root: int) -> RootPath:
