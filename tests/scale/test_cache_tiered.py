@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import enum
+import math
 import multiprocessing
 import shutil
+import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
@@ -28,6 +32,10 @@ def _forget_test_keys() -> Iterator[None]:
 
 
 pytestmark = pytest.mark.redis
+
+
+class Colour(enum.Enum):
+    RED = "red"
 
 
 def run(scenario: Callable[[Redis], Awaitable[None]], url: str) -> None:
@@ -344,6 +352,76 @@ def test_values_json_cannot_hold_fail_alike_with_or_without_redis(redis_url: str
         with pytest.raises(TypeError):
             await cache.set("k", object())
         assert cache.peek_local("k") is None
+        if client is not None:
+            assert await client.keys(f"{cache.namespace}:*") == []
+
+    asyncio.run(scenario(None))
+    run(scenario, redis_url)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (datetime.datetime(2026, 1, 1, 12, 0), r"value is datetime\.datetime\(2026"),
+        (datetime.date(2026, 1, 1), r"\(date\)"),
+        (uuid.UUID(int=1), r"\(UUID\)"),
+        ((1, 2), r"\(tuple\), .*use a list"),
+        ({"scores": [1.0, math.nan]}, r"value\['scores'\]\[1\] is nan"),
+        ([math.inf], r"value\[0\] is inf"),
+        ({1: "a"}, r"has the key 1 \(int\)"),
+        (Colour.RED, r"\(Colour\)"),
+    ],
+)
+def test_values_json_would_change_are_refused_alike_with_or_without_redis(
+    redis_url: str, value: Any, message: str
+) -> None:
+    async def scenario(client: Redis | None) -> None:
+        cache = TieredCache(client, namespace=namespace())
+
+        async def loader() -> Any:
+            return value
+
+        with pytest.raises(TypeError, match=message):
+            await cache.set("k", value)
+        with pytest.raises(TypeError, match=message):
+            await cache.get_or_compute("k", loader)
+        assert cache.peek_local("k") is None
+        if client is not None:
+            assert await client.keys(f"{cache.namespace}:*") == []
+
+    asyncio.run(scenario(None))
+    run(scenario, redis_url)
+
+
+def test_json_values_read_back_from_redis_equal_the_l1_copy(redis_url: str) -> None:
+    value = {"n": 2**64 - 1, "f": -0.5, "ok": True, "none": None, "nested": [{"a": ["b"]}]}
+
+    async def scenario(client: Redis) -> None:
+        writer = TieredCache(client, namespace=namespace())
+        reader = TieredCache(client, namespace=writer.namespace)
+        await writer.set("k", value)
+        assert await writer.get("k") == value
+        assert await reader.get("k") == value
+
+    run(scenario, redis_url)
+
+
+@pytest.mark.parametrize("key", [5, b"k", None])
+def test_keys_that_are_not_strings_are_refused(redis_url: str, key: Any) -> None:
+    async def scenario(client: Redis | None) -> None:
+        cache = TieredCache(client, namespace=namespace())
+
+        async def loader() -> Any:
+            return 1
+
+        for call in (
+            cache.set(key, "int five"),
+            cache.get(key),
+            cache.get_or_compute(key, loader),
+            cache.invalidate(key),
+        ):
+            with pytest.raises(TypeError, match="cache keys are strings"):
+                await call
         if client is not None:
             assert await client.keys(f"{cache.namespace}:*") == []
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import reprlib
 from dataclasses import dataclass, fields
 from typing import Any, Protocol, TypeVar
 
 import orjson
 
-__all__ = ["JSON", "CacheStats", "Codec", "JSONCodec"]
+__all__ = ["JSON", "CacheStats", "Codec", "JSONCodec", "check_json"]
 
 T = TypeVar("T")
 
@@ -24,11 +26,18 @@ class Codec(Protocol[T]):
 
 
 class JSONCodec:
-    """JSON via orjson: str, int, float, bool, None, lists and dicts (never pickle)."""
+    """JSON via orjson: str, int, float, bool, None, lists and dicts (never pickle).
+
+    ``dumps`` refuses (``TypeError``) any value JSON would not give back as it is, so
+    a value read from Redis equals, with the same types, the one the L1 keeps:
+    tuples, sets, datetimes, UUIDs, enums, subclasses of the JSON types, NaN and
+    infinities, and dict keys that are not strings.
+    """
 
     variant = "json"
 
     def dumps(self, value: Any) -> bytes:
+        check_json(value)
         return orjson.dumps(value)
 
     def loads(self, data: bytes) -> Any:
@@ -36,6 +45,47 @@ class JSONCodec:
 
 
 JSON = JSONCodec()
+
+_repr = reprlib.Repr()
+_repr.maxother = _repr.maxstring = 60
+_short = _repr.repr
+_SCALARS = frozenset({str, int, bool, type(None)})
+_HINTS = {
+    tuple: "use a list",
+    set: "use a sorted list",
+    frozenset: "use a sorted list",
+    float: "NaN and infinities read back as null",
+}
+
+
+def check_json(value: Any) -> None:
+    """``TypeError`` naming where ``value`` holds what JSON cannot give back unchanged."""
+    stack: list[tuple[Any, str]] = [(value, "value")]
+    while stack:
+        item, where = stack.pop()
+        kind = type(item)
+        if kind in _SCALARS:
+            continue
+        if kind is float:
+            if math.isfinite(item):
+                continue
+        elif kind is list:
+            stack.extend((element, f"{where}[{index}]") for index, element in enumerate(item))
+            continue
+        elif kind is dict:
+            for key, element in item.items():
+                if type(key) is not str:
+                    raise TypeError(
+                        f"{where} has the key {_short(key)} ({type(key).__qualname__}): JSON keys "
+                        "are strings, so it would not read back unchanged from Redis"
+                    )
+                stack.append((element, f"{where}[{key!r}]"))
+            continue
+        hint = _HINTS.get(kind, "convert it to str, int, float, bool, None, list or dict")
+        raise TypeError(
+            f"{where} is {_short(item)} ({kind.__qualname__}), which JSON would not give back "
+            f"unchanged from Redis; {hint}"
+        )
 
 
 @dataclass

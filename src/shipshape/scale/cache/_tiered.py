@@ -47,6 +47,13 @@ _MAX_TTL_MS = 2**53
 _LUA = Path(__file__).with_name
 
 
+def _check_key(key: object) -> None:
+    # The Redis key is "{namespace}:v:{key}": only strings keep distinct keys distinct
+    # (5 and "5" would share one Redis entry while being two L1 entries).
+    if not isinstance(key, str):
+        raise TypeError(f"cache keys are strings, got {key!r} ({type(key).__qualname__})")
+
+
 async def awaited(loader: Callable[[], Awaitable[Any]]) -> Any:
     """``await loader()``; ``TypeError`` naming the loader if it gave no awaitable."""
     result = loader()
@@ -62,9 +69,10 @@ async def awaited(loader: Callable[[], Awaitable[Any]]) -> Any:
 class TieredCache:
     """L1 (``LRUCache``) in front of L2 (Redis); ``redis=None`` keeps only the L1.
 
-    Keys are strings; values go through a ``Codec`` (JSON by default). ``ttl`` is the
-    default lifetime in seconds, ``l1_ttl`` caps how long the L1 may serve a value
-    without asking Redis (bounding staleness if an invalidation message is lost).
+    Keys are strings (anything else raises ``TypeError``); values go through a
+    ``Codec`` (JSON by default). ``ttl`` is the default lifetime in seconds,
+    ``l1_ttl`` caps how long the L1 may serve a value without asking Redis
+    (bounding staleness if an invalidation message is lost).
     ``lock_ttl`` is how long a dead loader's lock blocks the others (a live one renews
     it); a waiter gives up after ``lock_wait`` (default ``3 * lock_ttl``) and computes
     the value itself. Use ``async with`` (or ``start``/``aclose``) to receive
@@ -167,6 +175,7 @@ class TieredCache:
 
     def value_key(self, key: str) -> str:
         """The Redis key that holds ``key``'s values (a hash: variant → encoded value)."""
+        _check_key(key)
         return f"{self.namespace}:v:{key}"
 
     def peek_local(self, key: str, codec: Codec[Any] = JSON) -> Any:
@@ -180,6 +189,7 @@ class TieredCache:
         if value is not _MISSING:
             self.stats.l1_hits += 1
             return value
+        _check_key(key)
         if self._redis is None or self.degraded:
             return None
         epoch = self._epoch
@@ -198,6 +208,7 @@ class TieredCache:
         self, key: str, value: Any, *, ttl: float | None = None, codec: Codec[Any] = JSON
     ) -> None:
         """Store ``value`` in both tiers (the L1 only while Redis is failing)."""
+        _check_key(key)
         seconds = self._ttl(ttl)
         encoded = codec.dumps(value)
         self._variants.add(codec.variant)
@@ -223,6 +234,7 @@ class TieredCache:
         if value is not _MISSING:
             self.stats.l1_hits += 1
             return value
+        _check_key(key)
         task = self._inflight.get(l1_key)
         if task is None:
             task = asyncio.ensure_future(self._load(key, l1_key, loader, self._ttl(ttl), codec))
@@ -234,6 +246,7 @@ class TieredCache:
 
     async def invalidate(self, key: str) -> None:
         """Delete ``key`` everywhere: Redis, this L1, and (by pub/sub) every other L1."""
+        _check_key(key)
         self._drop_local(key)
         if self._redis is None:
             return
