@@ -507,3 +507,15 @@ def test_a_jaeger_span_whose_child_of_is_missing_falls_back_to_follows_from(
     }
     path = write(tmp_path, "jaeger.json", json.dumps(document))
     _one_root_with_the_job_off_the_path(invoke(path, "--json"))
+
+
+def test_a_root_lasting_0_us_gets_one_line_not_an_empty_table(tmp_path: Path) -> None:
+    path = write(tmp_path, "zero.json", _otlp(_otlp_span("0000000000000001", "instant", 5, 5)))
+    result = invoke(path)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == (
+        f"trace {TRACE_ID} · api: instant · 0.000 ms: span 0000000000000001 lasts 0 µs, "
+        "so no time is on its critical path\n"
+    )
+    [trace] = json.loads(invoke(path, "--json").stdout)["traces"]
+    assert [(p["root"]["duration_us"], p["sections"]) for p in trace["paths"]] == [(0, [])]

@@ -246,11 +246,18 @@ def _trace_key(trace_id: str) -> str:
 def _print_path(trace_id: str, path: RootPath) -> None:
     root = path.root
     total = root.duration_us
-    grid = Table(
-        title=f"trace {escape(trace_id)} · {escape(root.service)}: {escape(root.operation)} · "
-        f"{_ms(total):.3f} ms",
-        title_justify="left",
+    title = (
+        f"trace {escape(trace_id)} · {escape(root.service)}: {escape(root.operation)} · "
+        f"{_ms(total):.3f} ms"
     )
+    if not path.sections:  # a root lasting 0 µs: nothing is on its path, not an empty table
+        console.print(
+            f"{title}: span {escape(root.span_id)} lasts 0 µs, so no time is on its critical path",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
+    grid = Table(title=title, title_justify="left")
     for column in ("start ms", "service", "operation", "on path ms", "share", "self time ms"):
         grid.add_column(column, justify="right" if column.endswith(("ms", "share")) else "left")
     grid.add_column("span", no_wrap=True, min_width=16)
