@@ -166,6 +166,33 @@ async def test_concurrent_takes_on_one_key_admit_exactly_capacity(clocked: Clock
     assert sum(d.allowed for d in decisions) == 25
 
 
+@pytest.mark.parametrize(
+    ("capacity", "refill_rate", "cost"),
+    [
+        (2, 1.0, -5),
+        (2, 1.0, math.nan),
+        (2, 1.0, math.inf),
+        (-1, 1.0, 1),
+        (math.nan, 1.0, 1),
+        (10**10, 1.0, 1),
+        (2, math.nan, 1),
+        (2, math.inf, 1),
+        (2, -1.0, 1),
+    ],
+)
+async def test_invalid_arguments_are_refused_alike_by_every_store(
+    clocked: Clocked, capacity: float, refill_rate: float, cost: float
+) -> None:
+    message = (
+        r"need 0 <= capacity <= 1000000000, 0 <= refill_rate <= 1000000000 and "
+        rf"0 <= cost \(finite\); got {capacity}, {refill_rate}, {cost}$"
+    )
+    for _ in range(2):
+        with pytest.raises(ValueError, match=message):
+            await clocked.store.take("a", capacity, refill_rate, cost)  # type: ignore[arg-type]
+    assert (await clocked.store.take("a", 2, 0.0)).remaining == 1
+
+
 costs = st.lists(st.integers(min_value=0, max_value=6), min_size=1, max_size=25)
 
 

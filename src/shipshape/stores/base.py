@@ -5,7 +5,18 @@ from __future__ import annotations
 import math
 from typing import NamedTuple, Protocol, runtime_checkable
 
-__all__ = ["Decision", "RateLimitStore", "StoreError", "StoreUnavailable", "decide"]
+__all__ = [
+    "LIMIT",
+    "Decision",
+    "RateLimitStore",
+    "StoreError",
+    "StoreUnavailable",
+    "check_take",
+    "decide",
+]
+
+LIMIT = 1_000_000_000
+"""The largest ``capacity`` and ``refill_rate`` (per second) a store takes."""
 
 
 class StoreError(Exception):
@@ -32,6 +43,17 @@ class Decision(NamedTuple):
 
 
 _new_decision = tuple.__new__
+
+
+def check_take(capacity: float, refill_rate: float, cost: float) -> None:
+    """``ValueError`` unless ``0 <= capacity <= LIMIT``, ``0 <= refill_rate <= LIMIT``
+    and ``0 <= cost < inf``: every store checks its arguments with this rule (NaN fails
+    every comparison, so it is refused too) before deciding anything."""
+    if not (0 <= capacity <= LIMIT and 0 <= refill_rate <= LIMIT and 0 <= cost < math.inf):
+        raise ValueError(
+            f"need 0 <= capacity <= {LIMIT}, 0 <= refill_rate <= {LIMIT} and "
+            f"0 <= cost (finite); got {capacity}, {refill_rate}, {cost}"
+        )
 
 
 def decide(

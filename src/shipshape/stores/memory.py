@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from shipshape.scale.ratelimit import refill
-from shipshape.stores.base import Decision, decide
+from shipshape.stores.base import LIMIT, Decision, check_take, decide
 
 __all__ = ["MemoryStore"]
 
@@ -21,6 +21,7 @@ class TakeNowait(Protocol):
 
 
 _new_decision = tuple.__new__
+_INF = float("inf")
 
 
 class MemoryStore:
@@ -75,6 +76,9 @@ class MemoryStore:
         from_full_get = from_full.get
 
         def take_nowait(key: str, capacity: int, refill_rate: float, cost: int = 1) -> Decision:
+            # check_take's rule, inlined on the hot path; it raises the shared message.
+            if not (0 <= capacity <= LIMIT and 0 <= refill_rate <= LIMIT and 0 <= cost < _INF):
+                check_take(capacity, refill_rate, cost)
             now = clock()
             bucket = get(key)
             if bucket is None:

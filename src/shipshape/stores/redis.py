@@ -34,7 +34,7 @@ except ImportError as error:  # pragma: no cover - exercised only without the dr
     raise StoreError("Redis URLs need the redis driver: pip install 'redis>=5.2'") from error
 
 from shipshape.stores._redis_url import RedisURL, parse_redis_url, redact_url
-from shipshape.stores.base import Decision, StoreUnavailable, decide
+from shipshape.stores.base import Decision, StoreUnavailable, check_take, decide
 
 __all__ = ["DEFAULT_PREFIX", "RedisStore", "connect", "connect_sync", "parse_redis_url"]
 
@@ -116,7 +116,6 @@ def _sentinel_kwargs(target: RedisURL, retry: type[AsyncRetry] | type[SyncRetry]
 
 
 _MICRO = 1_000_000
-_LIMIT = 1_000_000_000
 _SCRIPT = (Path(__file__).parent / "lua" / "token_bucket.lua").read_text()
 _SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
 _FAILURES = (RedisError, OSError, TimeoutError)
@@ -172,11 +171,7 @@ class RedisStore:
 
     async def take(self, key: str, capacity: int, refill_rate: float, cost: int = 1) -> Decision:
         """Spend ``cost`` tokens from ``key``'s bucket if it has them; one script run."""
-        if not 0 <= capacity <= _LIMIT or not 0 <= refill_rate <= _LIMIT or cost < 0:
-            raise ValueError(
-                f"need 0 <= capacity <= {_LIMIT}, 0 <= refill_rate <= {_LIMIT} and cost >= 0; "
-                f"got {capacity}, {refill_rate}, {cost}"
-            )
+        check_take(capacity, refill_rate, cost)
         if self._closed:
             raise self._closed_error()
         if self._open_until:
