@@ -207,6 +207,18 @@ def test_stdin_is_read_with_a_dash() -> None:
             '{"resourceSpans": []}\n[1]\n',
             [":2: Input should be a valid dictionary"],
         ),
+        (
+            "hugetime.json",
+            '{"resourceSpans": [{"scopeSpans": [{"spans": [{"traceId": "'
+            + "1" * 32
+            + '", "spanId": "'
+            + "1" * 16
+            + '", "startTimeUnixNano": "99999999999999999999999", "endTimeUnixNano": "1"}]}]}]}',
+            [
+                "resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: must fit in 64 bits "
+                "(at most 18446744073709551615), got 99999999999999999999999"
+            ],
+        ),
     ],
 )
 def test_bad_files_exit_2_with_one_line_naming_the_file(

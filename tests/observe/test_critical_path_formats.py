@@ -338,6 +338,12 @@ def test_a_span_ending_before_it_starts_reads_as_zero_duration_with_a_warning() 
         ({"startTimeUnixNano": True}, r"startTimeUnixNano: must be an integer, not a boolean"),
         ({"startTimeUnixNano": "-5"}, r"startTimeUnixNano: Input should be greater than or equal"),
         ({"endTimeUnixNano": None}, r"endTimeUnixNano: Input should be a valid integer"),
+        (
+            {"startTimeUnixNano": "99999999999999999999999"},
+            r"startTimeUnixNano: must fit in 64 bits \(at most 18446744073709551615\), "
+            r"got 99999999999999999999999",
+        ),
+        ({"endTimeUnixNano": 2**64}, r"endTimeUnixNano: must fit in 64 bits"),
         ({"traceId": 7}, r"traceId: must be a string of 32 hex digits"),
     ],
 )
@@ -398,6 +404,17 @@ def test_bad_jaeger_fields_are_named_with_their_path() -> None:
     document = {"data": [{"traceID": "t", "spans": [{"spanID": "a", "startTime": "soon"}]}]}
     with pytest.raises(TraceFormatError, match=r"^data\[0\]\.spans\[0\]\.startTime: .*integer"):
         parse_jaeger(document)
+
+
+@pytest.mark.parametrize("field", ["startTime", "duration"])
+def test_jaeger_times_beyond_64_bits_are_bad_fields(field: str) -> None:
+    span = {"spanID": "a", "startTime": 10, "duration": 5} | {field: 2**64}
+    with pytest.raises(
+        TraceFormatError, match=rf"^data\[0\]\.spans\[0\]\.{field}: must fit in 64 bits"
+    ):
+        parse_jaeger({"data": [{"traceID": "t", "spans": [span]}]})
+    span[field] = 2**64 - 1
+    assert parse_jaeger({"data": [{"traceID": "t", "spans": [span]}]})
 
 
 def test_jaeger_single_traces_lists_embedded_processes_and_foreign_references() -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
     BaseModel,
     BeforeValidator,
@@ -90,7 +91,17 @@ def _id_of(size: int, *, optional: bool = False) -> Callable[[Any], str]:
     return normalise
 
 
-_Count = Annotated[int, BeforeValidator(_not_bool), Field(ge=0)]
+_UINT64_MAX = 2**64 - 1
+
+
+def _uint64(value: int) -> int:
+    """OTLP times are protobuf ``fixed64`` and Jaeger's are Go ``uint64``: larger is no time."""
+    if value > _UINT64_MAX:
+        raise ValueError(f"must fit in 64 bits (at most {_UINT64_MAX}), got {value}")
+    return value
+
+
+_Count = Annotated[int, BeforeValidator(_not_bool), Field(ge=0), AfterValidator(_uint64)]
 _TraceId = Annotated[str, BeforeValidator(_id_of(16))]
 _SpanId = Annotated[str, BeforeValidator(_id_of(8))]
 _ParentId = Annotated[str, BeforeValidator(_id_of(8, optional=True))]
@@ -197,7 +208,7 @@ class _JaegerSpan(_Jaeger):
     #: the parent in Jaeger's older JSON, before ``references``
     parent_span_id: str | None = Field(None, alias="parentSpanID")
     start_time: _Count = Field(alias="startTime")
-    duration: Annotated[int, BeforeValidator(_not_bool)]
+    duration: Annotated[int, BeforeValidator(_not_bool), AfterValidator(_uint64)]
     process_id: str | None = Field(None, alias="processID")
     process: _JaegerProcess | None = None
     tags: list[_JaegerTag] | None = None
