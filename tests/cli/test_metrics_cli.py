@@ -50,3 +50,20 @@ def test_a_non_numeric_duration_names_the_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["metrics", "latency", str(log)])
     assert result.exit_code == 2
     assert "bad.jsonl:2" in result.output
+
+
+def test_a_negative_duration_names_the_line(tmp_path: Path) -> None:
+    log = tmp_path / "skewed.jsonl"
+    log.write_text('{"route": "/a", "duration_ms": 1}\n{"route": "/a", "duration_ms": -5}\n')
+    result = runner.invoke(app, ["metrics", "latency", str(log), "--json"])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"error: {log}:2: duration_ms must not be negative, got -5\n"
+
+
+def test_a_negative_time_in_a_list_is_bad_input(tmp_path: Path) -> None:
+    times = tmp_path / "times.json"
+    times.write_text("[3, -1.5, 2]")
+    result = runner.invoke(app, ["metrics", "latency", str(times)])
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {times}: time #1 is negative: -1.5\n"

@@ -47,8 +47,8 @@ def durations_by_route(
     and the numbers of the entries that are not JSON objects at all (text, arrays, numbers).
 
     Both are skipped, as are objects without the two fields (the application's own log
-    records, which share the stream); a ``duration_ms`` that is not a number is an error
-    naming its line.
+    records, which share the stream); a ``duration_ms`` that is not a number, or is
+    negative, is an error naming its line.
     """
     if not isinstance(records, Records):
         records = Records(list(enumerate(records, start=1)), "item")
@@ -64,8 +64,12 @@ def durations_by_route(
         duration = fields.get("duration_ms")
         if duration is None or "route" not in fields:
             continue
+        message = None
         if isinstance(duration, bool) or not isinstance(duration, int | float):
             message = f"duration_ms must be a number, got {duration!r}"
+        elif duration < 0:
+            message = f"duration_ms must not be negative, got {duration!r}"
+        if message is not None:
             if records.unit == "line":
                 raise InputError(source, message, number)
             raise InputError(source, f"{records.unit} {number}: {message}")
@@ -113,6 +117,14 @@ def load_latency_input(path: str) -> Any:
     return Records(items, "line", tuple(unreadable))
 
 
+def _refuse_negative_times(values: Sequence[Any], source: str) -> None:
+    """A response time below zero is no time: bad input, numbered as the core numbers
+    the values that are not numbers (``time #0`` is the first)."""
+    for index, value in enumerate(values):
+        if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+            raise InputError(source, f"time #{index} is negative: {value!r}")
+
+
 @app.command("latency")
 @handle_errors
 def latency(
@@ -130,7 +142,7 @@ def latency(
     """Mean, p50, p95, p99 and max: per route for an access log, overall for a list of times.
 
     Exit 0, or 2 for unreadable input, a log without a single access line, or a time that
-    is not a number.
+    is not a number or is negative.
     """
     source = source_name(path)
     data = load_latency_input(path)
@@ -139,6 +151,7 @@ def latency(
     if not isinstance(data, Records):
         values = require_list(pick(data, "times", source), source, "times")
         if not values or not any(isinstance(value, Mapping) for value in values):
+            _refuse_negative_times(values, source)
             with naming(source):
                 metrics = compute_latency_metrics(values)
             if as_json:
