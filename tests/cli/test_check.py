@@ -24,7 +24,7 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN useradd --system app
-USER app
+USER 10001
 EXPOSE 8000
 CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "8000"]
 """
@@ -105,7 +105,7 @@ def test_one_report_over_every_part_in_one_namespace(tmp_path: Path) -> None:
     make(
         root,
         {
-            "Dockerfile": GOOD_DOCKERFILE.replace("USER app\n", ""),
+            "Dockerfile": GOOD_DOCKERFILE.replace("USER 10001\n", ""),
             "deploy.yaml": GOOD_DEPLOY.replace(
                 "max_instances: 6", "max_instances: 1\n    min_instances: 3"
             ),

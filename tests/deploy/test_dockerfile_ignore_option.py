@@ -18,7 +18,7 @@ WORKDIR /app
 RUN pip install flask==3.0.0
 ADD . /app
 EXPOSE 8000
-USER app
+USER 10001
 CMD ["uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8000"]
 """
 
@@ -53,7 +53,7 @@ def test_an_unknown_rule_id_is_one_line_and_exit_2(
         assert out == ""
         assert err.strip() == (
             f"error: --ignore {named}: unknown rule id; the Dockerfile rules are "
-            "SS-DF001 to SS-DF019 (see `shipshape dockerfile rules`)"
+            "SS-DF001 to SS-DF020 (see `shipshape dockerfile rules`)"
         )
 
 

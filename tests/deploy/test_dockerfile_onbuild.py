@@ -19,7 +19,7 @@ FROM python:3.12-slim
 ENV PYTHONUNBUFFERED=1
 WORKDIR /app
 EXPOSE 8000
-USER app
+USER 10001
 CMD ["uvicorn", "app:app", "--host", "0.0.0.0", "--port", "8000"]
 """
 

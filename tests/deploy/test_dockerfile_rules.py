@@ -27,7 +27,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-USER app
+USER 10001
 EXPOSE 8000
 CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "8000"]
 """
@@ -154,7 +154,7 @@ FROM python:3.12-slim AS base
 CMD ["--port", "9000"]
 FROM base
 WORKDIR /app
-USER app
+USER 10001
 ENV PYTHONUNBUFFERED=1
 EXPOSE 8000
 ENTRYPOINT ["uvicorn", "main:app", "--host", "0.0.0.0"]
@@ -216,12 +216,44 @@ def test_uvicorn_host_from_env_variable() -> None:
 
 
 def test_missing_user_means_root() -> None:
-    assert codes(GOOD.replace("USER app\n", "")) == ["SS-DF011"]
+    assert codes(GOOD.replace("USER 10001\n", "")) == ["SS-DF011"]
 
 
 @pytest.mark.parametrize("user", ["root", "0", "0:0", "root:root"])
 def test_explicit_root_user(user: str) -> None:
-    assert codes(GOOD.replace("USER app", f"USER {user}")) == ["SS-DF011"]
+    assert codes(GOOD.replace("USER 10001", f"USER {user}")) == ["SS-DF011"]
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        "app",
+        "app:app",
+        "app:10001",
+        "nobody",
+        "$APP_USER",
+        "${APP_USER}",
+        "${RUNTIME_USER:-app}",
+    ],
+)
+def test_a_named_final_user_cannot_be_verified_by_run_as_non_root(user: str) -> None:
+    findings = lint_dockerfile(GOOD.replace("USER 10001", f"ARG APP_USER=app\nUSER {user}"))
+    assert [(f.code, f.severity) for f in findings] == [("SS-DF020", Severity.warning)]
+    assert findings[0].line == 8
+    assert "runAsNonRoot" in findings[0].message
+    assert findings[0].fix == "Use a numeric UID[:GID], e.g. USER 10001:10001."
+
+
+@pytest.mark.parametrize("user", ["10001", "10001:10001", "10001:app", "$UNKNOWN", "root"])
+def test_numeric_unknown_or_root_users_are_not_reported_as_names(user: str) -> None:
+    found = codes(GOOD.replace("USER 10001", f"USER {user}"))
+    assert "SS-DF020" not in found
+    assert found == (["SS-DF011"] if user == "root" else [])
+
+
+def test_a_named_user_in_a_build_stage_or_an_onbuild_trigger_is_fine() -> None:
+    build = "FROM python:3.12-slim AS build\nUSER builder\nRUN make\n"
+    assert codes(build + GOOD + "ONBUILD USER app\n") == []
 
 
 def test_root_in_a_build_stage_is_fine() -> None:
@@ -231,7 +263,7 @@ def test_root_in_a_build_stage_is_fine() -> None:
 def test_pythonunbuffered() -> None:
     assert codes(GOOD.replace("ENV PYTHONUNBUFFERED=1\n", "")) == ["SS-DF012"]
     assert codes(GOOD.replace("ENV PYTHONUNBUFFERED=1", "ENV PYTHONUNBUFFERED 1")) == []
-    no_python = 'FROM nginx:1.27-alpine\nWORKDIR /srv\nUSER nginx\nEXPOSE 80\nCMD ["nginx"]\n'
+    no_python = 'FROM nginx:1.27-alpine\nWORKDIR /srv\nUSER 101\nEXPOSE 80\nCMD ["nginx"]\n'
     assert codes(no_python) == []
 
 
@@ -420,7 +452,7 @@ def test_escape_directive_and_line_continuations() -> None:
 
 
 def test_instructions_are_case_insensitive() -> None:
-    assert codes(GOOD.replace("USER app", "user app").replace("FROM", "from")) == []
+    assert codes(GOOD.replace("USER 10001", "user 10001").replace("FROM", "from")) == []
 
 
 def test_run_flags_are_not_part_of_the_command() -> None:
@@ -444,7 +476,7 @@ def test_copy_from_an_image_is_not_the_source() -> None:
 
 
 def test_inline_ignore_on_the_line_before() -> None:
-    text = GOOD.replace("USER app\n", "").replace("FROM", "# shipshape: ignore=SS-DF011\nFROM")
+    text = GOOD.replace("USER 10001\n", "").replace("FROM", "# shipshape: ignore=SS-DF011\nFROM")
     assert codes(text) == []
 
 
@@ -467,13 +499,13 @@ def test_inline_ignore_only_covers_the_next_instruction() -> None:
 
 
 def test_ignore_file_comment_and_settings_ignore() -> None:
-    text = GOOD.replace("USER app\n", "")
+    text = GOOD.replace("USER 10001\n", "")
     assert codes("# shipshape: ignore-file=SS-DF011\n" + text) == []
     assert codes(text, settings=LintSettings(ignore=frozenset({"SS-DF011"}))) == []
 
 
 def test_settings_change_severity() -> None:
-    text = GOOD.replace("USER app\n", "")
+    text = GOOD.replace("USER 10001\n", "")
     settings = LintSettings.model_validate({"severity": {"SS-DF011": "info"}})
     assert [f.severity for f in lint_dockerfile(text, settings=settings)] == [Severity.info]
 
@@ -492,7 +524,7 @@ def test_lint_path_reads_settings_from_the_nearest_pyproject(tmp_path: Path) -> 
         '[project]\nname = "x"\n[tool.shipshape.dockerfile]\nignore = ["SS-DF011"]\n'
     )
     (tmp_path / ".dockerignore").write_text(".git\n.venv\n")
-    (tmp_path / "Dockerfile").write_text(GOOD.replace("USER app\n", ""))
+    (tmp_path / "Dockerfile").write_text(GOOD.replace("USER 10001\n", ""))
     assert lint_path(tmp_path) == []
 
 

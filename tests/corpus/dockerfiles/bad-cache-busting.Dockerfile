@@ -3,6 +3,6 @@ ENV PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY . .
 RUN pip install --no-cache-dir -r requirements.txt
-USER nobody
+USER 65534
 EXPOSE 8000
 CMD ["uvicorn", "main:app", "--host", "0.0.0.0"]

@@ -4,6 +4,6 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-USER nobody
+USER 65534
 EXPOSE 8000
 CMD ["flask", "run", "--debug"]

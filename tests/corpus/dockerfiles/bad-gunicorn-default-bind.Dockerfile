@@ -4,7 +4,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-USER nobody
+USER 65534
 EXPOSE 8000
 ENTRYPOINT ["gunicorn", "-k", "uvicorn.workers.UvicornWorker"]
 CMD ["main:app"]

@@ -8,6 +8,6 @@ ENV PYTHONUNBUFFERED=1
 COPY --from=build /install /usr/local
 WORKDIR /app
 COPY . .
-USER nobody
+USER 65534
 EXPOSE 8000
 CMD ["uvicorn", "main:app", "--host", "0.0.0.0"]

@@ -5,6 +5,6 @@ WORKDIR /app
 COPY Pipfile Pipfile.lock ./
 RUN pipenv install --system
 COPY . .
-USER nobody
+USER 65534
 EXPOSE 8000
 CMD ["uvicorn", "main:app", "--host", "0.0.0.0"]

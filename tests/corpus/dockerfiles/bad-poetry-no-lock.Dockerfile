@@ -5,6 +5,6 @@ WORKDIR /app
 COPY pyproject.toml ./
 RUN poetry install --only main --no-root
 COPY app ./app
-USER nobody
+USER 65534
 EXPOSE 8000
 CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0"]

@@ -4,6 +4,6 @@ ENV PYTHONUNBUFFERED=1
 WORKDIR /app
 RUN uv pip install --system fastapi==0.115.6 uvicorn
 COPY . .
-USER nobody
+USER 65534
 EXPOSE 8000
 CMD ["uvicorn", "main:app", "--host", "0.0.0.0"]

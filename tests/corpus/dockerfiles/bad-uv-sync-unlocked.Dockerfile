@@ -6,6 +6,6 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --no-dev --no-install-project
 COPY . .
 RUN uv sync --no-dev
-USER nobody
+USER 65534
 EXPOSE 8000
 CMD ["/app/.venv/bin/uvicorn", "main:app", "--host", "0.0.0.0"]

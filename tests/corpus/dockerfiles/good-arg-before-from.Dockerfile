@@ -11,7 +11,7 @@ ENV PYTHONUNBUFFERED=1
 COPY --from=build /install /usr/local
 WORKDIR /app
 COPY . .
-RUN useradd --system web
-USER web
+RUN useradd --system --uid 10001 web
+USER 10001
 EXPOSE ${PORT}
 CMD ["uvicorn", "web.app:app", "--host", "0.0.0.0", "--port", "8000"]

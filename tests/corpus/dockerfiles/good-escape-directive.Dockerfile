@@ -6,8 +6,8 @@ COPY requirements.txt .
 RUN pip install --no-cache-dir `
         -r requirements.txt
 COPY . .
-RUN useradd --system app
-USER app
+RUN useradd --system --uid 10001 app
+USER 10001
 EXPOSE 8000
 CMD ["uvicorn", "main:app", `
      "--host", "0.0.0.0"]

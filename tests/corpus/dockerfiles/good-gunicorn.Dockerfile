@@ -4,7 +4,7 @@ WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
-RUN useradd -r app
-USER app
+RUN useradd -r -u 10001 app
+USER 10001
 EXPOSE $PORT
 CMD ["gunicorn", "myproject.asgi:application", "-k", "uvicorn.workers.UvicornWorker"]

@@ -6,13 +6,13 @@ COPY requirements.txt .
 RUN <<EOF
 set -eux
 pip install --no-cache-dir -r requirements.txt
-useradd --system app
+useradd --system --uid 10001 app
 EOF
 COPY <<-'CONF' /app/logging.ini
 	[loggers]
 	keys=root
 CONF
 COPY . .
-USER app
+USER 10001
 EXPOSE 8000
 CMD ["uvicorn", "main:app", "--host", "0.0.0.0", "--port", "8000"]

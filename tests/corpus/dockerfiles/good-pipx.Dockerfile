@@ -12,7 +12,7 @@ ENV PYTHONUNBUFFERED=1 PYTHONPATH=/deps
 COPY --from=build /deps /deps
 WORKDIR /app
 COPY . .
-RUN adduser -D -H app
-USER app
+RUN adduser -D -H -u 10001 app
+USER 10001
 EXPOSE 8000
 CMD ["python", "-m", "uvicorn", "api:app", "--host", "0.0.0.0"]

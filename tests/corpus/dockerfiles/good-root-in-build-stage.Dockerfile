@@ -10,9 +10,9 @@ FROM python:3.12-slim
 ENV PYTHONUNBUFFERED=1
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir --no-index /wheels/* && rm -rf /wheels
-RUN useradd --system app
+RUN useradd --system --uid 10001 app
 WORKDIR /app
 COPY --chown=app:app . .
-USER app
+USER 10001
 EXPOSE 8000
 CMD ["uvicorn", "main:app", "--host", "0.0.0.0"]

@@ -12,9 +12,9 @@ RUN --mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-dev
 
 FROM python:3.12-slim
 ENV PYTHONUNBUFFERED=1 PATH="/app/.venv/bin:$PATH"
-RUN groupadd --system app && useradd --system --gid app app
+RUN groupadd --system --gid 10001 app && useradd --system --uid 10001 --gid app app
 WORKDIR /app
 COPY --from=build /app /app
-USER app
+USER 10001:10001
 EXPOSE 8000
 CMD ["uvicorn", "orders.main:app", "--host", "0.0.0.0", "--port", "8000"]

@@ -10,8 +10,8 @@ ENV PYTHONUNBUFFERED=1
 COPY --from=wheels /wheels /wheels
 RUN pip install --no-cache-dir --no-index --find-links=/wheels /wheels/*.whl \
     && rm -rf /wheels
-RUN useradd --create-home appuser
-USER appuser
+RUN useradd --create-home --uid 10001 appuser
+USER 10001
 WORKDIR /home/appuser
 EXPOSE 8000
 CMD ["gunicorn", "service.app:app", "-k", "uvicorn.workers.UvicornWorker", "-b", "0.0.0.0:8000"]

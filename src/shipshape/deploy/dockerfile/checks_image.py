@@ -30,6 +30,7 @@ __all__ = [
     "check_shell_form",
     "check_unbuffered",
     "check_unpinned_base",
+    "check_user_not_numeric",
     "dockerignore_excludes",
 ]
 
@@ -144,6 +145,27 @@ def check_runs_as_root(ctx: LintContext) -> Iterator[Found]:
     name = substitute(user.value.strip(), ctx.stage_env(final))
     if name is not None and name.split(":", 1)[0] in {"root", "0"}:
         yield user.line, f"final stage runs as {name}"
+
+
+def check_user_not_numeric(ctx: LintContext) -> Iterator[Found]:
+    """A final USER given by name: Kubernetes ``runAsNonRoot`` cannot verify it."""
+    final = ctx.parsed.final
+    if final is None:
+        return
+    user = final.last("USER")
+    if user is None:
+        return
+    resolved = substitute(user.value.strip(), ctx.stage_env(final))
+    if resolved is None:
+        return  # an unknown variable is not judged
+    name = resolved.split(":", 1)[0].strip()
+    if not name or name.isdigit() or name == "root":
+        return  # root (and uid 0) is SS-DF011's
+    yield (
+        user.line,
+        f"final stage runs as user {name!r}, a name: Kubernetes runAsNonRoot cannot verify "
+        "it is not root and refuses to start the container",
+    )
 
 
 def _runs_python(ctx: LintContext, stage: Stage) -> bool:

@@ -79,7 +79,8 @@ RULES: tuple[DockerfileRule, ...] = (
           "or RUN --mount=type=cache.", python.check_package_cache),
     _rule(11, "runs-as-root", _error,
           "A process running as root turns any code-execution bug into root in the container.",
-          "Create a user and switch to it: RUN useradd --system app, then USER app.",
+          "Create a user and switch to it: RUN useradd --system --uid 10001 app, then "
+          "USER 10001:10001.",
           image.check_runs_as_root),
     _rule(12, "python-unbuffered-unset", _info,
           "Buffered stdout delays logs and loses the last ones when the process dies.",
@@ -113,6 +114,10 @@ RULES: tuple[DockerfileRule, ...] = (
           "Without a .dockerignore excluding .git and .venv, the context and the image carry "
           "history, secrets and a foreign virtualenv.",
           "Add a .dockerignore listing at least .git and .venv.", image.check_dockerignore),
+    _rule(20, "user-not-numeric", _warning,
+          "Kubernetes runAsNonRoot can only verify a numeric user: a named USER makes the "
+          "kubelet refuse to start the container.",
+          "Use a numeric UID[:GID], e.g. USER 10001:10001.", image.check_user_not_numeric),
 )  # fmt: skip
 
 RULES_BY_ID: dict[str, DockerfileRule] = {rule.rule.id: rule for rule in RULES}
