@@ -273,6 +273,59 @@ class TestFieldForms:
         spec = parse({**GOOD, "cpu": cpu, "memory": memory})
         assert (spec.cpu, spec.memory) == expected
 
+    @pytest.mark.parametrize(
+        "quantity",
+        [
+            "128k",
+            "1Pi",
+            "1Ei",
+            "1e9",
+            "1E3",
+            "5e-1",
+            "2E+2",
+            "0.5",
+            ".5",
+            "1.",
+            "+1",
+            "250m",
+            "100u",
+            "1n",
+            "1P",
+            "1E",
+            "512Mi",
+            "1.5Gi",
+            "1T",
+        ],
+    )
+    def test_every_kubernetes_quantity_is_accepted(self, quantity: str) -> None:
+        spec = parse({**GOOD, "cpu": quantity, "memory": quantity})
+        assert (spec.cpu, spec.memory) == (quantity, quantity)
+
+    @pytest.mark.parametrize(
+        "quantity",
+        [
+            "1 Mi",
+            "",
+            "1Mi ",
+            "128K",
+            "1KB",
+            "1kb",
+            "1mi",
+            "1Zi",
+            "-1",
+            "1e",
+            "1e1.5",
+            ".",
+            "e3",
+            "0x10",
+            "1,5",
+        ],
+    )
+    def test_what_kubernetes_refuses_as_a_quantity_is_refused(self, quantity: str) -> None:
+        for key in ("cpu", "memory"):
+            with pytest.raises(ConfigFileError, match=rf"^d\.yaml:\d+: default: {key}: "):
+                parse({**GOOD, key: quantity})
+
     @pytest.mark.parametrize(("key", "value"), [("cpu", True), ("cpu", -1), ("memory", -0.5)])
     def test_resources_that_are_not_quantities(self, key: str, value: object) -> None:
         with pytest.raises(ConfigFileError, match=rf"^d\.yaml:\d+: default: {key}: "):

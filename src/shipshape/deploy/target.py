@@ -133,12 +133,15 @@ def _quantity(value: Any) -> Any:
 
 # Label values in a node selector; quantities as Kubernetes writes them ("500m", "0.5", "512Mi")
 LabelValue = Annotated[str, AfterValidator(_label_value)]
-Cpu = Annotated[str, BeforeValidator(_quantity), Field(pattern=r"^[0-9]+(\.[0-9]+)?m?$")]
-Memory = Annotated[
-    str,
-    BeforeValidator(_quantity),
-    Field(pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$"),
-]
+# apimachinery's quantity grammar, without a minus sign (requests and limits are never
+# negative): a number (``1``, ``0.5``, ``1.``, ``.5``) then a binary suffix, a decimal
+# suffix (lowercase ``k``; ``m`` is milli) or an exponent (``1e3``, ``5E-1``)
+QUANTITY_PATTERN = (
+    r"^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)"
+    r"([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$"
+)
+Cpu = Annotated[str, BeforeValidator(_quantity), Field(pattern=QUANTITY_PATTERN)]
+Memory = Annotated[str, BeforeValidator(_quantity), Field(pattern=QUANTITY_PATTERN)]
 
 
 class _Strict(BaseModel):
