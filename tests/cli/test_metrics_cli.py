@@ -67,3 +67,40 @@ def test_a_negative_time_in_a_list_is_bad_input(tmp_path: Path) -> None:
     result = runner.invoke(app, ["metrics", "latency", str(times)])
     assert result.exit_code == 2
     assert result.stderr == f"error: {times}: time #1 is negative: -1.5\n"
+
+
+def test_a_one_line_log_names_its_line_like_longer_logs() -> None:
+    line = '{"route": "/a", "duration_ms": true}\n'
+    result = runner.invoke(app, ["metrics", "latency", "-"], input=line)
+    assert result.exit_code == 2
+    assert result.stderr == "error: <stdin>:1: duration_ms must be a number, got True\n"
+    result = runner.invoke(app, ["metrics", "latency", "-", "--json"], input=line[:-7] + "3}\n")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["/a"]["count"] == 1
+
+
+def test_stdin_may_hold_one_number_per_line() -> None:
+    for text, expected in (("12\n15\n", 15.0), ("12\n", 12.0), ("12", 12.0), ("1.5\n\n3\n", 3.0)):
+        result = runner.invoke(app, ["metrics", "latency", "-", "--json"], input=text)
+        assert result.exit_code == 0, (text, result.stderr)
+        assert json.loads(result.stdout)["max"] == expected
+
+
+def test_a_document_of_the_wrong_shape_says_what_was_expected() -> None:
+    expected = (
+        'expected a list of durations (a JSON, YAML or TOML list, {"times": [...]}, or one '
+        "number per line) or a JSON access log (one object with route and duration_ms per "
+        "line), got "
+    )
+    for text, got in (
+        ("12\nslow\n", "a single string ('12 slow')"),
+        ("true\n", "a boolean (true)"),
+    ):
+        result = runner.invoke(app, ["metrics", "latency", "-"], input=text)
+        assert result.exit_code == 2
+        assert result.stderr == f"error: <stdin>: {expected}{got}\n"
+    result = runner.invoke(app, ["metrics", "latency", "-"], input='{"times": "12 15"}')
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "error: <stdin>: times must be a list of durations, got a single string ('12 15')\n"
+    )

@@ -16,10 +16,8 @@ from shipshape.cli._io import (
     handle_errors,
     naming,
     parse_data,
-    pick,
     print_json,
     read_text,
-    require_list,
     source_name,
     table,
     warn,
@@ -83,8 +81,9 @@ def load_latency_input(path: str) -> Any:
     Whole JSON, YAML or TOML documents are read as such. Anything else that has JSON
     objects on lines of their own is an access log: every line becomes a candidate record,
     and lines that are not JSON are kept as unreadable (skipped with a warning), since real
-    logs mix in plain startup text and tracebacks. Text with no JSON object line at all is
-    reported by the strict parser (JSON lines of numbers are a list of times).
+    logs mix in plain startup text and tracebacks; a single JSON object on one line is an
+    access log of that line. Lines that are all JSON but none an object (one number per
+    line) are a list of times; other text is reported by the strict parser.
     """
     text, source = read_text(path), source_name(path)
     if not text.strip():  # whatever its name: no access line, and no list of times either
@@ -93,9 +92,14 @@ def load_latency_input(path: str) -> Any:
     if suffix in {".yaml", ".yml", ".toml"}:
         return parse_data(text, source)
     try:
-        return orjson.loads(text)
+        whole = orjson.loads(text)
     except orjson.JSONDecodeError:
         pass
+    else:
+        lines = [number for number, line in enumerate(text.splitlines(), 1) if line.strip()]
+        if isinstance(whole, Mapping) and "times" not in whole and len(lines) == 1:
+            return Records([(lines[0], whole)], "line")  # an access log of one line
+        return whole
     if suffix not in {".json", ".jsonl", ".ndjson"}:
         try:
             document = yaml.safe_load(text)
@@ -113,8 +117,44 @@ def load_latency_input(path: str) -> Any:
         except orjson.JSONDecodeError:
             unreadable.append(number)
     if not any(isinstance(value, Mapping) for _, value in items):
+        if items and not unreadable:  # one JSON value per line, such as 12 then 15
+            return [value for _, value in items]
         return parse_data(text, source)
     return Records(items, "line", tuple(unreadable))
+
+
+_EXPECTED = (
+    'expected a list of durations (a JSON, YAML or TOML list, {"times": [...]}, or one '
+    "number per line) or a JSON access log (one object with route and duration_ms per line)"
+)
+
+
+def _times(data: Any, source: str) -> Sequence[Any]:
+    """The list of times (or records) of a document; a lone number is one time."""
+    if isinstance(data, Mapping):
+        times = data["times"]
+        if not isinstance(times, list):
+            raise InputError(source, f"times must be a list of durations, got {_shape(times)}")
+        return times
+    if isinstance(data, int | float) and not isinstance(data, bool):
+        return [data]  # one number on one line
+    if not isinstance(data, list):
+        raise InputError(source, f"{_EXPECTED}, got {_shape(data)}")
+    return data
+
+
+def _shape(value: Any) -> str:
+    """What a document turned out to be, in words."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        preview = value if len(value) <= 40 else value[:37] + "..."
+        return f"a single string ({preview!r})"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, int | float):
+        return f"a single number ({value!r})"
+    return f"a {type(value).__name__}"
 
 
 def _refuse_negative_times(values: Sequence[Any], source: str) -> None:
@@ -134,7 +174,8 @@ def latency(
             help="A JSON access log (one object per line, as `shipshape serve` writes; "
             "lines that are not JSON objects, such as plain startup text or tracebacks, "
             "are skipped with a warning), "
-            "or a list of response times (JSON, YAML or TOML); - reads stdin."
+            "or a list of response times (JSON, YAML or TOML, or one number per line); "
+            "- reads stdin."
         ),
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
@@ -149,7 +190,7 @@ def latency(
     if isinstance(data, Mapping) and "times" not in data:
         data = [data]
     if not isinstance(data, Records):
-        values = require_list(pick(data, "times", source), source, "times")
+        values = _times(data, source)
         if not values or not any(isinstance(value, Mapping) for value in values):
             _refuse_negative_times(values, source)
             with naming(source):
