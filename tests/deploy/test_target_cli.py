@@ -268,3 +268,55 @@ def test_an_empty_migration_command_is_bad_input(tmp_path: Path) -> None:
         assert result.exit_code == 2, result.output
         assert f"{path}:6: default: migrate.command: must name the program" in result.stderr
         assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("image", "reason"),
+    [
+        ('" orders:1 "', "has leading or trailing whitespace"),
+        ('"orders:1 --privileged"', "contains whitespace"),
+        ("Ghcr.io/Acme/Orders:1", "has uppercase letters in its repository path"),
+        ("ghcr.io/acme/orders:-1", "is not [registry/]repository[:tag][@digest]"),
+        ("ghcr.io/acme/orders@sha256:abc", "is not [registry/]repository[:tag][@digest]"),
+        ("ghcr.io/acme//orders:1", "is not [registry/]repository[:tag][@digest]"),
+    ],
+)
+def test_an_image_the_kubelet_cannot_parse_is_an_error_and_is_not_rendered(
+    tmp_path: Path, image: str, reason: str
+) -> None:
+    path = write(tmp_path, "deploy.yaml", single_with(f"image: {image}"))
+    result = runner.invoke(app, ["deploy", "validate", path, "--json"])
+    assert result.exit_code == 1, result.output
+    [finding] = json.loads(result.stdout)["environments"][0]["findings"]
+    assert (finding["code"], finding["id"], finding["line"]) == ("image_invalid", "SS-DEP020", 5)
+    assert reason in finding["message"]
+    result = runner.invoke(app, ["deploy", "render", path])
+    assert result.exit_code == 1
+    assert f"{path}:5: SS-DEP020 image_invalid" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "Ghcr.io/acme/orders:V1.2",
+        "localhost:5000/acme/orders:1",
+        "[::1]:5000/orders:1",
+        "ghcr.io/acme/my__orders-api.v2:1",
+        "orders:1@sha256:" + "a" * 64,
+    ],
+)
+def test_valid_image_references_pass(tmp_path: Path, image: str) -> None:
+    path = write(tmp_path, "deploy.yaml", single_with(f'image: "{image}"'))
+    result = runner.invoke(app, ["deploy", "validate", path, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["environments"][0]["findings"] == []
+
+
+def test_an_invalid_migration_wait_image_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "deploy.yaml", single_with("migrate: {wait_image: Kubectl:1}"))
+    result = runner.invoke(app, ["deploy", "validate", path, "--json"])
+    assert result.exit_code == 1, result.output
+    [finding] = json.loads(result.stdout)["environments"][0]["findings"]
+    assert (finding["id"], finding["line"]) == ("SS-DEP020", 6)
+    assert finding["message"].startswith("migrate.wait_image 'Kubectl:1' has uppercase letters")

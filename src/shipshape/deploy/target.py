@@ -267,6 +267,7 @@ DEPLOY_CONFIG_CODES.update(
         "env_defined_twice": "a variable is set in both `env` and `secrets`",
         "image_not_pinned": "the image has no tag or uses `latest`",
         "port_not_exposed": "the deploy port is not a port the Dockerfile EXPOSEs",
+        "image_invalid": "the image is not a valid image reference: the kubelet cannot pull it",
     }
 )
 
@@ -317,6 +318,12 @@ _RULE_TABLE: list[tuple[str, str, Severity, str]] = [
         "port_not_exposed",
         _W,
         "make `port:` and the Dockerfile's EXPOSE (and the server's --port) agree",
+    ),
+    (
+        "SS-DEP020",
+        "image_invalid",
+        _E,
+        "write [registry/]repository[:tag][@digest], the repository path in lowercase, no spaces",
     ),
 ]
 
@@ -483,9 +490,43 @@ def spec_problems(spec: DeploySpec, env: str) -> list[DeployProblem]:
             )
     for name in sorted(set(spec.env) & set(spec.secrets)):
         add("env_defined_twice", f"{name} is in both env and secrets", "env", name)
-    if spec.image is not None and not _image_pinned(spec.image):
-        add("image_not_pinned", f"image {spec.image!r} is not pinned", "image")
+    if spec.image is not None:
+        if (reason := image_reference_problem(spec.image)) is not None:
+            add("image_invalid", f"image {spec.image!r} {reason}", "image")
+        elif not _image_pinned(spec.image):
+            add("image_not_pinned", f"image {spec.image!r} is not pinned", "image")
+    if (reason := image_reference_problem(spec.migrate.wait_image)) is not None:
+        message = f"migrate.wait_image {spec.migrate.wait_image!r} {reason}"
+        add("image_invalid", message, "migrate", "wait_image")
     return problems
+
+
+# The distribution/reference grammar (what Docker, containerd and the kubelet parse)
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*"
+_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+IMAGE_REFERENCE = re.compile(
+    rf"(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
+    rf"(?::[\w][\w.-]{{0,127}})?(?:@{_DIGEST})?",
+    re.ASCII,
+)
+
+
+def image_reference_problem(image: str) -> str | None:
+    """Why ``image`` is not an image reference the kubelet can pull, or None if it is."""
+    if image != image.strip():
+        return "has leading or trailing whitespace"
+    if any(char.isspace() for char in image):
+        return "contains whitespace"
+    match = IMAGE_REFERENCE.fullmatch(image)
+    if match is None:
+        if IMAGE_REFERENCE.fullmatch(image.lower()):
+            return "has uppercase letters in its repository path (it must be lowercase)"
+        return "is not [registry/]repository[:tag][@digest]"
+    if len(match.group("domain") or "") + len(match.group("path")) + 1 > 255:
+        return "has a repository name longer than 255 characters"
+    return None
 
 
 def port_problems(spec: DeploySpec, env: str, exposed: set[int]) -> list[DeployProblem]:
