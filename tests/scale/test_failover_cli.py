@@ -92,7 +92,7 @@ def test_plan_a_negative_or_nan_max_lag_option_is_bad_input(tmp_path: Path, max_
     )
     result = runner.invoke(app, ["failover", "plan", str(path), "--max-lag", max_lag])
     assert result.exit_code == 2
-    assert "max_lag must be >= 0 seconds" in result.stderr
+    assert result.stderr == f"error: --max-lag: must be >= 0, got {float(max_lag)}\n"
     assert result.stdout == ""
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import json
+import math
+import re
 import sys
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,6 +30,7 @@ __all__ = [
     "EXIT_OK",
     "EXIT_USAGE",
     "InputError",
+    "check_option",
     "console",
     "err_console",
     "fail",
@@ -78,6 +82,22 @@ def fail(message: str | Text, code: int = EXIT_USAGE) -> NoReturn:
     raise typer.Exit(code)
 
 
+def check_option(
+    option: str, value: float | None, minimum: float = 0, *, finite: bool = True
+) -> None:
+    """``InputError`` naming ``option`` unless ``value`` is a number >= ``minimum``, and
+    finite if ``finite`` (NaN never passes; ``None``, an option not given, does).
+    Checked here rather than with Typer's ``min=``, whose error is a multi-line usage
+    box instead of the one-line ``error: --option: ...``."""
+    if value is None:
+        return
+    if finite and isinstance(value, float) and not math.isfinite(value):
+        # `inf`, `nan` and `1e400` all parse as floats
+        raise InputError(option, f"must be a finite number, got {value}")
+    if not value >= minimum:  # NaN compares false
+        raise InputError(option, f"must be >= {minimum}, got {value}")
+
+
 def warn(message: str) -> None:
     """Print ``warning: message`` (plain text, never markup) on stderr."""
     err_console.print(Text.assemble(("warning:", "yellow"), " ", message), highlight=False)
@@ -121,6 +141,25 @@ def read_text(path: str) -> str:
 
 
 _JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
+# orjson reads an integer beyond 64 bits as a float (18446744073709551616 and ...617
+# become one number) and refuses one beyond a double's range: text with a run of 20
+# digits is read by the stdlib instead, whose integers are exact. A run inside a string
+# or a fraction only costs the slower reader.
+_LONG_DIGITS = re.compile(r"\d{20}")
+
+
+def _loads_json(text: str) -> Any:
+    """JSON text as Python values, integers exact whatever their size."""
+    if _LONG_DIGITS.search(text) is None:
+        return orjson.loads(text)
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return orjson.loads(text)  # not JSON: orjson's error, with its line
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _format_of(path: str, text: str) -> str:
@@ -148,7 +187,7 @@ def parse_data(text: str, source: str, fmt: str | None = None) -> Any:
     fmt = fmt or _format_of(source, text)
     if fmt == "json":
         try:
-            return orjson.loads(text)
+            return _loads_json(text)
         except orjson.JSONDecodeError as error:
             if _looks_like_json_lines(text):
                 return _json_lines(text, source)
@@ -185,7 +224,7 @@ def _json_lines(text: str, source: str) -> list[Any]:
         if not line.strip():
             continue
         try:
-            records.append(orjson.loads(line))
+            records.append(_loads_json(line))
         except orjson.JSONDecodeError as error:
             raise InputError(source, f"invalid JSON line: {error.msg}", number) from None
     return records

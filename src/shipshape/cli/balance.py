@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from shipshape.cli._io import (
     EXIT_FINDINGS,
     InputError,
+    check_option,
     console,
     handle_errors,
     load_data,
@@ -36,10 +37,11 @@ app = typer.Typer(no_args_is_help=True)
 @handle_errors
 def round_robin(
     path: Annotated[str, typer.Argument(help="A list of server names (JSON, YAML or TOML).")],
-    requests: Annotated[int, typer.Option("--requests", "-n", help="Number of requests.", min=0)],
+    requests: Annotated[int, typer.Option("--requests", "-n", help="Number of requests (>= 0).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the assignment as JSON.")] = False,
 ) -> None:
     """Assign requests to servers in turn (request i goes to server i mod n)."""
+    check_option("--requests", requests)
     source = source_name(path)
     servers = require_list(pick(load_data(path), "servers", source), source, "servers")
     for index, server in enumerate(servers):
@@ -119,7 +121,7 @@ def simulate(
         ),
     ] = "round-robin",
     requests: Annotated[
-        int, typer.Option("--requests", "-n", help="Number of requests.", min=0)
+        int, typer.Option("--requests", "-n", help="Number of requests (>= 0).")
     ] = 10_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same result).")] = 0,
     remove: Annotated[
@@ -134,10 +136,11 @@ def simulate(
     For ``sticky``, also reports how many keys move when a backend is removed.
     Exits 1 when some requests found no backend available.
     """
+    check_option("--requests", requests)
     source = source_name(path)
     if strategy not in STRATEGIES:
         raise InputError(
-            source, f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
+            "--strategy", f"unknown strategy {strategy!r}; expected one of {', '.join(STRATEGIES)}"
         )
     data = load_data(path)
     if isinstance(data, list):

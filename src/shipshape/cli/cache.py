@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 
 import typer
 
 from shipshape.cli._io import (
+    check_option,
     handle_errors,
     load_data,
     pick,
@@ -26,10 +28,11 @@ app = typer.Typer(no_args_is_help=True)
 @handle_errors
 def simulate(
     path: Annotated[str, typer.Argument(help="A list of accessed keys (JSON, YAML or TOML).")],
-    capacity: Annotated[int, typer.Option("--capacity", "-c", help="Cache size in keys.", min=0)],
+    capacity: Annotated[int, typer.Option("--capacity", "-c", help="Cache size in keys (>= 0).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Replay accesses through an LRU cache: hits, misses and the final content."""
+    check_option("--capacity", capacity)
     source = source_name(path)
     accesses = require_list(pick(load_data(path), "accesses", source), source, "accesses")
     for index, key in enumerate(accesses):
@@ -38,6 +41,11 @@ def simulate(
             raise ValueError(
                 f"{source}: accesses[{index}]: a key must be a string or a number, "
                 f"got {'null' if key is None else type(key).__name__}"
+            )
+        if isinstance(key, float) and not math.isfinite(key):
+            # NaN equals nothing (not even itself) and JSON has neither: no key.
+            raise ValueError(
+                f"{source}: accesses[{index}]: a key must be a finite number, got {key}"
             )
     result = lru_cache_sim(capacity, accesses)
     if as_json:

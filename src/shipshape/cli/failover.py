@@ -13,6 +13,7 @@ from shipshape.cli._io import (
     EXIT_FINDINGS,
     EXIT_OK,
     InputError,
+    check_option,
     err_console,
     handle_errors,
     load_data,
@@ -110,6 +111,8 @@ def plan(
     Priority: lower is better. Exits 1 when the plan is degraded (nobody to
     promote) or split brain was found, 0 otherwise.
     """
+    check_option("--epoch", epoch)
+    check_option("--max-lag", max_lag, finite=False)
     source = source_name(path)
     data = load_data(path)
     if isinstance(data, list):
@@ -198,11 +201,11 @@ def watch(
     ],
     *,
     interval: Annotated[
-        float, typer.Option("--interval", help="Seconds between polling rounds.", min=0)
+        float, typer.Option("--interval", help="Seconds between polling rounds (>= 0).")
     ] = 5.0,
     once: Annotated[bool, typer.Option("--once", help="Poll one round and exit.")] = False,
     max_rounds: Annotated[
-        int | None, typer.Option("--max-rounds", help="Stop after this many rounds.", min=1)
+        int | None, typer.Option("--max-rounds", help="Stop after this many rounds (>= 1).")
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON line per changed decision.")
@@ -214,6 +217,8 @@ def watch(
     stdin and SHIPSHAPE_FAILOVER_* env vars; a failing hook is reported, not
     fatal. Exits 1 when a hook failed or the last plan has alerts.
     """
+    check_option("--interval", interval)
+    check_option("--max-rounds", max_rounds, minimum=1)
     config = _config(path)
     rounds = 1 if once else max_rounds
     try:

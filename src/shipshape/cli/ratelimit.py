@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Annotated
 
 import typer
 
 from shipshape.cli._io import (
-    InputError,
+    check_option,
     handle_errors,
     load_data,
     naming,
@@ -30,16 +29,15 @@ app = typer.Typer(no_args_is_help=True)
 @handle_errors
 def simulate(
     path: Annotated[str, typer.Argument(help="A list of request timestamps in seconds.")],
-    capacity: Annotated[float, typer.Option("--capacity", "-c", help="Bucket size.", min=0)],
+    capacity: Annotated[float, typer.Option("--capacity", "-c", help="Bucket size (>= 0).")],
     refill_rate: Annotated[
-        float, typer.Option("--refill-rate", "-r", help="Tokens added per second.", min=0)
+        float, typer.Option("--refill-rate", "-r", help="Tokens added per second (>= 0).")
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Decide each request: allowed while the bucket holds a token, denied otherwise."""
-    for option, value in (("--capacity", capacity), ("--refill-rate", refill_rate)):
-        if not math.isfinite(value):  # `inf`, `nan` and `1e400` all parse as floats
-            raise InputError(option, f"must be a finite number, got {value}")
+    check_option("--capacity", capacity)
+    check_option("--refill-rate", refill_rate)
     source = source_name(path)
     timestamps = require_list(pick(load_data(path), "timestamps", source), source, "timestamps")
     for index, value in enumerate(timestamps):
