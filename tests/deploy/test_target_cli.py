@@ -320,3 +320,27 @@ def test_an_invalid_migration_wait_image_is_an_error(tmp_path: Path) -> None:
     [finding] = json.loads(result.stdout)["environments"][0]["findings"]
     assert (finding["id"], finding["line"]) == ("SS-DEP020", 6)
     assert finding["message"].startswith("migrate.wait_image 'Kubectl:1' has uppercase letters")
+
+
+@pytest.mark.parametrize(
+    ("line", "where"),
+    [
+        ("port: true", ":6: default: port:"),
+        ('port: "8000"', ":6: default: port:"),
+        ("port: 8000.0", ":6: default: port:"),
+        ("target_cpu_percent: false", ":6: default: target_cpu_percent:"),
+        ("target_cpu_percent: '70'", ":6: default: target_cpu_percent:"),
+        ("boot_seconds: true", ":6: default: boot_seconds:"),
+        ("probes: {startup: {period_seconds: '5'}}", ":6: default: probes.startup.period_seconds:"),
+        ("migrate: {backoff_limit: true}", ":6: default: migrate.backoff_limit:"),
+    ],
+)
+def test_true_false_and_strings_are_not_whole_numbers(
+    tmp_path: Path, line: str, where: str
+) -> None:
+    path = write(tmp_path, "deploy.yaml", single_with(line))
+    for command in ("validate", "render"):
+        result = runner.invoke(app, ["deploy", command, path])
+        assert result.exit_code == 2, result.output
+        assert f"{path}{where} Input should be a valid integer" in result.stderr
+        assert result.stdout == ""

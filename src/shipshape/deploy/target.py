@@ -100,10 +100,11 @@ SecretName = Annotated[
     ),
 ]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-# Replicas, probe settings, backoff limits and deadlines are int32 fields in Kubernetes
+# Replicas, probe settings, backoff limits and deadlines are int32 fields in Kubernetes.
+# Every whole number is strict, as min_instances is: true, 8000.0 or "8000" is refused
 INT32_MAX = 2**31 - 1
-Seconds = Annotated[int, Field(ge=0, le=INT32_MAX)]
-PositiveSeconds = Annotated[int, Field(ge=1, le=INT32_MAX)]
+Seconds = Annotated[int, Field(strict=True, ge=0, le=INT32_MAX)]
+PositiveSeconds = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX)]
 Replicas = Annotated[int, Field(strict=True, ge=1, le=INT32_MAX)]
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
@@ -224,11 +225,11 @@ class DeploySpec(BaseModel):
     cpu: Cpu = "500m"
     memory: Memory = "512Mi"
     image: str | None = None
-    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    port: Annotated[int, Field(strict=True, ge=1, le=65535)] = 8000
     env: dict[EnvName, str] = {}
     secrets: dict[EnvName, SecretRef] = {}
     boot_seconds: Seconds = 10
-    target_cpu_percent: Annotated[int, Field(ge=1, le=100)] = 70
+    target_cpu_percent: Annotated[int, Field(strict=True, ge=1, le=100)] = 70
     probes: Probes = Probes()
     migrate: MigrationSpec = MigrationSpec()
 
