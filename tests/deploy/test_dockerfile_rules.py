@@ -142,6 +142,24 @@ def test_server_commands(cmd: str, expose: str, expected: list[str]) -> None:
     assert codes(with_cmd(cmd, expose)) == expected
 
 
+@pytest.mark.parametrize(
+    ("cmd", "expose", "expected"),
+    [
+        ('CMD ["gunicorn", "-b0.0.0.0:8000", "m:app"]', "8000", []),
+        ('CMD ["gunicorn", "-b0.0.0.0:8001", "m:app"]', "8000", ["SS-DF013"]),
+        ('CMD ["gunicorn", "-b127.0.0.1:8000", "m:app"]', "8000", ["SS-DF014"]),
+        ('CMD ["hypercorn", "-b0.0.0.0:8000", "m:app"]', "8000", []),
+        ('CMD ["sh", "-c", "exec gunicorn -b0.0.0.0:8000 m:app"]', "8000", []),
+        ('CMD ["daphne", "-b0.0.0.0", "-p8000", "m:app"]', "8000", []),
+        ('CMD ["daphne", "-b0.0.0.0", "-p9000", "m:app"]', "8000", ["SS-DF013"]),
+        ('CMD ["flask", "run", "-h0.0.0.0", "-p8000"]', "8000", []),
+        ('CMD ["gunicorn", "-w4", "-b", "0.0.0.0:8000", "m:app"]', "8000", []),
+    ],
+)
+def test_short_options_with_attached_values(cmd: str, expose: str, expected: list[str]) -> None:
+    assert codes(with_cmd(cmd, expose)) == expected
+
+
 def test_entrypoint_and_cmd_are_read_together() -> None:
     text = with_cmd(
         'ENTRYPOINT ["uvicorn", "main:app"]\nCMD ["--host", "0.0.0.0", "--port", "8080"]'

@@ -107,9 +107,14 @@ def find_server(argv: list[str], env: dict[str, str]) -> Server | None:
     while index < len(args):
         word = args[index]
         index += 1
-        option, sep, attached = word.partition("=")
         if not word.startswith("-"):
             continue
+        option, sep, attached = word.partition("=")
+        short = word[:2]
+        attached_value = not word.startswith("--") and len(word) > 2 and word[2] != "="
+        if attached_value and short in host_opts | port_opts | bind_opts:
+            # an attached short option value: gunicorn -b0.0.0.0:8000, flask -p5000
+            option, sep, attached = short, "=", word[2:]
         value = attached if sep else (args[index] if index < len(args) else "")
         takes_value = option in host_opts | port_opts | bind_opts
         if takes_value and not sep:
