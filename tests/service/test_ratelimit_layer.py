@@ -110,6 +110,31 @@ def test_policies_whose_names_would_read_alike_keep_their_own_buckets() -> None:
     assert other.headers["ratelimit"] == '"default";r=2;t=1000'
 
 
+def test_a_body_over_the_limit_spends_a_token_and_gets_the_limits_headers() -> None:
+    # a declared oversize body is refused without being read, but after the rate limit:
+    # otherwise a client could send such requests forever, and the 413 had no headers
+    settings = ServiceSettings(
+        drain_seconds=0,
+        max_body_bytes=10,
+        tracing={"enabled": False},
+        logs={"configure_logging": False, "access_log": False},
+        ratelimit={"capacity": 2, "refill_rate": 0.001},
+    )
+    with TestClient(production(make_app(), settings)) as client:
+        big = b"x" * 11
+        too_large = client.post("/validate/a", content=big)
+        assert client.post("/validate/a", content=b"{}").status_code == 200
+        denied = client.post("/validate/a", content=big)
+        metrics = client.get("/metrics").text
+    assert too_large.status_code == 413
+    assert too_large.headers["ratelimit"] == '"default";r=1;t=1000'
+    assert too_large.headers["connection"] == "close"
+    assert denied.status_code == 429
+    assert denied.headers["connection"] == "close"  # its body is not read either
+    assert 'ratelimit_decisions_total{decision="allowed",policy="default"} 2.0' in metrics
+    assert 'ratelimit_decisions_total{decision="denied",policy="default"} 1.0' in metrics
+
+
 def test_api_key_header_keys_the_bucket() -> None:
     with client_for(capacity=1, key="header:X-API-Key") as client:
         assert client.get("/cheap", headers={"X-API-Key": "alice"}).status_code == 200
@@ -148,20 +173,20 @@ def test_refused_requests_are_logged_and_counted(capfd: pytest.CaptureFixture[st
         drain_seconds=0,
         tracing={"enabled": False},
         logs={"configure_logging": False},
-        ratelimit={"capacity": 1, "refill_rate": 0.001},
+        ratelimit={"capacity": 2, "refill_rate": 0.001},
         max_body_bytes=10,
     )
     with TestClient(production(make_app(), settings)) as client:
-        assert client.get("/cheap").status_code == 200
-        assert client.get("/cheap").status_code == 429
         big = client.post("/validate/x", content=b"x" * 100)
         assert big.status_code == 413
+        assert client.get("/cheap").status_code == 200
+        assert client.get("/cheap").status_code == 429
         metrics = client.get("/metrics").text
     lines = access_lines(capfd.readouterr().out)
-    assert [line["status"] for line in lines] == [200, 429, 413]
-    assert lines[1]["rate_limited"] is True
+    assert [line["status"] for line in lines] == [413, 200, 429]
+    assert lines[2]["rate_limited"] is True
     # refused before the app routed them, yet labelled with the route they were for
-    assert [line["route"] for line in lines] == ["/cheap", "/cheap", "/validate/{name}"]
+    assert [line["route"] for line in lines] == ["/validate/{name}", "/cheap", "/cheap"]
     assert 'http_requests_total{method="GET",route="/cheap",status="429"} 1.0' in metrics
     assert 'http_requests_total{method="POST",route="/validate/{name}",status="413"} 1.0' in metrics
 

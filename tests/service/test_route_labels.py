@@ -107,12 +107,12 @@ def test_static_files_are_labelled_by_their_mount_from_the_first_request(
 def test_refusals_before_routing_carry_an_included_router_s_template(tmp_path: Path) -> None:
     app = production(
         fastapi_app(tmp_path),
-        settings(ratelimit={"capacity": 1, "refill_rate": 0.001}, max_body_bytes=10),
+        settings(ratelimit={"capacity": 2, "refill_rate": 0.001}, max_body_bytes=10),
     )
     with TestClient(app) as client:
+        assert client.post("/users/3", content=b"x" * 100).status_code == 413
         assert client.get("/users/1").status_code == 200
         assert client.get("/users/2").status_code == 429
-        assert client.post("/users/3", content=b"x" * 100).status_code == 413
         counts = scraped(client, "http_requests_total")
     assert counts[("/users/{user_id}", "200")] == 1
     assert counts[("/users/{user_id}", "429")] == 1

@@ -42,7 +42,7 @@ def test_serve_continues_callers_traces_and_exports_them_over_otlp(
     fastapi_telemetry: str,
 ) -> None:
     collector_port, received = collector
-    policies = [{"route": "/orders", "method": "POST", "capacity": 1, "refill_rate": 0.001}]
+    policies = [{"route": "/orders", "method": "POST", "capacity": 2, "refill_rate": 0.001}]
     server = serve(
         free_port,
         tmp_path,
@@ -61,13 +61,14 @@ def test_serve_continues_callers_traces_and_exports_them_over_otlp(
             assert client.get("/orders", headers=sampled).status_code == 200
             assert client.get("/orders", headers={"traceparent": traceparent(2, "00")}).is_success
             assert client.get("/orders").status_code == 200  # a root, at ratio 0
-            # the one token of POST /orders, then a sampled caller refused with 429
+            # the two tokens of POST /orders (a body over the limit spends one too), then
+            # a sampled caller refused with 429
             assert client.post("/orders", json={}).status_code == 422
-            refused = {"traceparent": traceparent(3), "tracestate": TRACESTATE}
-            assert client.post("/orders", json={}, headers=refused).status_code == 429
             too_large = {"traceparent": traceparent(4), "content-type": "application/json"}
             answer = client.post("/orders", content=b" " * 5000, headers=too_large)
             assert answer.status_code == 413
+            refused = {"traceparent": traceparent(3), "tracestate": TRACESTATE}
+            assert client.post("/orders", json={}, headers=refused).status_code == 429
     finally:
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=30)

@@ -592,7 +592,7 @@ def test_a_refused_requests_span_goes_to_the_provider_the_app_gave_fastapi(
         drain_seconds=0,
         tracing={"sample_ratio": 0.0},
         max_body_bytes=10,
-        ratelimit={"capacity": 1, "refill_rate": 0.001},
+        ratelimit={"capacity": 2 if refusal == 413 else 1, "refill_rate": 0.001},
     )
     with TestClient(production(app, settings)) as client:
         assert client.post("/things/1", headers={"traceparent": SAMPLED}).status_code == 200

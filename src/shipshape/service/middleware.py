@@ -399,37 +399,13 @@ class ProductionMiddleware:
                 if trace_ids is not None:
                     trace_token = trace_ids_var.set(trace_ids)
 
-            # -- body limit: refuse a declared oversize body without reading it
+            # -- body limit, decided after the rate limit: a refused body spends a token too
+            declared = None
             if content_length is not None:
                 try:
                     declared = int(content_length)
                 except ValueError:
                     declared = -1
-                if declared < 0:
-                    if sampled and span is None:  # FastAPI's telemetry never sees it
-                        span, trace_ids, trace_token = self._refusal_span(scope, parent, tracestate)
-                    await send_problem(
-                        send_wrapper,
-                        400,
-                        "Bad Request",
-                        "invalid Content-Length header",
-                        _close(scope),
-                        request_id=rid,
-                    )
-                    return
-                if declared > self.max_body:
-                    if sampled and span is None:  # FastAPI's telemetry never sees it
-                        span, trace_ids, trace_token = self._refusal_span(scope, parent, tracestate)
-                    # closing the connection is what spares reading the body at all
-                    await send_problem(
-                        send_wrapper,
-                        413,
-                        "Content Too Large",
-                        f"request body is {declared} bytes; the limit is {self.max_body}",
-                        _close(scope),
-                        request_id=rid,
-                    )
-                    return
             elif chunked or scope.get("http_version", "1.1") not in _HTTP1:
                 # HTTP/1 without Content-Length or Transfer-Encoding has no body at all
                 app_receive = limited_receive
@@ -480,6 +456,38 @@ class ProductionMiddleware:
                         "unreachable, and the layer fails closed); retry later"
                         if unstored
                         else f"rate limit {policy.name!r} exceeded; retry later",
+                        # a body the limit would refuse is not read either
+                        _close(scope)
+                        if declared is not None and not 0 <= declared <= self.max_body
+                        else (),
+                        request_id=rid,
+                    )
+                    return
+
+            # -- body limit: refuse a declared oversize body without reading it
+            if declared is not None:
+                if declared < 0:
+                    if sampled and span is None:  # FastAPI's telemetry never sees it
+                        span, trace_ids, trace_token = self._refusal_span(scope, parent, tracestate)
+                    await send_problem(
+                        send_wrapper,
+                        400,
+                        "Bad Request",
+                        "invalid Content-Length header",
+                        _close(scope),
+                        request_id=rid,
+                    )
+                    return
+                if declared > self.max_body:
+                    if sampled and span is None:  # FastAPI's telemetry never sees it
+                        span, trace_ids, trace_token = self._refusal_span(scope, parent, tracestate)
+                    # closing the connection is what spares reading the body at all
+                    await send_problem(
+                        send_wrapper,
+                        413,
+                        "Content Too Large",
+                        f"request body is {declared} bytes; the limit is {self.max_body}",
+                        _close(scope),
                         request_id=rid,
                     )
                     return
