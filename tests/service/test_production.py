@@ -96,6 +96,17 @@ def test_hostile_request_id_is_replaced_and_never_logged(
     assert access_lines(out)[0]["request_id"] == replaced
 
 
+def test_two_request_id_headers_are_one_unsafe_value_and_replaced(
+    client: TestClient, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # RFC 9110 5.3: repeated header lines are one comma-joined value, "a, b": not a token
+    headers = [(b"x-request-id", b"first"), (b"x-request-id", b"second")]
+    replaced = client.get("/items/1", headers=headers).headers["x-request-id"]
+    assert replaced not in {"first", "second"}
+    assert len(replaced) == 32
+    assert access_lines(capfd.readouterr().out)[0]["request_id"] == replaced
+
+
 def test_generated_ids_are_unique(client: TestClient) -> None:
     ids = {client.get("/items/1").headers["x-request-id"] for _ in range(50)}
     assert len(ids) == 50

@@ -69,7 +69,7 @@ Endpoint = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 _REFUSED_BEFORE_ROUTING = frozenset({400, 413, 429})
-_DUPLICATED = b"two traceparent headers"  # never a valid traceparent
+_DUPLICATED = b"two headers"  # never a valid traceparent nor a safe request id
 _TRACE_CONTEXT_HEADERS = frozenset({b"traceparent", b"tracestate"})
 _MATCHED_ROUTES_KEPT = 4096
 
@@ -259,7 +259,8 @@ class ProductionMiddleware:
             if name not in wanted:
                 continue
             if name == id_header:
-                request_id = value
+                # RFC 9110 5.3: repeated, it reads as one comma-joined value: not a token
+                request_id = value if request_id is None else _DUPLICATED
             elif name == b"traceparent":
                 # W3C: more than one traceparent header makes the context invalid
                 traceparent = value if traceparent is None else _DUPLICATED
