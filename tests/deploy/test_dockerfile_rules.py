@@ -160,6 +160,24 @@ def test_short_options_with_attached_values(cmd: str, expose: str, expected: lis
     assert codes(with_cmd(cmd, expose)) == expected
 
 
+@pytest.mark.parametrize(
+    ("cmd", "env", "expected"),
+    [
+        ('"exec uvicorn m:app --host 0.0.0.0 --port ${PORT:-9000}"', "", ["SS-DF013"]),
+        ('"exec uvicorn m:app --host 0.0.0.0 --port ${PORT-9000}"', "", ["SS-DF013"]),
+        ('"exec uvicorn m:app --host 0.0.0.0 --port ${PORT:-8000}"', "", []),
+        ('"exec uvicorn m:app --host 0.0.0.0 --port ${PORT:-9000}"', "ENV PORT=8000\n", []),
+        ('"exec uvicorn m:app --host ${HOST:-127.0.0.1} --port 8000"', "", ["SS-DF014"]),
+        ('"exec gunicorn m:app --bind ${BIND:-0.0.0.0:9000}"', "", ["SS-DF013"]),
+    ],
+)
+def test_shell_defaults_stand_in_for_unset_variables(
+    cmd: str, env: str, expected: list[str]
+) -> None:
+    text = with_cmd(f'CMD ["sh", "-c", {cmd}]').replace("EXPOSE", env + "EXPOSE")
+    assert codes(text) == expected
+
+
 def test_entrypoint_and_cmd_are_read_together() -> None:
     text = with_cmd(
         'ENTRYPOINT ["uvicorn", "main:app"]\nCMD ["--host", "0.0.0.0", "--port", "8080"]'

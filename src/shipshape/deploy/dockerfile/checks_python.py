@@ -225,7 +225,9 @@ def _launch(ctx: LintContext) -> _Launch | None:
             candidates.append((instruction.line, argv))
         else:
             candidates.extend((instruction.line, c) for c in shell_commands(instruction.value))
-    for line, argv in candidates:
+    for line, words in candidates:
+        # ${BIND:-0.0.0.0:9000} is split into host and port only once it is expanded
+        argv = [substitute(word, env) or word if "$" in word else word for word in words]
         server = find_server(argv, env)
         if server is not None:
             host = substitute(server.host, env) if server.host is not None else None

@@ -30,6 +30,8 @@ _RUNNERS = {
 _INSTRUMENTERS = frozenset({"opentelemetry-instrument", "ddtrace-run", "newrelic-admin"})
 
 
+_EXPANSION = re.compile(r"\$\{[^{}\s]*\}")
+_HIDDEN = re.compile("\x00([0-9]+)\x00")
 _SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh"})
 _DASH_C = re.compile(r"^-[A-Za-z]*c[A-Za-z]*$")
 
@@ -49,17 +51,30 @@ def _inline_script(argv: list[str]) -> str | None:
     return None
 
 
+def _words(line: str) -> list[str]:
+    """One line of shell split into words and operators; ``${NAME:-default}`` is one word,
+    not the punctuation ``{`` and ``}``."""
+    expansions = _EXPANSION.findall(line)
+    parts = _EXPANSION.split(line)
+    hidden = "".join(
+        part + (f"\x00{index}\x00" if index < len(expansions) else "")
+        for index, part in enumerate(parts)
+    )
+    try:
+        lexer = shlex.shlex(hidden, posix=True, punctuation_chars=";&|(){}!")
+        lexer.whitespace_split = True
+        tokens = list(lexer)
+    except ValueError:
+        tokens = hidden.split()
+    return [_HIDDEN.sub(lambda match: expansions[int(match.group(1))], t) for t in tokens]
+
+
 def shell_commands(script: str, _depth: int = 0) -> list[list[str]]:
     """The simple commands of a shell script, each as an argv list; the commands of a
     ``sh -c "a && b"`` take its place."""
     commands: list[list[str]] = []
     for line in script.replace("\\\r\n", " ").replace("\\\n", " ").split("\n"):
-        try:
-            lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|(){}!")
-            lexer.whitespace_split = True
-            tokens = list(lexer)
-        except ValueError:
-            tokens = line.split()
+        tokens = _words(line)
         current: list[str] = []
         for token in tokens:
             if token in _OPERATORS or set(token) <= set(";&|"):
