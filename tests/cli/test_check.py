@@ -187,6 +187,26 @@ def test_sarif_lists_every_rule_and_each_result(tmp_path: Path) -> None:
     assert sarif_result["locations"][0]["physicalLocation"]["region"] == {"startLine": 1}
 
 
+def test_sarif_reports_a_part_that_could_not_be_checked(tmp_path: Path) -> None:
+    root = make(
+        tmp_path,
+        {"config/prod.yaml": "debug: true\n", "Dockerfile": "FROM python:3.12-slim\nRUN <<EOF\n"},
+    )
+    result = run(str(root), "--format", "sarif")
+    assert result.exit_code == 2
+    run_ = json.loads(result.stdout)["runs"][0]
+    assert [r["ruleId"] for r in run_["results"]] == ["SS-CFG001"]
+    [invocation] = run_["invocations"]
+    assert invocation["executionSuccessful"] is False
+    [notification] = invocation["toolExecutionNotifications"]
+    assert "unterminated heredoc" in notification["message"]["text"]
+    location = notification["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("Dockerfile")
+    assert location["region"] == {"startLine": 2}
+    ok = run(str(make(tmp_path / "ok", {"config/prod.yaml": "debug: false\n"})), "-f", "sarif")
+    assert json.loads(ok.stdout)["runs"][0]["invocations"] == [{"executionSuccessful": True}]
+
+
 def test_every_rule_id_is_unique_and_namespaced() -> None:
     ids = [rule.id for rule in check_rules()]
     assert len(ids) == len(set(ids))

@@ -64,6 +64,45 @@ def test_lint_sarif_output_is_sarif_2_1_0() -> None:
     assert location["artifactLocation"]["uri"].endswith("bad-everything.Dockerfile")
 
 
+def test_sarif_of_a_run_that_failed_says_so_with_the_file_and_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.Dockerfile"
+    broken.write_text("FROM python:3.12-slim\nRUN <<EOF\necho hi\n")
+    good = CORPUS / "bad-reload.Dockerfile"
+    code, out, err = lint(str(broken), str(good), "--format", "sarif")
+    assert code == 2
+    run = json.loads(out)["runs"][0]
+    assert [r["ruleId"] for r in run["results"]] == ["SS-DF015"]
+    [invocation] = run["invocations"]
+    assert invocation["executionSuccessful"] is False
+    [notification] = invocation["toolExecutionNotifications"]
+    assert notification["level"] == "error"
+    assert notification["message"]["text"] == f"{broken}:2: " + (
+        "unterminated heredoc: no line 'EOF' ends the <<EOF opened here"
+    )
+    location = notification["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"].endswith("broken.Dockerfile")
+    assert location["region"] == {"startLine": 2}
+    assert "unterminated heredoc" in err
+
+
+def test_sarif_of_a_run_that_succeeded_says_so() -> None:
+    for file, expected in (("bad-reload.Dockerfile", 1), ("good-pip-single.Dockerfile", 0)):
+        code, out, _ = lint(str(CORPUS / file), "--format", "sarif")
+        assert code == expected
+        assert json.loads(out)["runs"][0]["invocations"] == [{"executionSuccessful": True}]
+
+
+def test_sarif_of_a_missing_file_has_a_notification_naming_it(tmp_path: Path) -> None:
+    code, out, _ = lint(str(tmp_path / "nope"), "--format", "sarif")
+    assert code == 2
+    [invocation] = json.loads(out)["runs"][0]["invocations"]
+    [notification] = invocation["toolExecutionNotifications"]
+    assert notification["message"]["text"].endswith("nope: no such file")
+    location = notification["locations"][0]["physicalLocation"]
+    assert "region" not in location
+    assert location["artifactLocation"]["uri"].endswith("nope")
+
+
 @pytest.mark.parametrize(
     ("level", "expected"),
     [("info", 1), ("warning", 1), ("error", 0)],

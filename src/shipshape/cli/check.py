@@ -17,11 +17,12 @@ from urllib.parse import quote
 import typer
 from pydantic import BaseModel
 
-from shipshape.cli._findings import Level, OutputFormat, report_findings
+from shipshape.cli._findings import Level, OutputFormat
 from shipshape.cli._io import (
     InputError,
     handle_errors,
 )
+from shipshape.cli.dockerfile import report
 from shipshape.deploy.config import CONFIG_SUFFIXES, ConfigFileError, read_document
 from shipshape.deploy.config_checks import CONFIG_RULES, PRODUCTION_ENVS, config_findings
 from shipshape.deploy.dockerfile import LintError, lint_path, parse_dockerfile, rule_table
@@ -351,12 +352,12 @@ def check(
     )
     findings: list[Finding] = []
     checked: list[str] = []
-    errors: list[str] = []
+    errors: list[Exception] = []
     for _, checker in CHECKERS:
         try:
             found, files = checker(project)
         except (LintError, ConfigFileError, InputError, ValueError) as error:
-            errors.append(str(error))
+            errors.append(error)
             continue
         findings += found
         checked += files
@@ -364,13 +365,13 @@ def check(
         raise InputError(
             str(path), "found no Dockerfile, deploy spec (deploy.*), config/ or migrations/ here"
         )
-    report_findings(
+    report(
         findings,
         output=output,
         as_json=as_json,
         document={"path": str(path), "files": checked},
         rules=check_rules,
         files=checked,
-        errors=errors,
+        failures=errors,
         fail_at=Severity[fail_level.value],
     )
