@@ -350,3 +350,19 @@ def test_generate_python_without_and_with_requires_python(
     result = runner.invoke(app, ["dockerfile", "generate", str(project), "--stdout"])
     assert result.exit_code == 0, result.stderr
     assert f"FROM python:{expected}-slim AS runtime" in result.stdout
+
+
+def test_validate_reads_a_folder_as_lint_does(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text((CORPUS / "good-pip-single.Dockerfile").read_text())
+    for command in ("validate", "lint"):
+        result = runner.invoke(app, ["dockerfile", command, str(tmp_path / "")])
+        assert result.exit_code in (0, 1), result.output
+        assert "is a directory" not in result.stderr
+    result = runner.invoke(app, ["dockerfile", "validate", str(tmp_path), "--json"])
+    assert (result.exit_code, json.loads(result.stdout)) == (0, {"valid": True, "errors": []})
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for command in ("validate", "lint"):
+        result = runner.invoke(app, ["dockerfile", command, str(empty)])
+        assert result.exit_code == 2
+        assert f"{empty / 'Dockerfile'}: no such file" in result.stderr

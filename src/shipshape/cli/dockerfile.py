@@ -43,13 +43,18 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("validate")
 @handle_errors
 def validate(
-    path: Annotated[str, typer.Argument(help="Dockerfile to check; - reads stdin.")],
+    path: Annotated[
+        str,
+        typer.Argument(help="Dockerfile to check (a folder means its Dockerfile); - reads stdin."),
+    ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Check the final stage for a slim base image, WORKDIR, EXPOSE and CMD/ENTRYPOINT.
 
     Exit 0 when valid, 1 with findings, 2 on unreadable input.
     """
+    if path != "-" and Path(path).is_dir():
+        path = str(Path(path) / "Dockerfile")  # as lint reads a folder
     result = validate_dockerfile(read_text(path))
     if as_json:
         print_json(result)
