@@ -587,6 +587,34 @@ def test_migration_does_not_mutate_inputs() -> None:
     assert (old, new) == before
 
 
+def test_migration_returns_new_objects_never_the_inputs_types() -> None:
+    shared = {"t": 1}
+    items = ["int"]
+    steps = compute_migration({"x": shared, "gone": items}, {"x": {}, "new": items})
+    steps["changed"][0]["old_type"]["t"] = 5
+    steps["removed"][0]["type"].append("str")
+    steps["added"][0]["type"].append("float")
+    assert shared == {"t": 1}
+    assert items == ["int"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        ({1: "int", "a": "str"}, {}, "1 (int) and 'a' (str)"),
+        ({}, {"a": "str", None: "int"}, "'a' (str) and None (NoneType)"),
+    ],
+)
+def test_field_names_that_cannot_be_sorted_are_a_clear_type_error(
+    old: dict[Any, str], new: dict[Any, str], named: str
+) -> None:
+    with pytest.raises(TypeError) as raised:
+        compute_migration(old, new)
+    assert str(raised.value) == (
+        f"compute_migration: field names must be sortable together (use strings); got {named}"
+    )
+
+
 _schemas = st.dictionaries(
     st.text(alphabet="abcdef", min_size=1, max_size=3), st.sampled_from(["int", "str", "float"])
 )

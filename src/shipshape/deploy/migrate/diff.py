@@ -7,6 +7,7 @@ indexes around it.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
@@ -71,22 +72,43 @@ def compute_migration(
     """
     if not isinstance(old_schema, Mapping) or not isinstance(new_schema, Mapping):
         raise TypeError("compute_migration expects two mappings of field name to type")
+    old_names, new_names = _sorted_names(old_schema), _sorted_names(new_schema)
+    # new objects: a type that is a dict or a list is copied, never shared with the input
     added: list[FieldType] = [
-        {"field": name, "type": new_schema[name]}
-        for name in sorted(new_schema)
+        {"field": name, "type": copy.deepcopy(new_schema[name])}
+        for name in new_names
         if name not in old_schema
     ]
     removed: list[FieldType] = [
-        {"field": name, "type": old_schema[name]}
-        for name in sorted(old_schema)
+        {"field": name, "type": copy.deepcopy(old_schema[name])}
+        for name in old_names
         if name not in new_schema
     ]
     changed: list[ChangedField] = [
-        {"field": name, "old_type": old_schema[name], "new_type": new_schema[name]}
-        for name in sorted(new_schema)
+        {
+            "field": name,
+            "old_type": copy.deepcopy(old_schema[name]),
+            "new_type": copy.deepcopy(new_schema[name]),
+        }
+        for name in new_names
         if name in old_schema and old_schema[name] != new_schema[name]
     ]
     return {"added": added, "removed": removed, "changed": changed}
+
+
+def _sorted_names(schema: Mapping[Any, Any]) -> list[Any]:
+    """The field names of ``schema``, sorted; a ``TypeError`` naming two names that cannot
+    be ordered (``1`` and ``'a'``) rather than Python's bare ``'<' not supported``."""
+    try:
+        return sorted(schema)
+    except TypeError:
+        kinds: dict[type, Any] = {}
+        for name in schema:
+            kinds.setdefault(type(name), name)
+        shown = " and ".join(f"{name!r} ({kind.__name__})" for kind, name in kinds.items())
+        raise TypeError(
+            f"compute_migration: field names must be sortable together (use strings); got {shown}"
+        ) from None
 
 
 @dataclass(frozen=True)
