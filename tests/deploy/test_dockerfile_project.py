@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, ConfigDict
 
+from shipshape.deploy.dockerfile import lint_path
 from shipshape.deploy.dockerfile.checks_image import dockerignore_excludes
 from shipshape.deploy.project import (
     ProjectError,
@@ -86,3 +87,32 @@ def test_dockerignore_pattern_and_its_exception(name: str) -> None:
     assert not dockerignore_excludes([name, f"!{name}"], name)
     assert not dockerignore_excludes([f"{name}x", f"# {name}"], name)
     assert not dockerignore_excludes([f"{name}/sub"], name)
+
+
+@pytest.mark.parametrize("name", [".git", ".venv"])
+def test_a_pattern_for_everything_inside_a_folder_excludes_it(name: str) -> None:
+    for pattern in (f"{name}/**", f"{name}/*", f"/{name}/**/", f"**/{name}/**", f"{name}*/**"):
+        assert dockerignore_excludes([pattern], name), pattern
+    assert not dockerignore_excludes([f"{name}/**", f"!{name}/**"], name)
+    assert not dockerignore_excludes([f"{name}/*.py", f"{name}/?"], name)
+    assert not dockerignore_excludes([f"{name}/**/*.pyc"], name)
+
+
+@pytest.mark.parametrize(
+    ("ignore", "expected"),
+    [
+        (".venv/**\n.git/\n", []),
+        (".git/**\n.venv/**\n", []),
+        (".git\n.venv/*\n", []),
+        (".git\n.venv/**/*.pyc\n", ["SS-DF019"]),
+        (".git/**\n!.git/**\n.venv\n", ["SS-DF019"]),
+    ],
+)
+def test_lint_reads_a_folder_whose_contents_are_excluded_as_excluded(
+    tmp_path: Path, ignore: str, expected: list[str]
+) -> None:
+    corpus = Path(__file__).parent.parent / "corpus" / "dockerfiles"
+    (tmp_path / "Dockerfile").write_text((corpus / "good-pip-single.Dockerfile").read_text())
+    (tmp_path / "requirements.txt").write_text("fastapi==0.115.0\n")
+    (tmp_path / ".dockerignore").write_text(ignore)
+    assert [f.code for f in lint_path(tmp_path)] == expected

@@ -243,9 +243,9 @@ def check_add_for_copy(ctx: LintContext) -> Iterator[Found]:
                 yield instruction.line, "ADD of local files: COPY does the same without surprises"
 
 
-def dockerignore_excludes(patterns: list[str], path: str) -> bool:
-    """Whether ``.dockerignore`` ``patterns`` exclude the top-level ``path`` (last match wins)."""
-    excluded = False
+def _ignore_rules(patterns: list[str]) -> list[tuple[re.Pattern[str], bool]]:
+    """``.dockerignore`` patterns as ``(regex, is an exception)``, in file order."""
+    rules: list[tuple[re.Pattern[str], bool]] = []
     for raw in patterns:
         pattern = raw.strip()
         if not pattern or pattern.startswith("#"):
@@ -269,9 +269,31 @@ def dockerignore_excludes(patterns: list[str], path: str) -> bool:
                 continue
             regex += {"*": "[^/]*", "?": "[^/]"}.get(char, re.escape(char))
             index += 1
-        if re.fullmatch(regex, path):
+        rules.append((re.compile(regex, re.S), negate))
+    return rules
+
+
+def _ignored(rules: list[tuple[re.Pattern[str], bool]], path: str) -> bool:
+    """Docker's rule: a pattern matches a path or any folder above it; last match wins."""
+    parts = path.split("/")
+    candidates = ["/".join(parts[:end]) for end in range(len(parts), 0, -1)]
+    excluded = False
+    for regex, negate in rules:
+        if any(regex.fullmatch(candidate) for candidate in candidates):
             excluded = not negate
     return excluded
+
+
+# Stand-ins for "any file in the folder", named so that no real pattern singles them out
+_ANY_CHILD = ("\x00child", "\x00child/\x00grandchild")
+
+
+def dockerignore_excludes(patterns: list[str], path: str) -> bool:
+    """Whether ``.dockerignore`` ``patterns`` exclude the top-level ``path`` (last match
+    wins): the path itself, or everything in it (``.venv/**`` leaves only an empty
+    ``.venv`` folder in the context, which carries nothing)."""
+    rules = _ignore_rules(patterns)
+    return _ignored(rules, path) or all(_ignored(rules, f"{path}/{c}") for c in _ANY_CHILD)
 
 
 def check_dockerignore(ctx: LintContext) -> Iterator[Found]:
