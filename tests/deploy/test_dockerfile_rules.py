@@ -360,6 +360,9 @@ def test_secrets_in_env_and_arg(line: str, flagged: bool) -> None:
         ("uv tool install --no-cache ruff", 1),
         ("pipenv install --system --deploy", 0),
         ("pipenv install --system", 1),
+        ("pip install --no-cache-dir fastapi==0.*", 1),
+        ("pip install --no-cache-dir 'fastapi[all]==0.115.*' httpx==0.27.0", 1),
+        ("pip install --no-cache-dir fastapi!=0.* /wheels/*", 1),
     ],
 )
 def test_dependency_pinning(run: str, unpinned: int) -> None:

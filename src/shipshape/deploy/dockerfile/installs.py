@@ -12,6 +12,7 @@ __all__ = ["Install", "find_install", "requirement_references", "unpinned_requir
 _PIP = re.compile(r"^pip(\d+(\.\d+)?)?$")
 _EXACT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*===?\s*[^*,<>=!~\s]+$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?")
+_VERSIONED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[^\]]*\])?\s*(==|!=|~=|<=|>=|<|>)")
 _PIP_VALUE_OPTIONS = frozenset(
     """-r --requirement -c --constraint -e --editable -i --index-url --extra-index-url -f
     --find-links -t --target --prefix --root --platform --python-version --implementation
@@ -51,8 +52,11 @@ def _pin_problem(spec: str) -> str | None:
     if lowered.startswith(("git+", "hg+", "svn+", "bzr+")):
         ref = spec.split("://", 1)[-1].split("#", 1)[0]
         return None if "@" in ref.split("/", 1)[-1] else f"{spec} (no commit or tag)"
-    if "://" in spec or lowered.endswith((".whl", ".tar.gz", ".zip", ".tgz")) or "*" in spec:
+    versioned = _VERSIONED.match(spec) is not None  # fastapi==0.* is a range, not a glob
+    if "://" in spec or lowered.endswith((".whl", ".tar.gz", ".zip", ".tgz")):
         return None
+    if "*" in spec and not versioned:
+        return None  # a path glob: /wheels/*
     if "@" in spec:
         return None
     requirement = spec.split(";", 1)[0].strip()
