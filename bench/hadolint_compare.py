@@ -41,6 +41,7 @@ EQUIVALENT = {
     "DL3020": "SS-DF017",  # COPY instead of ADD
     "DL3025": "SS-DF007",  # JSON notation for CMD/ENTRYPOINT
     "DL3064": "SS-DF016",  # sensitive data in ARG or ENV
+    "DL3066": "SS-DF020",  # a USER by name instead of a numeric UID
 }
 
 
