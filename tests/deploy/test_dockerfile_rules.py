@@ -280,11 +280,18 @@ def test_a_named_final_user_cannot_be_verified_by_run_as_non_root(user: str) -> 
     assert findings[0].fix == "Use a numeric UID[:GID], e.g. USER 10001:10001."
 
 
-@pytest.mark.parametrize("user", ["10001", "10001:10001", "10001:app", "$UNKNOWN", "root"])
+@pytest.mark.parametrize(
+    "user", ["10001", "10001:10001", "10001:app", "$UNKNOWN", "root", "00", "000:0"]
+)
 def test_numeric_unknown_or_root_users_are_not_reported_as_names(user: str) -> None:
     found = codes(GOOD.replace("USER 10001", f"USER {user}"))
     assert "SS-DF020" not in found
-    assert found == (["SS-DF011"] if user == "root" else [])
+    assert found == (["SS-DF011"] if user in {"root", "00", "000:0"} else [])
+
+
+def test_digits_of_other_scripts_are_a_name_not_a_uid() -> None:
+    # str.isdigit() accepts them; the kubelet reads a uid in ASCII digits only
+    assert codes(GOOD.replace("USER 10001", "USER \uff11\uff10\uff10\uff10")) == ["SS-DF020"]
 
 
 def test_a_named_user_in_a_build_stage_or_an_onbuild_trigger_is_fine() -> None:

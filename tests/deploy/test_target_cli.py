@@ -278,6 +278,11 @@ def test_an_empty_migration_command_is_bad_input(tmp_path: Path) -> None:
         ("Ghcr.io/Acme/Orders:1", "has uppercase letters in its repository path"),
         ("ghcr.io/acme/orders:-1", "is not [registry/]repository[:tag][@digest]"),
         ("ghcr.io/acme/orders@sha256:abc", "is not [registry/]repository[:tag][@digest]"),
+        # the kubelet checks the digest against its algorithm: 64 lowercase hex for sha256
+        ("orders@sha256:" + "a" * 63, "is not [registry/]repository[:tag][@digest]"),
+        ("orders@sha256:" + "a" * 65, "is not [registry/]repository[:tag][@digest]"),
+        ("orders@sha256:" + "A" * 64, "is not [registry/]repository[:tag][@digest]"),
+        ("orders@md5:" + "a" * 32, "is not [registry/]repository[:tag][@digest]"),
         ("ghcr.io/acme//orders:1", "is not [registry/]repository[:tag][@digest]"),
     ],
 )
@@ -304,6 +309,7 @@ def test_an_image_the_kubelet_cannot_parse_is_an_error_and_is_not_rendered(
         "[::1]:5000/orders:1",
         "ghcr.io/acme/my__orders-api.v2:1",
         "orders:1@sha256:" + "a" * 64,
+        "orders@sha512:" + "0" * 128,
     ],
 )
 def test_valid_image_references_pass(tmp_path: Path, image: str) -> None:

@@ -506,7 +506,8 @@ def spec_problems(spec: DeploySpec, env: str) -> list[DeployProblem]:
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[_.]|__|-+)[a-z0-9]+)*"
-_DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+# the digests the kubelet accepts: a registered algorithm and its exact lowercase hex
+_DIGEST = r"(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})"
 IMAGE_REFERENCE = re.compile(
     rf"(?:(?P<domain>{_DOMAIN})/)?(?P<path>{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*)"
     rf"(?::[\w][\w.-]{{0,127}})?(?:@{_DIGEST})?",
@@ -522,7 +523,8 @@ def image_reference_problem(image: str) -> str | None:
         return "contains whitespace"
     match = IMAGE_REFERENCE.fullmatch(image)
     if match is None:
-        if IMAGE_REFERENCE.fullmatch(image.lower()):
+        name, at, digest = image.partition("@")
+        if IMAGE_REFERENCE.fullmatch(name.lower() + at + digest):
             return "has uppercase letters in its repository path (it must be lowercase)"
         return "is not [registry/]repository[:tag][@digest]"
     if len(match.group("domain") or "") + len(match.group("path")) + 1 > 255:

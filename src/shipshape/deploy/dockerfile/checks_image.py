@@ -143,8 +143,17 @@ def check_runs_as_root(ctx: LintContext) -> Iterator[Found]:
         yield final.line, "final stage sets no USER, so the container runs as root"
         return
     name = substitute(user.value.strip(), ctx.stage_env(final))
-    if name is not None and name.split(":", 1)[0] in {"root", "0"}:
+    if name is not None and _is_root(name.split(":", 1)[0].strip()):
         yield user.line, f"final stage runs as {name}"
+
+
+def _is_root(user: str) -> bool:
+    """``root``, or uid 0 however written (``0``, ``00``)."""
+    return user == "root" or (_is_uid(user) and int(user) == 0)
+
+
+def _is_uid(user: str) -> bool:
+    return user.isascii() and user.isdigit()
 
 
 def check_user_not_numeric(ctx: LintContext) -> Iterator[Found]:
@@ -159,8 +168,8 @@ def check_user_not_numeric(ctx: LintContext) -> Iterator[Found]:
     if resolved is None:
         return  # an unknown variable is not judged
     name = resolved.split(":", 1)[0].strip()
-    if not name or name.isdigit() or name == "root":
-        return  # root (and uid 0) is SS-DF011's
+    if not name or _is_uid(name) or name == "root":
+        return  # numeric; root (and uid 0) is SS-DF011's
     yield (
         user.line,
         f"final stage runs as user {name!r}, a name: Kubernetes runAsNonRoot cannot verify "
