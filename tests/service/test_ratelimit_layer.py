@@ -110,6 +110,33 @@ def test_policies_whose_names_would_read_alike_keep_their_own_buckets() -> None:
     assert other.headers["ratelimit"] == '"default";r=2;t=1000'
 
 
+def test_the_most_specific_matching_policy_applies_whatever_the_configured_order() -> None:
+    app = FastAPI()
+    app.post("/orders")(lambda: {"ok": "yes"})
+    app.get("/orders/order-id")(lambda: {"ok": "yes"})
+    app.get("/orders/{order_id}")(lambda: {"ok": "yes"})
+    settings = ServiceSettings(
+        drain_seconds=0,
+        tracing={"enabled": False},
+        logs={"configure_logging": False, "access_log": False},
+        ratelimit={
+            "policies": [
+                {"route": "/orders", "capacity": 100, "refill_rate": 1},
+                {"route": "/orders", "method": "POST", "capacity": 2, "refill_rate": 1},
+                {"route": "/orders/{order_id}", "capacity": 10, "refill_rate": 1},
+                {"route": "/orders/order-id", "capacity": 20, "refill_rate": 1},
+            ]
+        },
+    )
+    with TestClient(production(app, settings)) as client:
+        post = client.post("/orders")
+        literal = client.get("/orders/order-id")
+        templated = client.get("/orders/7")
+    assert post.headers["ratelimit-policy"] == '"post-orders";q=2;w=2'
+    assert literal.headers["ratelimit-policy"] == '"orders-order-id-2";q=20;w=20'
+    assert templated.headers["ratelimit-policy"] == '"orders-order-id";q=10;w=10'
+
+
 def test_a_body_over_the_limit_spends_a_token_and_gets_the_limits_headers() -> None:
     # a declared oversize body is refused without being read, but after the rate limit:
     # otherwise a client could send such requests forever, and the 413 had no headers

@@ -120,7 +120,9 @@ class PolicyTable:
     """The default policy plus per-route (and per-method) policies.
 
     Route policies name route templates (``/orders/{order_id}``); templates compile to
-    regexes once, with Starlette's converters, and a path's answer is remembered.
+    regexes once, with Starlette's converters, and a path's answer is remembered. Of
+    the policies matching a path, a literal template wins over one with parameters,
+    then a policy for the method over one for every method, then configuration order.
     """
 
     def __init__(self, settings: RateLimitSettings) -> None:
@@ -138,6 +140,14 @@ class PolicyTable:
             taken.add(unique)
             policy = Policy(unique, rule.capacity, rule.refill_rate)
             self._routes.append((_template_regex(rule.route), rule.method, policy))
+        # of the policies whose template matches a path, a literal template (the one a
+        # router prefers too) wins over one with parameters, then a policy for the
+        # request's method over one for every method, then the first configured
+        rules = settings.policies
+        order = sorted(
+            range(len(rules)), key=lambda i: ("{" in rules[i].route, rules[i].method is None)
+        )
+        self._routes = [self._routes[index] for index in order]
         self._memo: dict[tuple[str, str], Policy] = {}
 
     def __bool__(self) -> bool:
