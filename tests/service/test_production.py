@@ -105,6 +105,10 @@ def test_two_request_id_headers_are_one_unsafe_value_and_replaced(
     assert replaced not in {"first", "second"}
     assert len(replaced) == 32
     assert access_lines(capfd.readouterr().out)[0]["request_id"] == replaced
+    for probe in ("/livez", "/readyz", "/metrics"):  # answered without the access line
+        echoed = client.get(probe, headers=headers).headers["x-request-id"]
+        assert echoed not in {"first", "second"}
+        assert len(echoed) == 32
 
 
 def test_generated_ids_are_unique(client: TestClient) -> None:

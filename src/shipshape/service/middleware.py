@@ -614,8 +614,8 @@ class ProductionMiddleware:
         response still carries the request id (the caller's if safe, else a new one)."""
         request_id = None
         for name, value in scope["headers"]:
-            if name == self.request_id_header:
-                request_id = value
+            if name == self.request_id_header:  # repeated, it is not one safe token
+                request_id = value if request_id is None else _DUPLICATED
         if request_id is None or SAFE_REQUEST_ID.fullmatch(request_id) is None:
             request_id = f"{_ID_PREFIX}{next(_ID_COUNTER):016x}".encode("ascii")
         header = (self.request_id_response_header, request_id)
