@@ -23,6 +23,7 @@ from pydantic import BaseModel, SecretStr
 
 from shipshape.observe import logs
 from shipshape.observe.logs import (
+    DEFAULT_REDACT_KEYS,
     MASK,
     JsonFormatter,
     Redactor,
@@ -148,6 +149,7 @@ def test_secret_names_match_whatever_their_case_and_separators() -> None:
 
     extra = {
         "X-Api-Key": "ak-header",
+        "apikey": "ak-lower",
         "settings": Settings(apiKey="ak-model", access_token="at"),
         "payload": {"Api-Key": "ak-dict", "SessionCookie": "c", "client.secret": "s"},
         "headers": [("x-api-key", "ak-pair")],
@@ -159,6 +161,7 @@ def test_secret_names_match_whatever_their_case_and_separators() -> None:
     assert pairs(line) == [
         *head(),
         ("X-Api-Key", MASK),
+        ("apikey", MASK),
         ("settings", {"apiKey": MASK, "access_token": MASK}),
         ("payload", {"Api-Key": MASK, "SessionCookie": MASK, "client.secret": MASK}),
         ("headers", [["x-api-key", MASK]]),
@@ -169,7 +172,16 @@ def test_secret_names_match_whatever_their_case_and_separators() -> None:
     custom = Redactor(["Card-Number", "", "-"])  # blank patterns match nothing
     assert custom.is_secret_key("card_number")
     assert custom.is_secret_key("cardNumber")
+    assert custom.is_secret_key("CARDNUMBER")  # a pattern's words written together
     assert not custom.is_secret_key("order_id")
+
+
+@pytest.mark.parametrize(
+    "key", ["sec_retry", "max_sec_retries", "auto_kennel", "photo_ken_burns", "coo_kie"]
+)
+def test_words_are_not_joined_across_separators_to_make_a_secret_name(key: str) -> None:
+    # "sec" + "retry" spells "secret" only once the separator is dropped
+    assert not Redactor(DEFAULT_REDACT_KEYS).is_secret_key(key)
 
 
 def test_swapping_the_redactor_applies_to_the_next_line() -> None:

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
@@ -205,24 +206,32 @@ trace_ids_var: ContextVar[tuple[str, str] | None] = ContextVar("shipshape_trace_
 MASK = "**********"
 
 
-_SEPARATORS = str.maketrans("", "", "-_. ")
+# a camelCase word boundary: apiKey, APIKey, XAPIKey
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+_SEPARATORS = str.maketrans("-. ", "___")
 
 
 def _squeeze(name: str) -> str:
-    """``name`` lowercased without separators: how key names are compared."""
-    return name.lower().translate(_SEPARATORS)
+    """``name`` in snake_case (words split at case changes and at ``-``, ``.`` and
+    spaces, joined by ``_``, lowercased): how key names and patterns are compared."""
+    return _CAMEL_BOUNDARY.sub("_", name).translate(_SEPARATORS).lower()
 
 
 class Redactor:
     """Masks values of secret-looking keys and every ``SecretStr``/``SecretBytes``.
 
-    The key test is a substring match that ignores case and the separators ``-``,
-    ``_``, ``.`` and spaces (so ``api_key`` also catches ``apiKey``, ``X-API-Key`` and
-    ``Api-Key``); it is decided once per key name and remembered.
+    The key test is a substring match on the key's snake_case spelling (words split at
+    case changes and at ``-``, ``.`` and spaces), so ``api_key`` also catches
+    ``apiKey``, ``X-API-Key``, ``Api-Key`` (and, a pattern of several words, ``apikey``
+    too); it is decided once per key name and remembered.
     """
 
     def __init__(self, key_patterns: Iterable[str]) -> None:
-        self.patterns = tuple(filter(None, map(_squeeze, key_patterns)))
+        self.patterns = tuple(
+            pattern for pattern in map(_squeeze, key_patterns) if pattern.strip("_")
+        )
+        # a pattern of several words also matches them written together (apikey)
+        self._joined = tuple(p.replace("_", "") for p in self.patterns if "_" in p.strip("_"))
         self._verdicts: dict[str, bool] = {}
 
     def is_secret_key(self, key: Any) -> bool:
@@ -231,7 +240,10 @@ class Redactor:
         verdict = self._verdicts.get(key)
         if verdict is None:
             squeezed = _squeeze(key)
-            verdict = any(pattern in squeezed for pattern in self.patterns)
+            joined = squeezed.replace("_", "")
+            verdict = any(pattern in squeezed for pattern in self.patterns) or any(
+                pattern in joined for pattern in self._joined
+            )
             if len(self._verdicts) < 10_000:
                 self._verdicts[key] = verdict
         return verdict
