@@ -138,9 +138,16 @@ def test_list_settings_from_the_environment_are_json_or_comma_separated(
         ("SHIPSHAPE_RATELIMIT__EXEMPT_PATHS", "/ok,docs", r"exempt_paths: .*'docs'"),
         ("SHIPSHAPE_RATELIMIT__TRUSTED_PROXIES", "notanip", r"trusted_proxies: .*'notanip'"),
         ("SHIPSHAPE_LOGS__REDACT_KEYS", "[ssn", r"redact_keys: .*JSON"),
+        ("SHIPSHAPE_LOGS__REDACT_KEYS", "", r"redact_keys: .*at least one key pattern"),
+        ("SHIPSHAPE_METRICS__BUCKETS", "nan,1", r"metrics\.buckets: .*not NaN"),
+        ("SHIPSHAPE_METRICS__BUCKETS", "1,1", r"metrics\.buckets: .*distinct"),
+        ("SHIPSHAPE_METRICS__BUCKETS", "inf", r"metrics\.buckets: .*finite"),
+        # a comma inside a URL splits it: the rest is no URL (and the URL is not printed)
+        ("SHIPSHAPE_HEALTH__HTTP_URLS", "http://h/x?a=1,2", r"http_urls: .*URL 1 is not"),
+        ("SHIPSHAPE_HEALTH__HTTP_URLS", "db.internal", r"http_urls: .*URL 0 is not"),
     ],
 )
-def test_paths_and_proxies_that_could_never_match_are_refused_at_startup(
+def test_values_that_could_never_work_are_refused_at_startup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
 ) -> None:
     # a probe path without its leading '/' would answer 404 forever; a proxy entry that

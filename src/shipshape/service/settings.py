@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -55,6 +57,33 @@ def _absolute_path(path: str) -> str:
     return path
 
 
+def _buckets(bounds: tuple[float, ...]) -> tuple[float, ...]:
+    if any(math.isnan(bound) or bound == -math.inf for bound in bounds):
+        raise ValueError(f"bucket bounds must be numbers, not NaN or -inf: {bounds}")
+    if all(bound == math.inf for bound in bounds):
+        raise ValueError("needs at least one finite bucket bound (+Inf is always added)")
+    if len(set(bounds)) != len(bounds):
+        raise ValueError(f"bucket bounds must be distinct: {bounds}")
+    return bounds
+
+
+def _http_urls(urls: tuple[str, ...]) -> tuple[str, ...]:
+    for index, url in enumerate(urls):
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            # named by position, never printed: the URL may carry a password
+            raise ValueError(f"URL {index} is not an http:// or https:// URL with a host")
+    return urls
+
+
+def _patterns(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    if not any(pattern.strip() for pattern in patterns):
+        raise ValueError(
+            "must name at least one key pattern (an empty list would unmask every secret key)"
+        )
+    return patterns
+
+
 def _proxy(entry: str) -> str:
     if entry != "unix":
         try:
@@ -73,7 +102,7 @@ class LogSettings(_Section):
     access_log: bool = True
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_probes: bool = Field(False, description="Also log /livez, /readyz, /healthz, /metrics.")
-    redact_keys: _TextList = Field(
+    redact_keys: Annotated[_TextList, AfterValidator(_patterns)] = Field(
         DEFAULT_REDACT_KEYS,
         description="Key substrings whose values are masked (case, '-', '_', '.' and spaces "
         "ignored); replaces the defaults.",
@@ -94,7 +123,9 @@ class MetricsSettings(_Section):
     multiprocess_dir: str | None = Field(
         None, description="Shared directory for --workers N; set by `shipshape serve`."
     )
-    buckets: Annotated[tuple[float, ...], NoDecode, BeforeValidator(_list_from_text)] = (
+    buckets: Annotated[
+        tuple[float, ...], NoDecode, BeforeValidator(_list_from_text), AfterValidator(_buckets)
+    ] = (
         0.005,
         0.01,
         0.025,
@@ -123,7 +154,7 @@ class HealthSettings(_Section):
     )
     database_url: str | None = Field(None, description="SQLAlchemy URL to check.")
     redis_url: str | None = None
-    http_urls: _TextList = ()
+    http_urls: Annotated[_TextList, AfterValidator(_http_urls)] = ()
     disk_path: str | None = None
     disk_min_free_bytes: int = Field(100 * 1024 * 1024, ge=0)
 
