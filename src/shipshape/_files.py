@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
+from typing import Any
 
-__all__ = ["FileLineError", "UnreadableFile", "read_utf8"]
+import orjson
+
+__all__ = ["FileLineError", "UnreadableFile", "loads_json", "read_utf8"]
 
 
 class UnreadableFile(Exception):
@@ -44,3 +49,24 @@ def read_utf8(path: str | Path) -> str:
         ) from None
     except OSError as error:
         raise UnreadableFile(name, error.strerror or str(error)) from None
+
+
+# orjson reads an integer beyond 64 bits as a float (18446744073709551616 and ...617
+# become one number) and refuses one beyond a double's range: text with a run of 20
+# digits is read by the stdlib instead, whose integers are exact. A run inside a string
+# or a fraction only costs the slower reader.
+_LONG_DIGITS = re.compile(r"\d{20}")
+
+
+def loads_json(text: str) -> Any:
+    """JSON text as Python values, integers exact whatever their size."""
+    if _LONG_DIGITS.search(text) is None:
+        return orjson.loads(text)
+    try:
+        return json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        return orjson.loads(text)  # not JSON: orjson's error, with its line
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")

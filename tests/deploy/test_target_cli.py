@@ -49,6 +49,18 @@ def test_validate_reports_each_environment(tmp_path: Path) -> None:
     assert (warning["code"], warning["id"], warning["line"]) == ("single_instance", "SS-DEP015", 11)
 
 
+def test_a_json_file_keeps_integers_beyond_64_bits_exact_as_stdin_does(tmp_path: Path) -> None:
+    # read as a float, 99999999999999999999 made SS-DEP006 "must be an integer >= 1"
+    spec = {"name": "orders", "region": "eu-west-1", "instance_type": "m6i.large"}
+    text = json.dumps(spec)[:-1] + ', "min_instances": 99999999999999999999}'
+    path = write(tmp_path, "deploy.json", text)
+    from_file = runner.invoke(app, ["deploy", "validate", path])
+    from_stdin = runner.invoke(app, ["deploy", "validate", "-"], input=text)
+    assert from_file.exit_code == from_stdin.exit_code == 2, from_file.output
+    assert "less than or equal to 2147483647" in from_file.stderr
+    assert "less than or equal to 2147483647" in from_stdin.stderr
+
+
 def test_fail_level_warning_turns_warnings_into_exit_1(tmp_path: Path) -> None:
     path = write(tmp_path, "deploy.yaml", DEPLOY_YAML)
     result = runner.invoke(app, ["deploy", "validate", path, "--fail-level", "warning"])

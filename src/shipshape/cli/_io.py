@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import functools
-import json
 import math
-import re
 import sys
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,7 +20,7 @@ from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
-from shipshape._files import UnreadableFile, read_utf8
+from shipshape._files import UnreadableFile, loads_json, read_utf8
 from shipshape.observe.logs import encode_json
 
 __all__ = [
@@ -141,25 +139,6 @@ def read_text(path: str) -> str:
 
 
 _JSON_LINES_SUFFIXES = frozenset({".jsonl", ".ndjson"})
-# orjson reads an integer beyond 64 bits as a float (18446744073709551616 and ...617
-# become one number) and refuses one beyond a double's range: text with a run of 20
-# digits is read by the stdlib instead, whose integers are exact. A run inside a string
-# or a fraction only costs the slower reader.
-_LONG_DIGITS = re.compile(r"\d{20}")
-
-
-def _loads_json(text: str) -> Any:
-    """JSON text as Python values, integers exact whatever their size."""
-    if _LONG_DIGITS.search(text) is None:
-        return orjson.loads(text)
-    try:
-        return json.loads(text, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError):
-        return orjson.loads(text)  # not JSON: orjson's error, with its line
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _format_of(path: str, text: str) -> str:
@@ -187,7 +166,7 @@ def parse_data(text: str, source: str, fmt: str | None = None) -> Any:
     fmt = fmt or _format_of(source, text)
     if fmt == "json":
         try:
-            return _loads_json(text)
+            return loads_json(text)
         except orjson.JSONDecodeError as error:
             if _looks_like_json_lines(text):
                 return _json_lines(text, source)
@@ -224,7 +203,7 @@ def _json_lines(text: str, source: str) -> list[Any]:
         if not line.strip():
             continue
         try:
-            records.append(_loads_json(line))
+            records.append(loads_json(line))
         except orjson.JSONDecodeError as error:
             raise InputError(source, f"invalid JSON line: {error.msg}", number) from None
     return records

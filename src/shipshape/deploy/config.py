@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 import yaml
 
-from shipshape._files import FileLineError, UnreadableFile, read_utf8
+from shipshape._files import FileLineError, UnreadableFile, loads_json, read_utf8
 
 __all__ = [
     "CONFIG_SUFFIXES",
@@ -112,7 +112,7 @@ def parse_document(text: str, file: str, fmt: str | None = None) -> Document:
         return Document(file, data, _toml_lines(text))
     if fmt == "json":
         try:
-            data = orjson.loads(text)
+            data = loads_json(text)  # integers exact whatever their size
         except orjson.JSONDecodeError as error:
             raise ConfigFileError(file, f"invalid JSON: {error.msg}", error.lineno) from None
         return Document(file, data, _yaml_lines(text, file))
