@@ -154,6 +154,11 @@ def test_server_commands(cmd: str, expose: str, expected: list[str]) -> None:
         ('CMD ["daphne", "-b0.0.0.0", "-p9000", "m:app"]', "8000", ["SS-DF013"]),
         ('CMD ["flask", "run", "-h0.0.0.0", "-p8000"]', "8000", []),
         ('CMD ["gunicorn", "-w4", "-b", "0.0.0.0:8000", "m:app"]', "8000", []),
+        # a config file (attached or not, hypercorn's too) may bind anywhere
+        ('CMD ["gunicorn", "-cgunicorn.conf.py", "m:app"]', "8000", []),
+        ('CMD ["gunicorn", "-cpython:app.conf", "m:app"]', "8000", []),
+        ('CMD ["hypercorn", "-c", "hypercorn.toml", "m:app"]', "8000", []),
+        ('CMD ["hypercorn", "--config=hypercorn.toml", "m:app"]', "8000", []),
     ],
 )
 def test_short_options_with_attached_values(cmd: str, expose: str, expected: list[str]) -> None:

@@ -98,8 +98,10 @@ def find_server(argv: list[str], env: dict[str, str]) -> Server | None:
                 args = [*args, *shlex.split(extra)]
             except ValueError:
                 args = [*args, *extra.split()]
-        if {"-c", "--config"} & set(args) or any(a.startswith("--config=") for a in args):
-            default_host = default_port = ""
+    if head in ("gunicorn", "hypercorn") and any(
+        word in ("-c", "--config") or word.startswith(("--config=", "-c")) for word in args
+    ):  # a config file may bind anywhere: its defaults are unknown
+        default_host = default_port = ""
     host: str | None = default_host or None
     port: str | None = default_port or None
     binds: list[tuple[str | None, str | None]] = []
