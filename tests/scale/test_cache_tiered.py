@@ -369,6 +369,8 @@ def test_values_json_cannot_hold_fail_alike_with_or_without_redis(redis_url: str
         ({"scores": [1.0, math.nan]}, r"value\['scores'\]\[1\] is nan"),
         ([math.inf], r"value\[0\] is inf"),
         ({1: "a"}, r"has the key 1 \(int\)"),
+        ({"n": [2**64]}, r"value\['n'\]\[0\] is an integer beyond 64 bits .*store it as a str"),
+        (-(2**63) - 1, r"value is an integer beyond 64 bits"),
         (Colour.RED, r"\(Colour\)"),
     ],
 )

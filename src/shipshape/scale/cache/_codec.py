@@ -49,7 +49,9 @@ JSON = JSONCodec()
 _repr = reprlib.Repr()
 _repr.maxother = _repr.maxstring = 60
 _short = _repr.repr
-_SCALARS = frozenset({str, int, bool, type(None)})
+_SCALARS = frozenset({str, bool, type(None)})
+# what orjson writes of an int: a signed or an unsigned 64-bit one
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 _HINTS = {
     tuple: "use a list",
     set: "use a sorted list",
@@ -66,6 +68,13 @@ def check_json(value: Any) -> None:
         kind = type(item)
         if kind in _SCALARS:
             continue
+        if kind is int:
+            if _INT_MIN <= item <= _INT_MAX:
+                continue
+            raise TypeError(
+                f"{where} is an integer beyond 64 bits ({_short(item)}), which the JSON "
+                "encoder cannot write; store it as a str"
+            )
         if kind is float:
             if math.isfinite(item):
                 continue
