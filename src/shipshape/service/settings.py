@@ -104,8 +104,8 @@ class LogSettings(_Section):
     log_probes: bool = Field(False, description="Also log /livez, /readyz, /healthz, /metrics.")
     redact_keys: Annotated[_TextList, AfterValidator(_patterns)] = Field(
         DEFAULT_REDACT_KEYS,
-        description="Key substrings whose values are masked (case, '-', '_', '.' and spaces "
-        "ignored); replaces the defaults.",
+        description="Key substrings whose values are masked, matched in snake_case (apiKey "
+        "and X-API-Key read api_key, x_api_key); replaces the defaults, may not be empty.",
     )
     configure_logging: bool = Field(
         True, description="Route stdlib logging (root, uvicorn) through the JSON formatter."
