@@ -160,24 +160,24 @@ def to_sarif(
     tool: str = "shipshape",
     version: str = "0.1.0",
     information_uri: str = "https://github.com/shipshape/shipshape",
+    failures: Sequence[tuple[str, str | None, int | None]] | None = None,
 ) -> dict[str, Any]:
     """A SARIF 2.1.0 log with one run: the ``rules`` as the driver's rules, one result each finding.
 
     A finding whose code is not among ``rules`` still gets a result (without ``ruleIndex``).
+    With ``failures`` (what could not be checked: a message, and the file and line when
+    known), the run also says whether it succeeded: an ``invocation`` with
+    ``executionSuccessful`` and an error notification for each failure.
     """
     index = {rule.id: number for number, rule in enumerate(rules)}
     results: list[dict[str, Any]] = []
     for finding in sort_findings(findings):
-        region = {"startLine": finding.line} if finding.line else {}
-        location: dict[str, Any] = {"artifactLocation": {"uri": _uri_reference(finding.file)}}
-        if region:
-            location["region"] = region
         message = finding.message + (f" Fix: {finding.fix}" if finding.fix else "")
         result: dict[str, Any] = {
             "ruleId": finding.code,
             "level": _SARIF_LEVEL[finding.severity.name],
             "message": {"text": message},
-            "locations": [{"physicalLocation": location}],
+            "locations": _sarif_locations(finding.file, finding.line),
         }
         if finding.code in index:
             result["ruleIndex"] = index[finding.code]
@@ -195,20 +195,34 @@ def to_sarif(
         if rule.help_uri:
             descriptor["helpUri"] = rule.help_uri
         descriptors.append(descriptor)
-    return {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": tool,
-                        "version": version,
-                        "informationUri": information_uri,
-                        "rules": descriptors,
-                    }
-                },
-                "results": results,
+    run: dict[str, Any] = {
+        "tool": {
+            "driver": {
+                "name": tool,
+                "version": version,
+                "informationUri": information_uri,
+                "rules": descriptors,
             }
-        ],
+        },
+        "results": results,
     }
+    if failures is not None:
+        invocation: dict[str, Any] = {"executionSuccessful": not failures}
+        notifications = []
+        for text, file, line in failures:
+            notification: dict[str, Any] = {"level": "error", "message": {"text": text}}
+            if file:
+                notification["locations"] = _sarif_locations(file, line)
+            notifications.append(notification)
+        if notifications:
+            invocation["toolExecutionNotifications"] = notifications
+        run["invocations"] = [invocation]
+    return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
+
+
+def _sarif_locations(file: str, line: int | None) -> list[dict[str, Any]]:
+    """The SARIF ``locations`` of ``file`` (and ``line``, when known)."""
+    location: dict[str, Any] = {"artifactLocation": {"uri": _uri_reference(file)}}
+    if line:
+        location["region"] = {"startLine": line}
+    return [{"physicalLocation": location}]

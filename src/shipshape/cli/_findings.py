@@ -34,14 +34,17 @@ def report_findings(
     document: Mapping[str, Any],
     rules: Callable[[], Sequence[Rule]],
     files: Sequence[str],
-    errors: Sequence[str],
+    failures: Sequence[Exception],
     fail_at: Severity | None,
 ) -> None:
-    """Print ``findings`` as SARIF, JSON (``document``'s keys first, then the findings,
-    then ``errors``) or text; print each error; exit 2 on errors, else 1 when a finding
-    is at or above ``fail_at``."""
+    """Print ``findings`` as SARIF (saying whether the run succeeded, with a notification
+    naming the file and line of each of ``failures``, the parts that could not be
+    checked), JSON (``document``'s keys first, then the findings, then the errors) or
+    text; print each error; exit 2 on errors, else 1 when a finding is at or above
+    ``fail_at``."""
+    errors = [str(failure) for failure in failures]
     if output is OutputFormat.sarif and not as_json:
-        print_json(to_sarif(findings, rules()))
+        print_json(to_sarif(findings, rules(), failures=[_where(f) for f in failures]))
     elif as_json or output is OutputFormat.json:
         print_json({**document, **to_json(findings), "errors": list(errors)})
     else:
@@ -52,3 +55,14 @@ def report_findings(
         raise typer.Exit(EXIT_USAGE)
     if fail_at is not None and fails(findings, fail_at):
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _where(failure: Exception) -> tuple[str, str | None, int | None]:
+    """A failure's message, and the file and line it names, when it names them."""
+    file = getattr(failure, "file", None) or getattr(failure, "source", None)
+    line = getattr(failure, "line", None)
+    return (
+        str(failure),
+        file if isinstance(file, str) else None,
+        line if isinstance(line, int) else None,
+    )

@@ -17,12 +17,11 @@ from urllib.parse import quote
 import typer
 from pydantic import BaseModel
 
-from shipshape.cli._findings import Level, OutputFormat
+from shipshape.cli._findings import Level, OutputFormat, report_findings
 from shipshape.cli._io import (
     InputError,
     handle_errors,
 )
-from shipshape.cli.dockerfile import report
 from shipshape.deploy.config import CONFIG_SUFFIXES, ConfigFileError, read_document
 from shipshape.deploy.config_checks import CONFIG_RULES, PRODUCTION_ENVS, config_findings
 from shipshape.deploy.dockerfile import LintError, lint_path, parse_dockerfile, rule_table
@@ -365,7 +364,7 @@ def check(
         raise InputError(
             str(path), "found no Dockerfile, deploy spec (deploy.*), config/ or migrations/ here"
         )
-    report(
+    report_findings(
         findings,
         output=output,
         as_json=as_json,

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.text import Text
@@ -12,7 +11,6 @@ from rich.text import Text
 from shipshape.cli._findings import Level, OutputFormat, report_findings
 from shipshape.cli._io import (
     EXIT_FINDINGS,
-    EXIT_USAGE,
     console,
     err_console,
     fail,
@@ -33,7 +31,7 @@ from shipshape.deploy.dockerfile import (
     validate_dockerfile,
 )
 from shipshape.deploy.project import ProjectError, find_pyproject
-from shipshape.findings import Finding, Rule, Severity, fails, to_sarif
+from shipshape.findings import Finding, Severity
 
 NAME = "dockerfile"
 HELP = "Check, lint and generate Dockerfiles."
@@ -90,66 +88,6 @@ def _rule_ids(option: str, values: list[str]) -> frozenset[str]:
             )
             fail(Text(message))
     return frozenset(part.upper() for part in parts)
-
-
-def _sarif_location(file: str, line: int | None) -> list[dict[str, Any]]:
-    """A SARIF physical location for ``file:line``, encoded as results' locations are."""
-    placeholder = Finding(code="", severity=Severity.error, message="", file=file, line=line)
-    result: dict[str, Any] = to_sarif([placeholder], [])["runs"][0]["results"][0]
-    locations: list[dict[str, Any]] = result["locations"]
-    return locations
-
-
-def report(
-    findings: Sequence[Finding],
-    *,
-    output: OutputFormat,
-    as_json: bool,
-    document: Mapping[str, Any],
-    rules: Callable[[], Sequence[Rule]],
-    files: Sequence[str],
-    failures: Sequence[Exception],
-    fail_at: Severity | None,
-) -> None:
-    """Report findings as the finding commands do; SARIF logs also say whether the run
-    succeeded: an ``invocation`` with ``executionSuccessful`` and, for each file that
-    could not be checked (an exit-2 error), an error notification naming its file and line.
-    """
-    errors = [str(failure) for failure in failures]
-    if output is not OutputFormat.sarif or as_json:
-        report_findings(
-            findings,
-            output=output,
-            as_json=as_json,
-            document=document,
-            rules=rules,
-            files=files,
-            errors=errors,
-            fail_at=fail_at,
-        )
-        return
-    log = to_sarif(findings, rules())
-    notifications: list[dict[str, Any]] = []
-    for failure in failures:
-        notification: dict[str, Any] = {"level": "error", "message": {"text": str(failure)}}
-        file = getattr(failure, "file", None) or getattr(failure, "source", None)
-        if isinstance(file, str) and file:
-            line = getattr(failure, "line", None)
-            notification["locations"] = _sarif_location(
-                file, line if isinstance(line, int) else None
-            )
-        notifications.append(notification)
-    invocation: dict[str, Any] = {"executionSuccessful": not failures}
-    if notifications:
-        invocation["toolExecutionNotifications"] = notifications
-    log["runs"][0]["invocations"] = [invocation]
-    print_json(log)
-    for message in errors:
-        err_console.print(Text.assemble(("error:", "bold red"), f" {message}"), highlight=False)
-    if errors:
-        raise typer.Exit(EXIT_USAGE)
-    if fail_at is not None and fails(findings, fail_at):
-        raise typer.Exit(EXIT_FINDINGS)
 
 
 @app.command("lint")
@@ -214,7 +152,7 @@ def lint(
             continue
         findings.extend(found)
     chosen = Severity[fail_level.value] if fail_level is not None else min(levels, default=None)
-    report(
+    report_findings(
         findings,
         output=output,
         as_json=as_json,
