@@ -21,6 +21,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shipshape.observe.logs import DEFAULT_REDACT_KEYS
+from shipshape.stores.base import LIMIT
 
 __all__ = [
     "HealthSettings",
@@ -159,9 +160,8 @@ class HealthSettings(_Section):
     disk_min_free_bytes: int = Field(100 * 1024 * 1024, ge=0)
 
 
-# the most tokens (and tokens per second) a bucket may hold, in every store (the Redis
-# store counts micro-tokens in 64-bit integers)
-MAX_BUCKET = 1_000_000_000
+# the most tokens (and tokens per second) a bucket may hold: what every store takes
+MAX_BUCKET = LIMIT
 
 
 class RateLimitPolicy(_Section):

@@ -16,7 +16,8 @@ __all__ = [
 ]
 
 LIMIT = 1_000_000_000
-"""The largest ``capacity`` and ``refill_rate`` (per second) a store takes."""
+"""The largest ``capacity`` and ``refill_rate`` (per second) a store takes (the Redis
+store counts micro-tokens in 64-bit integers)."""
 
 
 class StoreError(Exception):
