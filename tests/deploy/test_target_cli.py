@@ -200,11 +200,16 @@ def test_a_blank_image_is_a_missing_image(tmp_path: Path, image: str) -> None:
 def test_numbers_kubernetes_cannot_store_are_bad_input(
     tmp_path: Path, line: str, where: str
 ) -> None:
+    assert_bad_input(tmp_path, line, f"{where} Input should be less than or equal to 2147483647")
+
+
+def assert_bad_input(tmp_path: Path, line: str, message: str) -> None:
+    """SINGLE with ``line`` is exit 2 for validate and render, ``path`` + ``message``."""
     path = write(tmp_path, "deploy.yaml", single_with(line))
     for command in ("validate", "render"):
         result = runner.invoke(app, ["deploy", command, path])
         assert result.exit_code == 2, result.output
-        assert f"{path}{where} Input should be less than or equal to 2147483647" in result.stderr
+        assert f"{path}{message}" in result.stderr
         assert result.stdout == ""
 
 
@@ -356,9 +361,4 @@ def test_an_invalid_migration_wait_image_is_an_error(tmp_path: Path) -> None:
 def test_true_false_and_strings_are_not_whole_numbers(
     tmp_path: Path, line: str, where: str
 ) -> None:
-    path = write(tmp_path, "deploy.yaml", single_with(line))
-    for command in ("validate", "render"):
-        result = runner.invoke(app, ["deploy", command, path])
-        assert result.exit_code == 2, result.output
-        assert f"{path}{where} Input should be a valid integer" in result.stderr
-        assert result.stdout == ""
+    assert_bad_input(tmp_path, line, f"{where} Input should be a valid integer")
